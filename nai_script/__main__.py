@@ -1,0 +1,3 @@
+from nai_script.cli.main import main
+
+raise SystemExit(main())

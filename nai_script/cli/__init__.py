@@ -1,0 +1,1 @@
+"""The ``nai-script`` command line: one module per subcommand, assembled by :mod:`.main`."""

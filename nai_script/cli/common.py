@@ -1,0 +1,46 @@
+"""Pieces every subcommand shares: the one-line error type, async entry, backend flags."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+# Exit codes are a contract (SPEC section 9).
+EXIT_OK = 0
+EXIT_SCRIPT_RAISED = 1
+EXIT_USAGE = 2
+EXIT_POLICY = 3
+EXIT_RESOURCE = 4
+
+
+class CLIError(Exception):
+    """An error the CLI reports as one line on stderr, then exits with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def run_async(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine on a fresh event loop and return its exit code."""
+    return asyncio.run(coro)
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """The backend selection flags, identical on every command that talks to a model."""
+    group = parser.add_argument_group("backend")
+    group.add_argument(
+        "--backend",
+        choices=["sim", "novelai", "openai"],
+        default=None,
+        help="sim (embedded simulator, the default), novelai (needs NAI_TOKEN) or openai "
+        "(any OpenAI-compatible server; needs --base-url). Env: NAI_SCRIPT_BACKEND.",
+    )
+    group.add_argument(
+        "--base-url",
+        default=None,
+        help="base URL of the backend server. Env: NAI_SCRIPT_BASE_URL.",
+    )

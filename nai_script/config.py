@@ -1,0 +1,79 @@
+"""Where a command's settings come from: flags first, then the environment, then defaults.
+
+One resolver, so every command (``generate``, ``run``, ``serve``...) picks its backend the same
+way and the precedence is tested once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_TOKEN = "NAI_TOKEN"
+ENV_BACKEND = "NAI_SCRIPT_BACKEND"
+ENV_BASE_URL = "NAI_SCRIPT_BASE_URL"
+
+NOVELAI_TEXT_URL = "https://text.novelai.net"
+NOVELAI_API_URL = "https://api.novelai.net"
+NOVELAI_IMAGE_URL = "https://image.novelai.net"
+
+
+class BackendKind(str, Enum):
+    """Which server answers generation requests."""
+
+    SIM = "sim"
+    NOVELAI = "novelai"
+    OPENAI = "openai"
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+class BackendConfig(BaseModel):
+    """The resolved backend choice for one run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: BackendKind = BackendKind.SIM
+    base_url: str | None = Field(
+        default=None,
+        description="Override for the backend's base URL (required for openai; for novelai it "
+        "replaces the text host; for sim it points at an already running simulator).",
+    )
+    token: str | None = Field(default=None, repr=False)
+
+
+def resolve_backend(
+    *,
+    backend: str | None = None,
+    base_url: str | None = None,
+    token: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BackendConfig:
+    """Combine flags (arguments) with the environment; flags win, then env, then defaults."""
+    environ = os.environ if env is None else env
+    kind_text = backend or environ.get(ENV_BACKEND) or BackendKind.SIM.value
+    try:
+        kind = BackendKind(kind_text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(k.value for k in BackendKind)
+        source = "--backend" if backend else ENV_BACKEND
+        raise ConfigError(f"{source}: unknown backend {kind_text!r} (allowed: {allowed})") from None
+    url = base_url or environ.get(ENV_BASE_URL) or None
+    tok = token or environ.get(ENV_TOKEN) or None
+    if kind is BackendKind.OPENAI and not url:
+        raise ConfigError(
+            f"the openai backend needs a server: pass --base-url URL or set {ENV_BASE_URL}"
+        )
+    if kind is BackendKind.NOVELAI and not tok:
+        raise ConfigError(
+            f"the novelai backend needs an API token: set {ENV_TOKEN} (a persistent 'pst-' token "
+            "from NovelAI's account settings)"
+        )
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--base-url: {url!r} is not an http(s) URL")
+    return BackendConfig(kind=kind, base_url=url.rstrip("/") if url else None, token=tok)
