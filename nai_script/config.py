@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,7 @@ NOVELAI_API_URL = "https://api.novelai.net"
 NOVELAI_IMAGE_URL = "https://image.novelai.net"
 
 
-class BackendKind(str, Enum):
+class BackendKind(StrEnum):
     """Which server answers generation requests."""
 
     SIM = "sim"

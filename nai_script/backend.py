@@ -1,0 +1,83 @@
+"""Open a client on the configured backend: the in-process simulator, NovelAI, or an
+OpenAI-compatible server.
+
+Commands and the host call :func:`open_backend` and get one object with the client and the
+right tokenizer registry, so none of them repeats the per-backend wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from nai_script.client import ClientSettings, NovelAIClient
+from nai_script.config import (
+    NOVELAI_API_URL,
+    NOVELAI_IMAGE_URL,
+    NOVELAI_TEXT_URL,
+    BackendConfig,
+    BackendKind,
+)
+from nai_script.tokenizers import TokenizerRegistry
+
+# The simulator accepts any persistent-style token; this one marks requests as ours.
+SIMULATOR_TOKEN = "pst-nai-script-simulator"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A live connection to one backend, valid inside :func:`open_backend`."""
+
+    kind: BackendKind
+    client: NovelAIClient
+    tokenizers: TokenizerRegistry
+    label: str
+
+
+def client_settings_for(config: BackendConfig, sim_url: str | None = None) -> ClientSettings:
+    """The client settings a backend choice implies (``sim_url``: a running simulator)."""
+    if config.kind is BackendKind.SIM:
+        url = config.base_url or sim_url
+        if url is None:
+            raise ValueError("the simulator backend needs a running simulator URL")
+        return ClientSettings(
+            text_url=url, api_url=url, image_url=url, token=config.token or SIMULATOR_TOKEN
+        )
+    if config.kind is BackendKind.NOVELAI:
+        return ClientSettings(
+            text_url=config.base_url or NOVELAI_TEXT_URL,
+            api_url=NOVELAI_API_URL,
+            image_url=NOVELAI_IMAGE_URL,
+            token=config.token,
+        )
+    assert config.base_url is not None  # resolve_backend guarantees it for openai
+    return ClientSettings(
+        text_url=config.base_url,
+        api_url=config.base_url,
+        image_url=config.base_url,
+        token=config.token,
+        openai_compatible=True,
+    )
+
+
+@asynccontextmanager
+async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
+    """Start what the backend needs (the simulator, when it is in-process) and a client on it."""
+    async with AsyncExitStack() as stack:
+        sim_url: str | None = None
+        if config.kind is BackendKind.SIM and config.base_url is None:
+            from nai_script.sim import SimServer, SimSettings
+
+            sim = await stack.enter_async_context(SimServer(SimSettings()))
+            sim_url = sim.base_url
+        settings = client_settings_for(config, sim_url)
+        client = await stack.enter_async_context(NovelAIClient(settings))
+        is_sim = config.kind is BackendKind.SIM
+        registry = TokenizerRegistry(backend="sim" if is_sim else "real")
+        label = {
+            BackendKind.SIM: "SIMULATOR (offline, simulated text)",
+            BackendKind.NOVELAI: "NovelAI",
+            BackendKind.OPENAI: f"OpenAI-compatible server at {config.base_url}",
+        }[config.kind]
+        yield Backend(kind=config.kind, client=client, tokenizers=registry, label=label)

@@ -1,0 +1,208 @@
+"""Script storages (``storage``, ``storyStorage``, ``historyStorage``, ``tempStorage``).
+
+The first three are rows in one SQLite file so a reload, a restart or a kill -9 loses nothing
+that was acknowledged; ``tempStorage`` lives in memory and ends with the script. Values are
+JSON; ``storage`` is capped per script (NovelAI: 4 MB) and a write past the cap fails with an
+error that names the cap and the size it would have reached.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+STORAGE_CAP_BYTES = 4 * 1024 * 1024
+
+
+class StorageError(ValueError):
+    """A storage call with bad arguments, a non-JSON value, or one past the cap."""
+
+
+class Scope(StrEnum):
+    SCRIPT = "script"
+    STORY = "story"
+    HISTORY = "history"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    scope TEXT NOT NULL,
+    script_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, script_id, owner, key)
+) WITHOUT ROWID;
+"""
+
+
+def _encode(key: object, value: Any) -> tuple[str, str]:
+    if not isinstance(key, str) or not key:
+        raise StorageError(f"storage key must be a non-empty string, got {key!r}")
+    try:
+        return key, json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"storage value for {key!r} is not JSON: {exc}") from None
+
+
+class StorageDB:
+    """The SQLite file that holds every persistent script storage."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a value is on disk before the script's set() resolves.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def get(self, scope: Scope, script_id: str, owner: str, key: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT value FROM kv WHERE scope=? AND script_id=? AND owner=? AND key=?",
+            (scope.value, script_id, owner, key),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def keys(self, scope: Scope, script_id: str, owner: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT key FROM kv WHERE scope=? AND script_id=? AND owner=? ORDER BY key",
+            (scope.value, script_id, owner),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def size(self, scope: Scope, script_id: str, owner: str) -> int:
+        row = self._conn.execute(
+            "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(CAST(value AS BLOB))), 0)"
+            " FROM kv WHERE scope=? AND script_id=? AND owner=?",
+            (scope.value, script_id, owner),
+        ).fetchone()
+        return int(row[0])
+
+    def put(
+        self, scope: Scope, script_id: str, owner: str, key: str, value: str, cap: int | None
+    ) -> None:
+        """Write one value; with a cap, refuse (and write nothing) if the total would pass it."""
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            if cap is not None:
+                old = self.get(scope, script_id, owner, key)
+                old_size = 0 if old is None else len(key.encode()) + len(old.encode())
+                new_total = (
+                    self.size(scope, script_id, owner)
+                    - old_size
+                    + len(key.encode())
+                    + len(value.encode())
+                )
+                if new_total > cap:
+                    raise StorageError(
+                        f"storage is full: writing {key!r} would use {new_total} bytes, "
+                        f"over the {cap // (1024 * 1024)} MB limit per script"
+                    )
+            self._conn.execute(
+                "INSERT INTO kv(scope, script_id, owner, key, value) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(scope, script_id, owner, key) DO UPDATE SET value=excluded.value",
+                (scope.value, script_id, owner, key, value),
+            )
+
+    def delete(self, scope: Scope, script_id: str, owner: str, key: str) -> None:
+        self._conn.execute(
+            "DELETE FROM kv WHERE scope=? AND script_id=? AND owner=? AND key=?",
+            (scope.value, script_id, owner, key),
+        )
+
+
+class _RawStore(Protocol):
+    """Where one storage's encoded values live: a SQLite slice or a dict."""
+
+    def get_raw(self, key: str) -> str | None: ...
+    def put_raw(self, key: str, value: str) -> None: ...
+    def delete_raw(self, key: str) -> None: ...
+    def keys(self) -> list[str]: ...
+
+
+class _SQLiteSlice:
+    """The rows of one (scope, script, owner) in the storage file."""
+
+    def __init__(
+        self, db: StorageDB, scope: Scope, script_id: str, owner: str, cap: int | None
+    ) -> None:
+        self._db, self._where, self._cap = db, (scope, script_id, owner), cap
+
+    def get_raw(self, key: str) -> str | None:
+        return self._db.get(*self._where, key)
+
+    def put_raw(self, key: str, value: str) -> None:
+        self._db.put(*self._where, key, value, self._cap)
+
+    def delete_raw(self, key: str) -> None:
+        self._db.delete(*self._where, key)
+
+    def keys(self) -> list[str]:
+        return self._db.keys(*self._where)
+
+
+class _MemorySlice:
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get_raw(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    def put_raw(self, key: str, value: str) -> None:
+        self._values[key] = value
+
+    def delete_raw(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    def keys(self) -> list[str]:
+        return sorted(self._values)
+
+
+class ScriptStorage:
+    """One storage as a script sees it: ``get/set/remove/list/has/getOrDefault/setIfAbsent``."""
+
+    def __init__(self, raw: _RawStore) -> None:
+        self._raw = raw
+
+    @classmethod
+    def persistent(
+        cls, db: StorageDB, scope: Scope, script_id: str, owner: str = "", cap: int | None = None
+    ) -> ScriptStorage:
+        return cls(_SQLiteSlice(db, scope, script_id, owner, cap))
+
+    @classmethod
+    def temporary(cls) -> ScriptStorage:
+        """``tempStorage``: in memory, gone when the script unloads."""
+        return cls(_MemorySlice())
+
+    def get(self, key: str) -> Any:
+        raw = self._raw.get_raw(_encode(key, None)[0])
+        return None if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any) -> None:
+        self._raw.put_raw(*_encode(key, value))
+
+    def remove(self, key: str) -> None:
+        self._raw.delete_raw(_encode(key, None)[0])
+
+    def list(self) -> list[str]:
+        return self._raw.keys()
+
+    def has(self, key: str) -> bool:
+        return self._raw.get_raw(_encode(key, None)[0]) is not None
+
+    def get_or_default(self, key: str, default: Any) -> Any:
+        raw = self._raw.get_raw(_encode(key, None)[0])
+        return default if raw is None else json.loads(raw)
+
+    def set_if_absent(self, key: str, value: Any) -> bool:
+        if self.has(key):
+            return False
+        self.set(key, value)
+        return True

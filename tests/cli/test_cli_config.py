@@ -1,0 +1,52 @@
+"""Backend resolution precedence (flags > env > defaults) and its one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from nai_script.config import BackendKind, ConfigError, resolve_backend
+
+
+def test_defaults_to_the_simulator_with_no_configuration() -> None:
+    config = resolve_backend(env={})
+    assert config.kind is BackendKind.SIM
+    assert config.base_url is None
+    assert config.token is None
+
+
+def test_environment_is_used_when_no_flag_is_given() -> None:
+    env = {"NAI_SCRIPT_BACKEND": "novelai", "NAI_TOKEN": "pst-abc"}
+    config = resolve_backend(env=env)
+    assert config.kind is BackendKind.NOVELAI
+    assert config.token == "pst-abc"
+
+
+def test_flags_win_over_environment() -> None:
+    env = {"NAI_SCRIPT_BACKEND": "novelai", "NAI_SCRIPT_BASE_URL": "http://env:1"}
+    config = resolve_backend(backend="openai", base_url="http://flag:2/", env=env)
+    assert config.kind is BackendKind.OPENAI
+    assert config.base_url == "http://flag:2"
+
+
+def test_unknown_backend_names_the_source_and_allowed_values() -> None:
+    with pytest.raises(ConfigError, match=r"NAI_SCRIPT_BACKEND: unknown backend 'bogus'.*sim"):
+        resolve_backend(env={"NAI_SCRIPT_BACKEND": "bogus"})
+    with pytest.raises(ConfigError, match=r"--backend: unknown backend"):
+        resolve_backend(backend="nope", env={})
+
+
+def test_openai_needs_a_base_url() -> None:
+    with pytest.raises(ConfigError, match="--base-url"):
+        resolve_backend(backend="openai", env={})
+
+
+def test_novelai_needs_a_token_and_never_shows_it() -> None:
+    with pytest.raises(ConfigError, match="NAI_TOKEN"):
+        resolve_backend(backend="novelai", env={})
+    config = resolve_backend(backend="novelai", env={"NAI_TOKEN": "pst-secret"})
+    assert "pst-secret" not in repr(config)
+
+
+def test_base_url_must_be_http() -> None:
+    with pytest.raises(ConfigError, match="not an http"):
+        resolve_backend(backend="openai", base_url="ftp://x", env={})

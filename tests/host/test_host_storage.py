@@ -1,0 +1,115 @@
+"""Script storages against a real SQLite file: JSON values, scoping, the 4 MB cap, durability."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB, StorageError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> StorageDB:
+    store = StorageDB(tmp_path / "storage.sqlite3")
+    yield store
+    store.close()
+
+
+def test_round_trips_json_values(db: StorageDB) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    s.set("n", 1)
+    s.set("obj", {"x": [1, 2, {"y": None}], "ü": "✓"})
+    assert s.get("n") == 1
+    assert s.get("obj") == {"x": [1, 2, {"y": None}], "ü": "✓"}
+    assert s.get("missing") is None
+    assert s.list() == ["n", "obj"]
+    assert s.has("n") and not s.has("missing")
+    s.remove("n")
+    assert not s.has("n")
+    assert s.get_or_default("n", 7) == 7
+
+
+def test_set_if_absent_reports_whether_it_wrote(db: StorageDB) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    assert s.set_if_absent("k", 1) is True
+    assert s.set_if_absent("k", 2) is False
+    assert s.get("k") == 1
+
+
+def test_scripts_scopes_and_owners_do_not_see_each_other(db: StorageDB) -> None:
+    a = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    b = ScriptStorage.persistent(db, Scope.SCRIPT, "b")
+    story1 = ScriptStorage.persistent(db, Scope.STORY, "a", owner="story-1")
+    story2 = ScriptStorage.persistent(db, Scope.STORY, "a", owner="story-2")
+    a.set("k", "a")
+    b.set("k", "b")
+    story1.set("k", "s1")
+    assert (a.get("k"), b.get("k"), story1.get("k"), story2.get("k")) == ("a", "b", "s1", None)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), {1, 2}, object()])
+def test_non_json_values_are_refused_naming_the_key(db: StorageDB, bad: object) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    with pytest.raises(StorageError, match="'k' is not JSON"):
+        s.set("k", bad)
+
+
+@pytest.mark.parametrize("key", ["", 3, None])
+def test_bad_keys_are_refused(db: StorageDB, key: object) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    with pytest.raises(StorageError, match="non-empty string"):
+        s.set(key, 1)  # type: ignore[arg-type]
+
+
+def test_cap_refuses_the_write_that_would_pass_it_and_keeps_the_old_value(db: StorageDB) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=STORAGE_CAP_BYTES)
+    big = "x" * (STORAGE_CAP_BYTES // 2)
+    s.set("one", big)
+    with pytest.raises(StorageError, match="over the 4 MB limit"):
+        s.set("two", big)
+    assert not s.has("two")
+    # Replacing a value counts its new size, not old + new.
+    s.set("one", big + "y")
+    assert len(s.get("one")) == len(big) + 1
+    # Another script has its own 4 MB.
+    other = ScriptStorage.persistent(db, Scope.SCRIPT, "b", cap=STORAGE_CAP_BYTES)
+    other.set("two", big)
+
+
+def test_cap_boundary_is_exact(db: StorageDB) -> None:
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=100)
+    # key "k" (1 byte) + JSON string of 97 chars + 2 quotes = 100 bytes: fits exactly.
+    s.set("k", "x" * 97)
+    with pytest.raises(StorageError):
+        s.set("k", "x" * 98)
+
+
+def test_temp_storage_is_per_instance_and_in_memory() -> None:
+    t = ScriptStorage.temporary()
+    t.set("k", [1])
+    assert t.get("k") == [1]
+    assert ScriptStorage.temporary().get("k") is None
+
+
+def test_acknowledged_writes_survive_a_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "storage.sqlite3"
+    code = (
+        "import os, signal\n"
+        "from nai_script.host.storage import StorageDB, ScriptStorage, Scope\n"
+        f"db = StorageDB({str(path)!r})\n"
+        "s = ScriptStorage.persistent(db, Scope.SCRIPT, 'a')\n"
+        "for i in range(50):\n"
+        "    s.set(f'k{i}', i)\n"
+        "print('written', flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "written" in proc.stdout
+    assert proc.returncode == -9
+    db = StorageDB(path)
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    assert [s.get(f"k{i}") for i in range(50)] == list(range(50))
+    db.close()
