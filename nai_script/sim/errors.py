@@ -1,0 +1,56 @@
+"""NovelAI-shaped errors: every failure leaves the simulator as ``{"statusCode", "message"}``."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from nai_script.client.models import ErrorBody
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SimHTTPError(Exception):
+    """Raised by a route to answer with a NovelAI error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> web.Response:
+    body = ErrorBody(statusCode=status, message=message).to_wire()
+    return web.json_response(body, status=status)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad field, e.g. ``max_tokens: Input should be ...``."""
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)
+
+
+async def read_json_object(request: web.Request) -> dict[str, object]:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SimHTTPError(400, f"body: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SimHTTPError(400, "body: expected a JSON object")
+    return data
+
+
+def parse_body(model: type[M], data: object) -> M:
+    """Validate a request body into its wire model; a 400 naming the bad fields otherwise."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SimHTTPError(400, validation_message(exc)) from None

@@ -1,0 +1,240 @@
+"""OpenAI-like text endpoints, under ``/oa/v1`` (NovelAI) and ``/v1`` (OpenAI clients):
+completions, chat completions (SSE or single body), models, token counting."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from nai_script.client.models import (
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatDelta,
+    ChatMessage,
+    ChatResponseMessage,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    ModelInfo,
+    ModelList,
+    TokenCountRequest,
+    TokenCountResponse,
+    Usage,
+)
+from nai_script.sim.auth import require_bearer
+from nai_script.sim.catalog import OWNED_BY, TEXT_MODELS
+from nai_script.sim.errors import parse_body, read_json_object
+from nai_script.sim.generation import (
+    checked_max_tokens,
+    generation_seed,
+    resolve_model,
+    serve_generation,
+    stop_list,
+)
+from nai_script.sim.prose import Generation
+from nai_script.sim.state import SimState, state_of
+from nai_script.sim.streaming import SSE_DONE, sse_data
+from nai_script.sim.tokens import count_prompt_ids
+
+PREFIXES: tuple[str, ...] = ("/oa/v1", "/v1")
+SIMULATED_NOTE = "SIMULATED by nai-script: pseudo-prose from a seeded word list, not a model"
+
+
+def register(app: web.Application, state: SimState) -> None:
+    for prefix in PREFIXES:
+        app.router.add_post(f"{prefix}/completions", completions)
+        app.router.add_post(f"{prefix}/chat/completions", chat_completions)
+        app.router.add_get(f"{prefix}/models", models)
+        app.router.add_post(f"{prefix}/internal/token-count", token_count)
+
+
+def _usage(prompt_tokens: int, generation: Generation) -> Usage:
+    completion = len(generation.tokens)
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion,
+        total_tokens=prompt_tokens + completion,
+    )
+
+
+def prompt_token_count(state: SimState, prompt: str | list[int]) -> int:
+    if isinstance(prompt, list):
+        return count_prompt_ids(prompt)
+    return len(state.tokenizer.encode(prompt))
+
+
+def chat_token_count(state: SimState, model: str, messages: list[ChatMessage]) -> int:
+    """Chat prompts are counted as the model's chat template would render them, if the
+    tokenizers package offers one; otherwise as the sum of the contents' tokens."""
+    templated = _templated_chat_ids(state, model, messages)
+    if templated is not None:
+        return len(templated)
+    return sum(len(state.tokenizer.encode(m.content)) for m in messages)
+
+
+def _templated_chat_ids(
+    state: SimState, model: str, messages: list[ChatMessage]
+) -> list[int] | None:
+    try:
+        from nai_script.tokenizers import render_chat_prompt  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    text = render_chat_prompt(model, [m.model_dump() for m in messages])
+    return state.tokenizer.encode(str(text))
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    token = require_bearer(request, state)
+    req = parse_body(CompletionRequest, await read_json_object(request))
+    resolve_model(state, req.model)
+    max_tokens = checked_max_tokens(req.max_tokens)
+    stops = stop_list(req.stop)
+    prompt_tokens = prompt_token_count(state, req.prompt)
+    seed = generation_seed(state, req.model, req.prompt, req.seed)
+    answer_id = state.next_id("cmpl")
+    created = int(time.time())
+
+    def produce() -> Generation:
+        return state.prose.generate(seed, max_tokens, stops)
+
+    def frames(generation: Generation) -> list[bytes]:
+        last = len(generation.tokens) - 1
+        out = []
+        for index, tok in enumerate(generation.tokens):
+            final = index == last
+            chunk = CompletionChunk(
+                id=answer_id,
+                created=created,
+                model=req.model,
+                choices=[
+                    CompletionChoice(
+                        text=tok.text,
+                        token_ids=[tok.id],
+                        finish_reason=generation.finish_reason if final else None,
+                    )
+                ],
+                usage=_usage(prompt_tokens, generation) if final else None,
+            )
+            out.append(sse_data(chunk.to_wire()))
+        return out
+
+    def body(generation: Generation) -> dict[str, object]:
+        return CompletionResponse(
+            id=answer_id,
+            created=created,
+            model=req.model,
+            choices=[
+                CompletionChoice(
+                    text=generation.text,
+                    token_ids=generation.token_ids,
+                    finish_reason=generation.finish_reason,
+                )
+            ],
+            usage=_usage(prompt_tokens, generation),
+        ).to_wire()
+
+    return await serve_generation(
+        request,
+        state,
+        token,
+        stream=req.stream,
+        status=200,
+        produce=produce,
+        frames=frames,
+        body=body,
+        trailer=SSE_DONE,
+    )
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    token = require_bearer(request, state)
+    req = parse_body(ChatCompletionRequest, await read_json_object(request))
+    resolve_model(state, req.model)
+    max_tokens = checked_max_tokens(req.max_tokens)
+    stops = stop_list(req.stop)
+    prompt_tokens = chat_token_count(state, req.model, req.messages)
+    prompt_key = [(m.role, m.content) for m in req.messages]
+    seed = generation_seed(state, req.model, prompt_key, req.seed)
+    answer_id = state.next_id("chatcmpl")
+    created = int(time.time())
+
+    def produce() -> Generation:
+        return state.prose.generate(seed, max_tokens, stops)
+
+    def frames(generation: Generation) -> list[bytes]:
+        last = len(generation.tokens) - 1
+        out = []
+        for index, tok in enumerate(generation.tokens):
+            final = index == last
+            chunk = ChatCompletionChunk(
+                id=answer_id,
+                created=created,
+                model=req.model,
+                choices=[
+                    ChatChunkChoice(
+                        delta=ChatDelta(role="assistant" if index == 0 else None, content=tok.text),
+                        token_ids=[tok.id],
+                        finish_reason=generation.finish_reason if final else None,
+                    )
+                ],
+                usage=_usage(prompt_tokens, generation) if final else None,
+            )
+            out.append(sse_data(chunk.to_wire()))
+        return out
+
+    def body(generation: Generation) -> dict[str, object]:
+        return ChatCompletionResponse(
+            id=answer_id,
+            created=created,
+            model=req.model,
+            choices=[
+                ChatChoice(
+                    message=ChatResponseMessage(role="assistant", content=generation.text),
+                    token_ids=generation.token_ids,
+                    finish_reason=generation.finish_reason,
+                )
+            ],
+            usage=_usage(prompt_tokens, generation),
+        ).to_wire()
+
+    return await serve_generation(
+        request,
+        state,
+        token,
+        stream=req.stream,
+        status=200,
+        produce=produce,
+        frames=frames,
+        body=body,
+        trailer=SSE_DONE,
+    )
+
+
+async def models(request: web.Request) -> web.Response:
+    listing = ModelList(
+        data=[
+            ModelInfo(id=model_id, owned_by=OWNED_BY, description=SIMULATED_NOTE)
+            for model_id in TEXT_MODELS
+        ]
+    )
+    return web.json_response(listing.to_wire())
+
+
+async def token_count(request: web.Request) -> web.Response:
+    state = state_of(request)
+    require_bearer(request, state)
+    req = parse_body(TokenCountRequest, await read_json_object(request))
+    resolve_model(state, req.model)
+    if req.messages is not None:
+        count = chat_token_count(state, req.model, req.messages)
+    else:
+        assert req.prompt is not None  # the model validator guarantees exactly one input
+        count = prompt_token_count(state, req.prompt)
+    return web.json_response(TokenCountResponse(count=count).to_wire())
