@@ -1,0 +1,315 @@
+"""SQLite persistence for held entries, interactions and cache blocks.
+
+One file, WAL, ``synchronous=FULL`` by default: a commit is fsynced before the call that made
+it returns, so an acknowledged spend survives kill -9 *and* power loss (NORMAL would survive
+kill -9 but may roll back the last commits on power loss, i.e. refill buckets). Writes run on
+one dedicated thread, so the fsync never stalls the event loop; reads use a second connection
+on the caller's thread (WAL readers never wait for the writer). Every check-and-charge runs in
+one ``BEGIN IMMEDIATE`` transaction, which also makes two processes on one file race-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry, available, held_now
+from nai_script.limits.prefix_cache import CachedBlock
+
+T = TypeVar("T")
+MANUAL_GENERATION = "manual_generation"
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    script_id TEXT NOT NULL,
+    bucket TEXT NOT NULL CHECK (bucket IN ('output', 'input')),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    reserved INTEGER NOT NULL CHECK (reserved >= 0),
+    spent_at REAL NOT NULL,
+    settled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS held_entries_by_script ON held_entries (script_id);
+CREATE TABLE IF NOT EXISTS interactions (script_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS global_events (name TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cache_blocks (
+    script_id TEXT NOT NULL,
+    key BLOB NOT NULL,
+    depth INTEGER NOT NULL,
+    last_used REAL NOT NULL,
+    PRIMARY KEY (script_id, key)
+) WITHOUT ROWID;
+"""
+
+
+class Refusal(Exception):
+    """Raised inside the write transaction when a bucket cannot cover a request."""
+
+    def __init__(self, bucket: BucketKind, available: int, needed: int, capacity: int) -> None:
+        self.bucket = bucket
+        self.available = available
+        self.needed = needed
+        self.capacity = capacity
+        super().__init__(bucket.value)
+
+
+class StaleReservation(Exception):
+    """Settle or release of an entry that is already settled, released or gone."""
+
+
+def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def _row_to_entry(row: tuple[int, str, str, int, int, float, int]) -> HeldEntry:
+    return HeldEntry(
+        id=row[0],
+        script_id=row[1],
+        bucket=BucketKind(row[2]),
+        amount=row[3],
+        reserved=row[4],
+        spent_at=row[5],
+        settled=bool(row[6]),
+    )
+
+
+_ENTRY_COLUMNS = "id, script_id, bucket, amount, reserved, spent_at, settled"
+
+
+class LimitsStore:
+    """The SQLite file behind the limits (one writer thread, one reader connection)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        self.path = Path(path)
+        self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="limits-sqlite")
+        self._writer = _connect(self.path, synchronous, busy_timeout_ms)
+        self._writer.executescript(_SCHEMA)
+        self._writer.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (SCHEMA_VERSION,),
+        )
+        self._reader = _connect(self.path, synchronous, busy_timeout_ms)
+        self._closed = False
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue a write; writes run one at a time, in order."""
+        if self._closed:
+            raise RuntimeError(f"limits store {self.path} is closed")
+        return self._writer_pool.submit(fn, self._writer)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write on the writer thread and wait for its commit.
+
+        Shielded: cancelling the caller does not cancel a queued write, so what a caller has
+        started (a settle, an interaction) always lands.
+        """
+        return await asyncio.shield(asyncio.wrap_future(self.submit(fn)))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer_pool.shutdown(wait=True)
+        self._writer.close()
+        self._reader.close()
+
+    # -- reads (caller's thread) ----------------------------------------------------------
+
+    def read_state(self, script_id: str) -> tuple[list[HeldEntry], float | None]:
+        """The script's entries and its effective last interaction, from one snapshot."""
+        conn = self._reader
+        conn.execute("BEGIN")
+        try:
+            entries = _entries(conn, script_id)
+            last = _last_interaction(conn, script_id)
+        finally:
+            conn.execute("COMMIT")
+        return entries, last
+
+    def interaction_times(self, script_id: str) -> tuple[float | None, float | None]:
+        """(this script's last interaction, last manual generation), for diagnostics."""
+        own = self._reader.execute(
+            "SELECT at FROM interactions WHERE script_id = ?", (script_id,)
+        ).fetchone()
+        manual = self._reader.execute(
+            "SELECT at FROM global_events WHERE name = ?", (MANUAL_GENERATION,)
+        ).fetchone()
+        return (own[0] if own else None, manual[0] if manual else None)
+
+    def cache_rows(self, script_id: str) -> list[CachedBlock]:
+        rows = self._reader.execute(
+            "SELECT key, depth, last_used FROM cache_blocks WHERE script_id = ?", (script_id,)
+        ).fetchall()
+        return [CachedBlock(bytes(k), d, u) for k, d, u in rows]
+
+    # -- write transactions (writer thread) -----------------------------------------------
+
+    @staticmethod
+    def reserve_tx(
+        script_id: str, now: float, requests: Sequence[tuple[BucketRule, int]]
+    ) -> Callable[[sqlite3.Connection], list[int | None]]:
+        """Check every bucket and insert the entries, all or nothing."""
+
+        def run(conn: sqlite3.Connection) -> list[int | None]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                entries = _entries(conn, script_id)
+                last = _last_interaction(conn, script_id)
+                for rule, needed in requests:
+                    free = available(entries, rule, now, last)
+                    if needed > free:
+                        raise Refusal(rule.kind, free, needed, rule.capacity)
+                _delete_returned(conn, entries, [rule for rule, _ in requests], now, last)
+                ids: list[int | None] = []
+                for rule, needed in requests:
+                    if needed == 0:
+                        ids.append(None)
+                        continue
+                    cursor = conn.execute(
+                        "INSERT INTO held_entries (script_id, bucket, amount, reserved, spent_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (script_id, rule.kind.value, needed, needed, now),
+                    )
+                    ids.append(cursor.lastrowid)
+                conn.execute("COMMIT")
+                return ids
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return run
+
+    @staticmethod
+    def settle_tx(settlements: Sequence[tuple[int, int]]) -> Callable[[sqlite3.Connection], None]:
+        """Charge the used amounts in the same entries; a zero charge removes the entry."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for entry_id, used in settlements:
+                    if used == 0:
+                        cursor = conn.execute(
+                            "DELETE FROM held_entries WHERE id = ? AND settled = 0", (entry_id,)
+                        )
+                    else:
+                        cursor = conn.execute(
+                            "UPDATE held_entries SET amount = ?, settled = 1"
+                            " WHERE id = ? AND settled = 0",
+                            (used, entry_id),
+                        )
+                    if cursor.rowcount != 1:
+                        raise StaleReservation(f"held entry {entry_id} is no longer in flight")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return run
+
+    @staticmethod
+    def settle_all_in_flight_tx() -> Callable[[sqlite3.Connection], int]:
+        """After a crash: charge every orphaned reservation in full (never refill)."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute("UPDATE held_entries SET settled = 1 WHERE settled = 0")
+            return cursor.rowcount
+
+        return run
+
+    @staticmethod
+    def interaction_tx(script_id: str | None, at: float) -> Callable[[sqlite3.Connection], None]:
+        """Record an interaction for one script, or (None) a manual generation for all."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            if script_id is None:
+                conn.execute(
+                    "INSERT INTO global_events (name, at) VALUES (?, ?) ON CONFLICT (name)"
+                    " DO UPDATE SET at = max(at, excluded.at)",
+                    (MANUAL_GENERATION, at),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO interactions (script_id, at) VALUES (?, ?) ON CONFLICT"
+                    " (script_id) DO UPDATE SET at = max(at, excluded.at)",
+                    (script_id, at),
+                )
+
+        return run
+
+    @staticmethod
+    def cache_tx(
+        script_id: str, touched: Sequence[CachedBlock], evicted: Sequence[bytes]
+    ) -> Callable[[sqlite3.Connection], None]:
+        """Write an insert's effect on the cache through, in one transaction."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "DELETE FROM cache_blocks WHERE script_id = ? AND key = ?",
+                    [(script_id, key) for key in evicted],
+                )
+                conn.executemany(
+                    "INSERT INTO cache_blocks (script_id, key, depth, last_used)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (script_id, key) DO UPDATE SET"
+                    " depth = excluded.depth, last_used = excluded.last_used",
+                    [(script_id, b.key, b.depth, b.last_used) for b in touched],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return run
+
+
+def _entries(conn: sqlite3.Connection, script_id: str) -> list[HeldEntry]:
+    rows = conn.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM held_entries WHERE script_id = ? ORDER BY id",
+        (script_id,),
+    ).fetchall()
+    return [_row_to_entry(row) for row in rows]
+
+
+def _last_interaction(conn: sqlite3.Connection, script_id: str) -> float | None:
+    row = conn.execute(
+        "SELECT max(at) FROM (SELECT at FROM interactions WHERE script_id = ?"
+        " UNION ALL SELECT at FROM global_events WHERE name = ?)",
+        (script_id, MANUAL_GENERATION),
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def _delete_returned(
+    conn: sqlite3.Connection,
+    entries: Sequence[HeldEntry],
+    rules: Sequence[BucketRule],
+    now: float,
+    last: float | None,
+) -> None:
+    """Housekeeping inside a reserve: forget entries that have returned for good."""
+    still_held: set[int] = set()
+    for rule in rules:
+        still_held.update(e.id for e in held_now(entries, rule, now, last))
+    gone = [
+        (e.id,) for e in entries if e.id not in still_held and e.bucket in {r.kind for r in rules}
+    ]
+    conn.executemany("DELETE FROM held_entries WHERE id = ?", gone)
