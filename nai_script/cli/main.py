@@ -15,6 +15,7 @@ from nai_script.cli.common import EXIT_USAGE, CLIError
 # Each module defines ``register(subparsers)``, which adds its subcommand and sets
 # ``func(args) -> int`` as the parser default.
 COMMAND_MODULES: tuple[str, ...] = (
+    "sim_cmd",
 )
 
 
