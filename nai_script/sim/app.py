@@ -23,6 +23,8 @@ ROUTE_MODULES: tuple[str, ...] = (
     "text_routes",
     "native_routes",
     "user_routes",
+    "image_routes",
+    "account_routes",
 )
 
 SIMULATOR_HEADER = "X-Simulator"
