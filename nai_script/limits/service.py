@@ -203,7 +203,9 @@ class Limits:
                 capacity=refusal.capacity,
             ) from None
         except asyncio.CancelledError:
-            future.add_done_callback(self._undo_cancelled_reserve)
+            # Not started yet: drop it. Already running: refund it once it has committed.
+            if not future.cancel():
+                future.add_done_callback(self._undo_cancelled_reserve)
             raise
         self._notify()
         return Reservation(

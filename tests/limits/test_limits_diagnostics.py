@@ -1,0 +1,69 @@
+"""Diagnostics: every limit check is observable per script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from limits_helpers import T0, open_limits
+
+from nai_script.limits import FakeClock, GenerationOutcome, ScriptDiagnostics
+
+
+def prompt(n: int) -> list[int]:
+    return list(range(1000, 1000 + n))
+
+
+async def test_diagnostics_show_entries_and_what_they_wait_for(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    async with open_limits(tmp_path / "d.db", clock, input_capacity=1000) as limits:
+        r1 = await limits.reserve("s", output_tokens=100, input_tokens=50)
+        await r1.settle(80, 50)
+        clock.advance(10)
+        await limits.record_interaction("s")
+        clock.advance(10)
+        r2 = await limits.reserve("s", output_tokens=200)
+        diag = limits.diagnostics("s")
+        assert isinstance(diag, ScriptDiagnostics)
+        out = diag.output
+        assert (out.capacity, out.available, out.held) == (2048, 2048 - 280, 280)
+        first, second = out.entries
+        assert (first.amount, first.in_flight, first.waiting_for_interaction) == (80, False, False)
+        assert first.due_at == T0 + 240
+        assert (second.amount, second.in_flight) == (200, True)
+        assert out.next_return_at == T0 + 240
+        assert not out.waiting_for_interaction
+        assert diag.input.available == 950
+        assert diag.input.next_return_at == T0 + 360
+        assert diag.last_interaction_at == T0 + 10
+        await r2.settle(200)
+        diag = limits.diagnostics("s")
+        assert diag.output.waiting_for_interaction
+        assert diag.output.entries[1].waiting_for_interaction
+        # JSON-ready for the web page.
+        assert ScriptDiagnostics.model_validate_json(diag.model_dump_json()) == diag
+
+
+async def test_cache_hits_per_generation_in_a_bounded_ring(tmp_path: Path) -> None:
+    async with open_limits(tmp_path / "d.db", recent_generations=3) as limits:
+        g = await limits.begin_generation("s", prompt(130), max_tokens=10)
+        await g.succeed(10)
+        g = await limits.begin_generation("s", prompt(200), max_tokens=10)
+        assert (g.cached_tokens, g.uncached_tokens) == (128, 72)
+        await g.fail(0)
+        async with await limits.begin_generation("s", prompt(200), max_tokens=10):
+            pass  # left without succeed/fail: released
+        g = await limits.begin_generation("s", prompt(64), max_tokens=10)
+        await g.succeed(3)
+        diag = limits.diagnostics("s")
+        stats = [
+            (s.prompt_tokens, s.cached, s.uncached, s.outcome) for s in diag.recent_generations
+        ]
+        assert stats == [
+            (200, 128, 72, GenerationOutcome.FAILED),
+            (200, 128, 72, GenerationOutcome.RELEASED),
+            (64, 64, 0, GenerationOutcome.SUCCEEDED),
+        ]
+        assert diag.cache_blocks == 2
+        # Charged: 130 uncached + 0 (failed with nothing streamed) + 0 (released) + 0 (cached).
+        assert diag.input.held == 130
+        assert diag.output.held == 13
