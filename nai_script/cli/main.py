@@ -16,6 +16,8 @@ from nai_script.cli.common import EXIT_USAGE, CLIError
 # ``func(args) -> int`` as the parser default.
 COMMAND_MODULES: tuple[str, ...] = (
     "sim_cmd",
+    "image_cmd",
+    "account_cmd",
 )
 
 

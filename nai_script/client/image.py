@@ -9,7 +9,7 @@ text generation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,7 +37,7 @@ class _BytesClient(Protocol):
     """The one method of the client core this module needs."""
 
     async def request_bytes(
-        self, method: str, host: str, path: str, *, json: Any = None, idempotent: bool = False
+        self, method: str, host: Literal["image"], path: str, *, json: Any = None, idempotent: bool
     ) -> tuple[bytes, str]: ...
 
 

@@ -1,0 +1,151 @@
+"""``nai-script image``: generate images (V4 characters on the 5x5 grid) and write PNG files.
+
+``--dry-run`` prints the exact request JSON and sends nothing. With the default backend the
+in-process simulator answers (labelled as such on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+from nai_script.backend import open_backend
+from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags, run_async
+from nai_script.client import errors
+from nai_script.client.image import DEFAULT_IMAGE_MODEL, build_image_request, generate_image
+from nai_script.client.image_models import (
+    MAX_SEED,
+    ImageGenerationRequest,
+    ImageModelName,
+    ImageRequestError,
+    Sampler,
+)
+from nai_script.client.image_zip import ImageArchiveError
+from nai_script.config import BackendConfig, BackendKind, ConfigError, resolve_backend
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "image",
+        help="generate images and write them as PNG files",
+        description="Generate images with NovelAI's image models. Characters (V4 models) are "
+        "'description', 'description@C3' (grid cell A1..E5: letter = column, digit = row) or "
+        "'description@C3|negative'; characters without a cell are placed A1, E5, C3, E1, A5.",
+    )
+    parser.add_argument("--prompt", required=True, help="the base prompt")
+    parser.add_argument("--negative", default="", help="the undesired content (negative prompt)")
+    parser.add_argument(
+        "--character",
+        action="append",
+        default=[],
+        metavar="DESC[@CELL][|NEG]",
+        help="a character (V4 models; repeatable)",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_IMAGE_MODEL.value,
+        choices=[m.value for m in ImageModelName],
+        help=f"image model (default {DEFAULT_IMAGE_MODEL.value})",
+    )
+    parser.add_argument(
+        "--sampler",
+        default=Sampler.K_EULER_ANCESTRAL.value,
+        choices=[s.value for s in Sampler],
+        help="sampler (default k_euler_ancestral)",
+    )
+    parser.add_argument(
+        "--size", default="832x1216", help="WIDTHxHEIGHT, multiples of 64 (default 832x1216)"
+    )
+    parser.add_argument("--steps", type=int, default=28, help="sampling steps 1..50 (default 28)")
+    parser.add_argument(
+        "--scale", type=float, default=5.0, help="prompt guidance 0..10 (default 5)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: random)")
+    parser.add_argument(
+        "--samples", type=int, default=1, help="images to generate 1..4 (default 1)"
+    )
+    parser.add_argument("--out", default=".", help="directory for the PNG files (default .)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the request JSON and send nothing"
+    )
+    add_backend_flags(parser)
+    parser.set_defaults(func=_run)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise CLIError(f"--size: {text!r} is not WIDTHxHEIGHT (e.g. 832x1216)", EXIT_USAGE)
+    return int(match.group(1)), int(match.group(2))
+
+
+def _build(args: argparse.Namespace) -> ImageGenerationRequest:
+    width, height = _parse_size(args.size)
+    seed = args.seed if args.seed is not None else random.randint(1, MAX_SEED - 4)
+    try:
+        return build_image_request(
+            args.prompt,
+            negative=args.negative,
+            characters=args.character,
+            model=args.model,
+            sampler=args.sampler,
+            width=width,
+            height=height,
+            steps=args.steps,
+            scale=args.scale,
+            seed=seed,
+            n_samples=args.samples,
+        )
+    except ImageRequestError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    request = _build(args)
+    if args.dry_run:
+        print(json.dumps(request.wire(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    try:
+        config = resolve_backend(backend=args.backend, base_url=args.base_url)
+    except ConfigError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    if config.kind is BackendKind.OPENAI:
+        raise CLIError("image generation needs the sim or novelai backend", EXIT_USAGE)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
+    started = time.monotonic()
+    images: list[bytes] = []
+    run_async(_generate(config, request, images))
+    for index, image in enumerate(images):
+        path = out / f"{request.parameters.seed}_{index}.png"
+        path.write_bytes(image)
+        print(f"[{index + 1}/{len(images)}] wrote {path}", file=sys.stderr, flush=True)
+    print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _generate(
+    config: BackendConfig, request: ImageGenerationRequest, images: list[bytes]
+) -> int:
+    """Generate into ``images`` (files are written by the caller, off the event loop)."""
+    params = request.parameters
+    try:
+        async with open_backend(config) as backend:
+            print(
+                f"[{backend.label}] generating {params.n_samples} image(s) "
+                f"{params.width}x{params.height} with {request.model.value}...",
+                file=sys.stderr,
+                flush=True,
+            )
+            images.extend(await generate_image(backend.client, request))
+    except (errors.NovelAIError, ImageArchiveError) as exc:
+        raise CLIError(str(exc)) from None
+    return EXIT_OK

@@ -1,0 +1,96 @@
+"""``nai-script image`` end to end as a subprocess against the in-process simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nai_script.client.image_zip import PNG_SIGNATURE, png_size
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_TOKEN", "NAI_SCRIPT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "nai_script", "image", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_writes_numbered_pngs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _run(
+        "--prompt",
+        "a lighthouse",
+        "--character",
+        "keeper@C3|sad",
+        "--character",
+        "gull",
+        "--size",
+        "192x128",
+        "--samples",
+        "3",
+        "--seed",
+        "77",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["77_0.png", "77_1.png", "77_2.png"]
+    for name in files:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_SIGNATURE)
+        assert png_size(data) == (192, 128)
+    assert "SIMULATOR" in result.stderr
+    assert "[3/3] wrote" in result.stderr
+
+
+def test_dry_run_prints_request_and_sends_nothing(tmp_path: Path) -> None:
+    result = _run(
+        "--prompt",
+        "p",
+        "--negative",
+        "n",
+        "--character",
+        "a@E1",
+        "--seed",
+        "5",
+        "--model",
+        "nai-diffusion-4-full",
+        "--sampler",
+        "nai_smea",
+        "--dry-run",
+        "--base-url",
+        "http://127.0.0.1:9",
+        cwd=tmp_path,  # nothing listens: must not connect
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["model"] == "nai-diffusion-4-full"
+    assert body["parameters"]["seed"] == 5
+    assert body["parameters"]["sampler"] == "k_euler_ancestral"
+    assert body["parameters"]["sm"] is True
+    caps = body["parameters"]["v4_prompt"]["caption"]["char_captions"]
+    assert caps == [{"char_caption": "a", "centers": [{"x": 0.9, "y": 0.1}]}]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = _run("--prompt", "p", "--size", "100x64", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "parameters.width" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _run("--prompt", "p", "--size", "big", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--size" in result.stderr
+    result = _run("--prompt", "p", "--character", "x@Z9", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not a grid cell" in result.stderr
