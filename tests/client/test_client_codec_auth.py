@@ -84,7 +84,8 @@ def test_access_key_matches_reference_derivation() -> None:
     key = auth.derive_access_key(email, password)
     assert key == expected
     assert len(key) == 64
-    assert "+" not in key and "/" not in key
+    assert "+" not in key
+    assert "/" not in key
 
 
 def test_access_key_lowercases_email() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from typing import TypeVar
 
 import pytest
 
@@ -11,6 +12,7 @@ from nai_script.client import ClientSettings, NovelAIClient, codec, errors, mode
 from nai_script.client.retry import RetrySettings
 from nai_script.sim import SimServer, SimSettings
 
+T = TypeVar("T")
 TOKEN = "pst-test-token"
 MODEL = "glm-4-6"
 
@@ -33,6 +35,12 @@ async def client(sim: SimServer) -> AsyncIterator[NovelAIClient]:
         yield c
 
 
+async def collect(stream: AsyncIterator[T], into: list[T]) -> None:
+    """Append each item of `stream` to `into` (so a test sees what came before a failure)."""
+    async for item in stream:
+        into.append(item)
+
+
 def completion(**kw: object) -> models.CompletionRequest:
     return models.CompletionRequest.model_validate(
         {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 12, **kw}
@@ -47,7 +55,8 @@ def chat(**kw: object) -> models.ChatCompletionRequest:
 
 async def test_completion_stream_matches_non_stream(client: NovelAIClient) -> None:
     whole = await client.completions(completion(seed=3))
-    assert whole.usage is not None and whole.usage.completion_tokens == 12
+    assert whole.usage is not None
+    assert whole.usage.completion_tokens == 12
     chunks = [c async for c in client.stream_completions(completion(seed=3))]
     assert "".join(c.choices[0].text for c in chunks) == whole.choices[0].text
     streamed_ids = [t for c in chunks for t in c.choices[0].token_ids or []]
@@ -57,7 +66,8 @@ async def test_completion_stream_matches_non_stream(client: NovelAIClient) -> No
 
 async def test_prompt_as_token_ids(client: NovelAIClient) -> None:
     response = await client.completions(completion(prompt=[1, 2, 3, 4]))
-    assert response.usage is not None and response.usage.prompt_tokens == 4
+    assert response.usage is not None
+    assert response.usage.prompt_tokens == 4
 
 
 async def test_chat_stream_matches_non_stream(client: NovelAIClient) -> None:
@@ -123,7 +133,9 @@ async def test_login_then_use_issued_token(sim: SimServer) -> None:
         token = await c.login_with_credentials("Someone@Example.com", "password123")
         assert c.token == token
         sub = await c.subscription()
-        assert sub.tier == 3 and sub.tier_name == "opus" and sub.perks.contextTokens > 0
+        assert sub.tier == 3
+        assert sub.tier_name == "opus"
+        assert sub.perks.contextTokens > 0
         info = await c.user_information()
         assert info.emailVerified
         # the same credentials in another case give the same key, hence the same token
@@ -167,8 +179,7 @@ async def test_drop_mid_stream_is_protocol_error(sim: SimServer) -> None:
     async with NovelAIClient(settings_for(sim, extra_headers={"X-Sim-Fault": "drop@3"})) as c:
         received: list[models.CompletionChunk] = []
         with pytest.raises(errors.ProtocolError):
-            async for chunk in c.stream_completions(completion()):
-                received.append(chunk)
+            await collect(c.stream_completions(completion()), received)
         assert 0 < len(received) <= 3
         native = models.GenerateRequest(
             input="x", model="kayra-v1", parameters=models.GenerateParameters(use_string=True)

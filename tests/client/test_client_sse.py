@@ -146,9 +146,7 @@ def event_streams(draw: st.DrawFn) -> tuple[bytes, list[ServerSentEvent]]:
         lines.extend(b"data: " + part.encode() for part in data)
         newline = draw(_newline)
         out += newline.join(lines) + newline + newline
-        expected.append(
-            ServerSentEvent(event=name or "message", data="\n".join(data), id=last_id)
-        )
+        expected.append(ServerSentEvent(event=name or "message", data="\n".join(data), id=last_id))
     return out, expected
 
 
