@@ -1,0 +1,133 @@
+"""The rollover helper behind ``api.v1.createRolloverHelper`` (SPEC section 4).
+
+A growing list of items (chat turns, paragraphs...) seen through a window. While the window's
+total stays within ``max_tokens + rollover_tokens`` it only grows; once it exceeds that, the
+oldest items are dropped until it fits in ``max_tokens``. The slack avoids re-trimming (and so
+re-sending an uncached prompt) on every add: the prefix cache stays warm between trims.
+Trimming is applied by ``read()``; the other views report what ``read()`` would return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+TokenCounter = Callable[[str], Awaitable[int]]
+
+
+class RolloverItem(BaseModel):
+    """One item as a script passes it: ``content`` plus optional ``tokens``; other keys kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    content: str
+    tokens: int | None = Field(default=None, ge=0)
+
+
+class RolloverConfig(BaseModel):
+    """What ``getConfig()`` reports (the host maps the names to camelCase)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_tokens: int = Field(gt=0)
+    rollover_tokens: int = Field(ge=0)
+    model: str
+
+
+class RolloverHelper:
+    """A trimmed window over items, counted in tokens."""
+
+    def __init__(
+        self, max_tokens: int, rollover_tokens: int, model: str, count_tokens: TokenCounter
+    ) -> None:
+        self._config = RolloverConfig(
+            max_tokens=max_tokens, rollover_tokens=rollover_tokens, model=model
+        )
+        self._count_tokens = count_tokens
+        self._items: list[dict[str, Any]] = []
+        self._start = 0
+
+    # -- adding ------------------------------------------------------------------------------
+
+    async def add(self, items: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Append one item or a list; items lacking ``tokens`` are counted. All or nothing."""
+        batch = [items] if isinstance(items, Mapping) else list(items)
+        prepared: list[dict[str, Any]] = []
+        for index, raw in enumerate(batch):
+            try:
+                item = RolloverItem.model_validate(dict(raw))
+            except (ValidationError, TypeError, ValueError) as exc:
+                raise ValueError(f"rollover item {index}: {_first_problem(exc)}") from None
+            data = dict(raw)
+            if item.tokens is None:
+                counted = await self._count_tokens(item.content)
+                if counted < 0:
+                    raise ValueError(f"rollover item {index}: token counter returned {counted}")
+                data["tokens"] = counted
+            prepared.append(data)
+        self._items.extend(prepared)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _trimmed_start(self) -> int:
+        """Where ``read()`` would start: trim only once the window exceeds max + rollover."""
+        window = self._items[self._start :]
+        total = sum(item["tokens"] for item in window)
+        if total <= self._config.max_tokens + self._config.rollover_tokens:
+            return self._start
+        start = self._start
+        while start < len(self._items) and total > self._config.max_tokens:
+            total -= self._items[start]["tokens"]
+            start += 1
+        return start
+
+    def read(self) -> list[dict[str, Any]]:
+        """The window after trimming; moves its start."""
+        self._start = self._trimmed_start()
+        return [dict(item) for item in self._items[self._start :]]
+
+    def peek(self) -> list[dict[str, Any]]:
+        """What ``read()`` would return, without moving the start."""
+        return [dict(item) for item in self._items[self._trimmed_start() :]]
+
+    def count(self) -> int:
+        return len(self._items) - self._trimmed_start()
+
+    def total_tokens(self) -> int:
+        return sum(item["tokens"] for item in self._items[self._trimmed_start() :])
+
+    def get_all(self) -> list[dict[str, Any]]:
+        """Every item, including those trimmed away, until ``compact()``."""
+        return [dict(item) for item in self._items]
+
+    def get_config(self) -> RolloverConfig:
+        return self._config
+
+    # -- removing ----------------------------------------------------------------------------
+
+    def remove(self, n: int) -> None:
+        """Drop the last ``n`` items (all of them if ``n`` is larger)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"remove(n): n must be an integer >= 0, got {n!r}")
+        if n:
+            del self._items[-n:]
+        self._start = min(self._start, len(self._items))
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._start = 0
+
+    def compact(self) -> None:
+        """Forget the items ``read()`` has trimmed away."""
+        del self._items[: self._start]
+        self._start = 0
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "item"
+        return f"{where}: {error['msg']}"
+    return str(exc)
