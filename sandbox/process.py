@@ -1,0 +1,544 @@
+"""Host side of one worker: ``ScriptWorker`` spawns it, serves its api calls and watches it.
+
+Everything is async on the host's loop (``asyncio.create_subprocess_exec``, stream readers), so
+a worker that hangs, floods or dies never blocks the host or its other workers. A death is
+reported once, as an ``ExitReason`` naming the script, through ``on_exit`` and to every call
+still waiting on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.api_schema import ApiDescription
+from sandbox.protocol import (
+    HEADER,
+    PROTOCOL_VERSION,
+    ApiCall,
+    ApiCallMessage,
+    CallbackHandle,
+    ExitReason,
+    Fatal,
+    Hello,
+    InvokeResult,
+    Loaded,
+    Log,
+    ProtocolError,
+    RemoteRegistry,
+    ScriptFailure,
+    Status,
+    cancel_message,
+    encode_frame,
+    from_wire,
+    invoke_message,
+    load_message,
+    parse_worker_message,
+    reply_message,
+    shutdown_message,
+    to_wire,
+)
+from sandbox.rlimits import WorkerLimits
+from sandbox.watchdog import (
+    ActivationWatchdog,
+    BoundedTail,
+    LogThrottle,
+    classify_death,
+    read_cpu_seconds,
+    read_rss_bytes,
+)
+
+Handler = Callable[[ApiCall], Awaitable[Any]]
+LogSink = Callable[[str, str], None]
+ExitSink = Callable[[ExitReason], None]
+WORKER_ARGV: tuple[str, ...] = (sys.executable, "-I", "-B", "-m", "sandbox.worker")
+HELLO_TIMEOUT = 10.0
+_ERROR_TYPES = {TypeError: "TypeError", ValueError: "ValueError"}
+
+
+class WorkerError(Exception):
+    """Base of the failures ``ScriptWorker`` raises."""
+
+
+class WorkerDied(WorkerError):
+    def __init__(self, reason: ExitReason) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+class LoadFailed(WorkerError):
+    """The script did not load: policy problems, an exception at top level, or a death."""
+
+    def __init__(self, message: str, *, failure: ScriptFailure | None, reason: ExitReason | None):
+        self.failure = failure
+        self.reason = reason
+        super().__init__(message)
+
+
+class ScriptFailed(WorkerError):
+    """An invoked callback raised; the message points at the script's own line."""
+
+    def __init__(self, failure: ScriptFailure) -> None:
+        self.failure = failure
+        super().__init__(failure.message)
+
+
+@dataclass
+class WorkerProcess:
+    """A spawned worker that has said hello with the right protocol version."""
+
+    proc: asyncio.subprocess.Process
+    workdir: str
+    pid: int
+
+
+async def _read_frame(stream: asyncio.StreamReader, max_bytes: int) -> bytes:
+    header = await stream.readexactly(HEADER.size)
+    (length,) = HEADER.unpack(header)
+    if length > max_bytes:
+        raise ProtocolError(f"frame of {length} bytes exceeds the limit of {max_bytes} bytes")
+    try:
+        return await stream.readexactly(length)
+    except asyncio.IncompleteReadError as cut:
+        raise ProtocolError(
+            f"worker closed the pipe mid-frame ({len(cut.partial)} of {length} bytes)"
+        ) from None
+
+
+async def spawn_worker(argv: Sequence[str] = WORKER_ARGV, *, max_frame_bytes: int) -> WorkerProcess:
+    """Start a worker with an empty environment in an empty directory; check its hello."""
+    workdir = tempfile.mkdtemp(prefix="nai-worker-")
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={},
+        cwd=workdir,
+        close_fds=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    try:
+        payload = await asyncio.wait_for(_read_frame(proc.stdout, max_frame_bytes), HELLO_TIMEOUT)
+        hello = parse_worker_message(payload)
+        if not isinstance(hello, Hello):
+            raise ProtocolError(f"worker spoke {hello.t!r} before hello")
+        if hello.version != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"worker speaks protocol version {hello.version}, host speaks {PROTOCOL_VERSION}"
+            )
+    except (ProtocolError, asyncio.IncompleteReadError, TimeoutError) as error:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        stderr = b""
+        if proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                stderr = await asyncio.wait_for(proc.stderr.read(4096), 1.0)
+        await proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(error, ProtocolError):
+            raise
+        detail = "no hello from the worker" if isinstance(error, TimeoutError) else "worker exited"
+        tail = stderr.decode("utf-8", "replace").strip()
+        message = f"{detail} before hello" + (f"; stderr:\n{tail}" if tail else "")
+        raise ProtocolError(message) from None
+    return WorkerProcess(proc, workdir, proc.pid)
+
+
+class WarmPool:
+    """Keeps ``size`` spawned workers ready so a script starts without interpreter start-up."""
+
+    def __init__(
+        self, size: int = 1, argv: Sequence[str] = WORKER_ARGV, max_frame_bytes: int = 1 << 24
+    ):
+        self.size = size
+        self._argv = tuple(argv)
+        self._max_frame_bytes = max_frame_bytes
+        self._ready: list[asyncio.Task[WorkerProcess]] = []
+
+    def _fill(self) -> None:
+        while len(self._ready) < self.size:
+            coro = spawn_worker(self._argv, max_frame_bytes=self._max_frame_bytes)
+            self._ready.append(asyncio.ensure_future(coro))
+
+    async def take(self) -> WorkerProcess:
+        self._fill()
+        task = self._ready.pop(0)
+        self._fill()
+        return await task
+
+    async def close(self) -> None:
+        tasks, self._ready = self._ready, []
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                spawned = await task
+                spawned.proc.kill()
+                await spawned.proc.wait()
+                shutil.rmtree(spawned.workdir, ignore_errors=True)
+
+
+class ScriptWorker:
+    """One running script. Build with ``await ScriptWorker.start(...)``."""
+
+    def __init__(
+        self,
+        spawned: WorkerProcess,
+        *,
+        name: str,
+        api: ApiDescription,
+        handler: Handler,
+        limits: WorkerLimits,
+        on_log: LogSink | None,
+        on_exit: ExitSink | None,
+    ) -> None:
+        self.name = name
+        self.pid = spawned.pid
+        self.memory_limit_mb = 0
+        self.exit_reason: ExitReason | None = None
+        self._spawned = spawned
+        self._proc = spawned.proc
+        self._api = api
+        self._handler = handler
+        self._limits = limits
+        self._on_log = on_log
+        self._on_exit = on_exit
+        self._remotes = RemoteRegistry()
+        self._watchdog = ActivationWatchdog(
+            cpu_limit=limits.cpu_seconds, wall_limit=limits.wall_seconds
+        )
+        self._throttle = LogThrottle(
+            rate=limits.log_lines_per_second,
+            burst=limits.log_burst,
+            max_line_bytes=limits.log_line_bytes,
+        )
+        self._stderr = BoundedTail(limits.stderr_tail_bytes)
+        self._running = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._loaded: asyncio.Future[Loaded] = asyncio.get_running_loop().create_future()
+        self._invokes: dict[int, asyncio.Future[InvokeResult]] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+        self._next_invoke = 0
+        self._exited = asyncio.Event()
+        self._tasks = [
+            asyncio.ensure_future(self._read_loop()),
+            asyncio.ensure_future(self._read_stderr()),
+            asyncio.ensure_future(self._watch()),
+        ]
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        name: str,
+        source: str,
+        filename: str,
+        api: ApiDescription,
+        handler: Handler,
+        limits: WorkerLimits | None = None,
+        on_log: LogSink | None = None,
+        on_exit: ExitSink | None = None,
+        pool: WarmPool | None = None,
+        argv: Sequence[str] = WORKER_ARGV,
+    ) -> ScriptWorker:
+        """Spawn (or take a warm worker), load the script and run its top level to the end."""
+        limits = limits or WorkerLimits()
+        try:
+            if pool is not None:
+                spawned = await pool.take()
+            else:
+                spawned = await spawn_worker(argv, max_frame_bytes=limits.max_frame_bytes)
+        except ProtocolError as error:
+            reason = ExitReason(kind="protocol", detail=str(error), script_name=name)
+            if on_exit is not None:
+                on_exit(reason)
+            raise LoadFailed(str(reason), failure=None, reason=reason) from None
+        worker = cls(
+            spawned,
+            name=name,
+            api=api,
+            handler=handler,
+            limits=limits,
+            on_log=on_log,
+            on_exit=on_exit,
+        )
+        await worker._load(source, filename)
+        return worker
+
+    async def _load(self, source: str, filename: str) -> None:
+        message = load_message(
+            source=source, filename=filename, api=self._api.tree, limits=self._limits.wire()
+        )
+        self._send(message, wakes=True)
+        waiter = asyncio.ensure_future(self._loaded)
+        exited: asyncio.Future[Any] = asyncio.ensure_future(self._exited.wait())
+        done, _ = await asyncio.wait(
+            {waiter, exited},
+            timeout=self._limits.load_wall_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if waiter not in done:
+            if self.exit_reason is None:
+                seconds = self._limits.load_wall_seconds
+                self._terminate("wall_clock", f"top level did not finish within {seconds:g} s")
+            await self._exited.wait()
+            assert self.exit_reason is not None
+            raise LoadFailed(str(self.exit_reason), failure=None, reason=self.exit_reason)
+        loaded = waiter.result()
+        if not loaded.ok:
+            await self.shutdown()
+            failure = loaded.error or ScriptFailure(kind="internal", message="load failed")
+            raise LoadFailed(failure.message, failure=failure, reason=None)
+        self.memory_limit_mb = loaded.memory_limit_mb
+
+    # --- public interface -----------------------------------------------------------------
+
+    async def invoke(
+        self,
+        target: CallbackHandle | str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 - the limit also kills the worker
+    ) -> Any:
+        """Call a script callback (or top-level function by name); its result as plain data.
+
+        Over ``timeout`` (default ``limits.wall_seconds``) the worker is killed (wall_clock).
+        """
+        if self.exit_reason is not None:
+            raise WorkerDied(self.exit_reason)
+        self._next_invoke += 1
+        invoke_id = self._next_invoke
+        future: asyncio.Future[InvokeResult] = asyncio.get_running_loop().create_future()
+        self._invokes[invoke_id] = future
+        key: int | str = target.id if isinstance(target, CallbackHandle) else target
+        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes)), wakes=True)
+        limit = self._limits.wall_seconds if timeout is None else timeout
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            self._terminate("wall_clock", f"callback did not return within {limit:g} s")
+            await self._exited.wait()
+            assert self.exit_reason is not None
+            raise WorkerDied(self.exit_reason) from None
+        finally:
+            self._invokes.pop(invoke_id, None)
+        if not result.ok:
+            raise ScriptFailed(result.error or ScriptFailure(kind="internal", message="failed"))
+        return from_wire(result.value)
+
+    def cancel(self, invoke_id: int | None = None) -> None:
+        """Cancel one invocation, or every pending task and call in the worker."""
+        if self.exit_reason is None:
+            self._send(cancel_message(invoke_id), wakes=True)
+
+    async def wait_idle(self) -> None:
+        """Until the worker reports nothing pending (raises ``WorkerDied`` if it dies)."""
+        idle = asyncio.ensure_future(self._idle.wait())
+        exited = asyncio.ensure_future(self._exited.wait())
+        await asyncio.wait({idle, exited}, return_when=asyncio.FIRST_COMPLETED)
+        idle.cancel()
+        exited.cancel()
+        if not self._idle.is_set() and self.exit_reason is not None:
+            raise WorkerDied(self.exit_reason)
+
+    @property
+    def is_idle(self) -> bool:
+        return self._idle.is_set()
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Ask the worker to cancel everything and exit; kill it after ``grace`` seconds."""
+        if self._exited.is_set():
+            return
+        if self.exit_reason is None:
+            self.exit_reason = ExitReason(
+                kind="shutdown", detail="shut down by the host", script_name=self.name
+            )
+        with contextlib.suppress(Exception):
+            self._send(shutdown_message(), wakes=False)
+        try:
+            await asyncio.wait_for(self._exited.wait(), grace)
+        except TimeoutError:
+            self._kill_process()
+            await self._exited.wait()
+
+    def kill(self) -> None:
+        """Stop the worker at once (SIGKILL); ``exit_reason`` becomes ``shutdown``."""
+        self._terminate("shutdown", "killed by the host")
+
+    async def wait_closed(self) -> ExitReason:
+        await self._exited.wait()
+        assert self.exit_reason is not None
+        return self.exit_reason
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        return read_cpu_seconds(self.pid)
+
+    @property
+    def rss_bytes(self) -> int | None:
+        return read_rss_bytes(self.pid)
+
+    @property
+    def log_lines_dropped(self) -> int:
+        return self._throttle.dropped_total
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any], *, wakes: bool) -> None:
+        if self._proc.stdin is None or self._proc.stdin.is_closing():
+            return
+        if wakes:
+            self._idle.clear()
+            self._watchdog.start()
+            self._running.set()
+        self._proc.stdin.write(encode_frame(message))
+
+    def _terminate(self, kind: str, detail: str) -> None:
+        if self.exit_reason is None:
+            self.exit_reason = ExitReason.model_validate(
+                {"kind": kind, "detail": detail, "script_name": self.name}
+            )
+        self._kill_process()
+
+    def _kill_process(self) -> None:
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+
+    async def _read_loop(self) -> None:
+        assert self._proc.stdout is not None
+        try:
+            while True:
+                payload = await _read_frame(self._proc.stdout, self._limits.max_frame_bytes)
+                self._handle(parse_worker_message(payload))
+        except asyncio.IncompleteReadError as cut:
+            if cut.partial:
+                self._terminate("protocol", "worker closed the pipe mid-frame header")
+        except ProtocolError as error:
+            self._terminate("protocol", str(error))
+        await self._proc.wait()
+        self._finish()
+
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, ApiCallMessage):
+            if message.sync:
+                self._blocked()
+            task = asyncio.ensure_future(self._serve(message))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        elif isinstance(message, Status):
+            self._blocked()
+            self._report_drops()
+            if message.t == "idle":
+                self._idle.set()
+        elif isinstance(message, InvokeResult):
+            future = self._invokes.get(message.id)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif isinstance(message, Log):
+            self._log(message.level, message.text)
+        elif isinstance(message, Loaded):
+            if self._loaded.done():
+                raise ProtocolError("worker sent a second 'loaded'")
+            self._loaded.set_result(message)
+        elif isinstance(message, Fatal):
+            self._terminate(message.kind if message.kind == "memory" else "crashed", message.detail)
+        elif isinstance(message, Hello):
+            raise ProtocolError("worker sent a second hello")
+
+    def _blocked(self) -> None:
+        self._watchdog.stop()
+        self._running.clear()
+
+    def _log(self, level: str, text: str) -> None:
+        line = self._throttle.admit(text)
+        if line is None:
+            return
+        self._report_drops()
+        if self._on_log is not None:
+            self._on_log(level, line)
+
+    def _report_drops(self) -> None:
+        dropped = self._throttle.take_dropped()
+        if dropped and self._on_log is not None:
+            self._on_log("error", f"[{dropped} log lines dropped: the script logs too fast]")
+
+    async def _serve(self, message: ApiCallMessage) -> None:
+        try:
+            remote = None
+            if message.remote is not None:
+                remote = self._remotes.get(message.remote)
+                if remote is None:
+                    raise ValueError(f"unknown remote object {message.remote}")
+            else:
+                kind = self._api.kind_of(message.path)
+                if kind is None:
+                    raise ValueError(f"api has no function {message.path!r}")
+                if (kind == "sync") != message.sync:
+                    raise ValueError(f"{message.path} is {kind}")
+            call = ApiCall(
+                script_name=self.name,
+                call_id=message.id,
+                path=message.path,
+                remote=remote,
+                method=message.method,
+                sync=message.sync,
+                args=from_wire(message.args),
+                kwargs=from_wire(message.keywords),
+            )
+            value = to_wire(await self._handler(call), self._remotes)
+            reply = reply_message(message.id, value=value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            etype = next((n for t, n in _ERROR_TYPES.items() if isinstance(error, t)), "ApiError")
+            reply = reply_message(
+                message.id, error=str(error) or type(error).__name__, error_type=etype
+            )
+        if self.exit_reason is None:
+            self._send(reply, wakes=True)
+
+    async def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        while chunk := await self._proc.stderr.read(4096):
+            self._stderr.feed(chunk)
+
+    async def _watch(self) -> None:
+        interval = self._limits.poll_interval
+        while self._proc.returncode is None:
+            await self._running.wait()
+            while self._watchdog.running and self._proc.returncode is None:
+                breach = self._watchdog.sample(read_cpu_seconds(self.pid))
+                if breach is not None:
+                    self._terminate(breach.kind, breach.detail)
+                    return
+                await asyncio.sleep(interval)
+
+    def _finish(self) -> None:
+        if self._exited.is_set():
+            return
+        if self.exit_reason is None:
+            kind, detail = classify_death(self._proc.returncode, self._stderr.text())
+            self.exit_reason = ExitReason.model_validate(
+                {"kind": kind, "detail": detail, "script_name": self.name}
+            )
+        reason = self.exit_reason
+        for future in self._invokes.values():
+            if not future.done():
+                future.set_exception(WorkerDied(reason))
+        if not self._loaded.done():
+            self._loaded.set_exception(WorkerDied(reason))
+            self._loaded.exception()
+        for task in [*self._calls, *self._tasks]:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._report_drops()
+        self._exited.set()
+        shutil.rmtree(self._spawned.workdir, ignore_errors=True)
+        if self._on_exit is not None:
+            self._on_exit(reason)

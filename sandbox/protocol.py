@@ -1,0 +1,315 @@
+"""Host <-> worker wire protocol: length-prefixed JSON frames and the message models.
+
+A frame is a 4-byte big-endian payload length followed by that many bytes of UTF-8 JSON (one
+object with a ``t`` field naming the message). The worker speaks first with ``hello`` carrying
+``PROTOCOL_VERSION``; anything else is a protocol failure. The host validates every worker
+message with the pydantic models below (the worker is untrusted); the worker side builds and
+reads plain dicts for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct(">I")
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol: bad frame, oversize frame, wrong version, garbage."""
+
+
+class FrameTooLarge(ProtocolError):
+    pass
+
+
+def encode_frame(message: dict[str, Any]) -> bytes:
+    """Serialise one message as a complete frame (header + compact JSON)."""
+    payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    return HEADER.pack(len(payload)) + payload
+
+
+def decode_payload(payload: bytes) -> dict[str, Any]:
+    """Parse a frame payload into a dict; anything else is a protocol error."""
+    try:
+        value = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"frame is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"frame must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+class FrameDecoder:
+    """Incremental decoder: feed arbitrary chunks, get complete payloads back.
+
+    Survives any split (mid-header, mid-payload) and refuses a declared length over
+    ``max_frame_bytes`` before buffering it, so a peer cannot make us allocate without bound.
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._buffer += chunk
+        frames: list[bytes] = []
+        while len(self._buffer) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self._buffer)
+            if length > self.max_frame_bytes:
+                raise FrameTooLarge(
+                    f"frame of {length} bytes exceeds the limit of {self.max_frame_bytes} bytes"
+                )
+            end = HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            frames.append(bytes(self._buffer[HEADER.size : end]))
+            del self._buffer[:end]
+        return frames
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an incomplete frame still buffered (non-zero at EOF means a cut frame)."""
+        return len(self._buffer)
+
+
+# --- worker -> host messages (validated on the host) ---------------------------------------
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hello(BaseModel):
+    model_config = _STRICT
+    t: Literal["hello"]
+    version: int
+    pid: int
+
+
+class ScriptFailure(BaseModel):
+    """Why a load or invocation failed, pointing at the script's own lines."""
+
+    model_config = _STRICT
+    kind: Literal["policy", "exception", "memory", "internal", "cancelled"]
+    message: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class Loaded(BaseModel):
+    model_config = _STRICT
+    t: Literal["loaded"]
+    ok: bool
+    error: ScriptFailure | None = None
+    memory_limit_mb: int = 0
+
+
+class ApiCallMessage(BaseModel):
+    model_config = _STRICT
+    t: Literal["api_call"]
+    id: int
+    path: str = ""
+    remote: int | None = None
+    method: str = ""
+    sync: bool
+    args: list[Any] = Field(default_factory=list)
+    keywords: dict[str, Any] = Field(default_factory=dict)
+
+
+class InvokeResult(BaseModel):
+    model_config = _STRICT
+    t: Literal["invoke_result"]
+    id: int
+    ok: bool
+    value: Any = None
+    error: ScriptFailure | None = None
+
+
+class Log(BaseModel):
+    model_config = _STRICT
+    t: Literal["log"]
+    level: Literal["log", "error"]
+    text: str
+
+
+class Status(BaseModel):
+    """Sent when the worker's loop is about to block: ``idle`` (nothing pending) or ``wait``."""
+
+    model_config = _STRICT
+    t: Literal["idle", "wait"]
+
+
+class Release(BaseModel):
+    model_config = _STRICT
+    t: Literal["release"]
+    callback: int
+
+
+class Fatal(BaseModel):
+    """The worker is going down on its own (MemoryError under RLIMIT_AS, internal fault)."""
+
+    model_config = _STRICT
+    t: Literal["fatal"]
+    kind: Literal["memory", "internal"]
+    detail: str
+
+
+WorkerMessage = Annotated[
+    Hello | Loaded | ApiCallMessage | InvokeResult | Log | Status | Release | Fatal,
+    Field(discriminator="t"),
+]
+_WORKER_MESSAGE: TypeAdapter[WorkerMessage] = TypeAdapter(WorkerMessage)
+
+
+def parse_worker_message(payload: bytes) -> WorkerMessage:
+    """Validate one worker frame; any deviation is a ``ProtocolError`` naming the problem."""
+    try:
+        return _WORKER_MESSAGE.validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "frame"
+        raise ProtocolError(f"bad worker frame at {where}: {first['msg']}") from None
+
+
+# --- host -> worker messages (built by the host, read as dicts by the worker) ------------------
+
+
+def load_message(
+    *, source: str, filename: str, api: dict[str, Any], limits: dict[str, Any]
+) -> dict[str, Any]:
+    return {"t": "load", "source": source, "filename": filename, "api": api, "limits": limits}
+
+
+def invoke_message(invoke_id: int, target: int | str, args: list[Any]) -> dict[str, Any]:
+    """``target`` is a callback handle id, or the name of a top-level script function."""
+    return {"t": "invoke", "id": invoke_id, "target": target, "args": args}
+
+
+def reply_message(
+    call_id: int, *, value: Any = None, error: str | None = None, error_type: str = "ApiError"
+) -> dict[str, Any]:
+    if error is not None:
+        return {"t": "reply", "id": call_id, "ok": False, "error": error, "etype": error_type}
+    return {"t": "reply", "id": call_id, "ok": True, "value": value}
+
+
+def cancel_message(invoke_id: int | None) -> dict[str, Any]:
+    """Cancel one invocation, or (``None``) all pending work in the worker."""
+    return {"t": "cancel", "id": invoke_id}
+
+
+def shutdown_message() -> dict[str, Any]:
+    return {"t": "shutdown"}
+
+
+# --- host-side values: what a handler sees of a call, and what it may return ----------------
+
+
+class ExitReason(BaseModel):
+    """Why a worker is gone; ``detail`` is for people (signal, limit, last stderr lines)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["cpu", "memory", "wall_clock", "crashed", "protocol", "shutdown"]
+    detail: str
+    script_name: str
+
+    def __str__(self) -> str:
+        return f"script {self.script_name!r} stopped ({self.kind}): {self.detail}"
+
+
+@dataclass(frozen=True)
+class CallbackHandle:
+    """A script function the worker handed over; ``await worker.invoke(handle, ...)`` calls it."""
+
+    id: int
+
+
+@dataclass(frozen=True, eq=False)
+class RemoteObject:
+    """A host object to hand to the script as a proxy (e.g. a window handle).
+
+    ``methods`` maps method names to ``"sync"``/``"async"``; ``awaitables`` are attributes the
+    script awaits (``await win.closed``), answered by the handler like an async method call;
+    ``values`` are constants copied to the worker. Calls arrive as ``ApiCall.remote is self``.
+    """
+
+    target: Any
+    methods: dict[str, Literal["sync", "async"]] = field(default_factory=dict)
+    awaitables: tuple[str, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One api call from a script, as the host's handler receives it (already validated)."""
+
+    script_name: str
+    call_id: int
+    sync: bool
+    path: str = ""
+    remote: RemoteObject | None = None
+    method: str = ""
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``v1.generate`` or ``<remote>.update``, for messages and logs."""
+        return self.path or f"<remote>.{self.method}"
+
+
+class RemoteRegistry:
+    """Host objects handed to one worker, by id (ids are never reused within a worker)."""
+
+    def __init__(self) -> None:
+        self._objects: dict[int, RemoteObject] = {}
+        self._ids: dict[int, int] = {}
+
+    def register(self, remote: RemoteObject) -> int:
+        known = self._ids.get(id(remote))
+        if known is not None:
+            return known
+        remote_id = len(self._objects) + 1
+        self._objects[remote_id] = remote
+        self._ids[id(remote)] = remote_id
+        return remote_id
+
+    def get(self, remote_id: int) -> RemoteObject | None:
+        return self._objects.get(remote_id)
+
+
+def from_wire(value: Any) -> Any:
+    """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle``."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "$callback" in value and type(value["$callback"]) is int:
+            return CallbackHandle(value["$callback"])
+        return {key: from_wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_wire(item) for item in value]
+    return value
+
+
+def to_wire(value: Any, remotes: RemoteRegistry) -> Any:
+    """A handler's result for the worker: models dumped, remote objects and handles marked."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): to_wire(item, remotes) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(item, remotes) for item in value]
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, CallbackHandle):
+        return {"$callback": value.id}
+    if isinstance(value, RemoteObject):
+        return {
+            "$remote": remotes.register(value),
+            "methods": dict(value.methods),
+            "awaitables": list(value.awaitables),
+            "values": to_wire(value.values, remotes),
+        }
+    raise TypeError(f"cannot send a {type(value).__name__} to a script")

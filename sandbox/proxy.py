@@ -1,0 +1,244 @@
+"""Worker-side stand-ins for the host's API: namespaces, functions, remote objects, callbacks.
+
+Everything here is handed to untrusted code, so each class keeps its state in underscore slots
+(the policy's guards refuse underscore names) and exposes as public attributes only the names
+the API description lists. Errors raised into a script are plain exceptions carrying a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Generator
+from typing import Any, Protocol
+
+from sandbox.values import from_script_value, to_script_value
+
+
+class ApiError(Exception):
+    """An api call failed on the host; carries only the host's message."""
+
+
+_SCRIPT_ERRORS: dict[str, type[Exception]] = {
+    "ApiError": ApiError,
+    "TypeError": TypeError,
+    "ValueError": ValueError,
+}
+
+
+def script_error(error_type: str, message: str) -> Exception:
+    """Build the exception a script sees for a host-side failure (no host objects inside)."""
+    return _SCRIPT_ERRORS.get(error_type, ApiError)(message)
+
+
+class Transport(Protocol):
+    """What the proxies need from the worker: send a call, get a value or a pending call."""
+
+    def call_api(
+        self,
+        *,
+        path: str,
+        remote: int | None,
+        method: str,
+        sync: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any: ...
+
+    def report_unawaited_failure(self, what: str, error: BaseException) -> None: ...
+
+
+class PendingCall:
+    """The result of an async api call: already sent, like a JS promise; awaitable many times.
+
+    A failure nobody awaited by the time it arrives is reported to the script's error log, as
+    NovelAI reports an unhandled rejection.
+    """
+
+    __slots__ = ("_awaited", "_future", "_transport", "_what")
+
+    def __init__(self, future: asyncio.Future[Any], what: str, transport: Transport) -> None:
+        self._future = future
+        self._what = what
+        self._transport = transport
+        self._awaited = False
+        future.add_done_callback(self._check_unawaited)
+
+    def _check_unawaited(self, future: asyncio.Future[Any]) -> None:
+        if self._awaited or future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self._transport.report_unawaited_failure(self._what, error)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        self._awaited = True
+        return self._future.__await__()
+
+    def __repr__(self) -> str:
+        state = "done" if self._future.done() else "pending"
+        return f"<pending {self._what} ({state})>"
+
+
+class ApiFunction:
+    """One described function (``api.v1.generate``); calling it crosses to the host."""
+
+    __slots__ = ("_path", "_sync", "_transport")
+
+    def __init__(self, path: str, sync: bool, transport: Transport) -> None:
+        self._path = path
+        self._sync = sync
+        self._transport = transport
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._transport.call_api(
+            path=self._path, remote=None, method="", sync=self._sync, args=args, kwargs=kwargs
+        )
+
+    def __repr__(self) -> str:
+        return f"<api function {self._path}>"
+
+
+class ApiNamespace:
+    """A described namespace (``api``, ``api.v1``, ``api.v1.script``): read-only attributes."""
+
+    __slots__ = ("_members", "_path")
+
+    def __init__(self, path: str, members: dict[str, Any]) -> None:
+        self._path = path
+        self._members = members
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._members[name]
+        except KeyError:
+            where = self._path or "api"
+            raise AttributeError(f"{where} has no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ApiNamespace.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"{self._path or 'api'} is read-only")
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._members)
+
+    def __repr__(self) -> str:
+        return f"<api namespace {self._path or 'api'}>"
+
+
+def build_api(tree: dict[str, Any], transport: Transport, path: str = "") -> ApiNamespace:
+    """Turn a wire API description into proxies (see ``sandbox.api_schema``)."""
+    members: dict[str, Any] = {}
+    for name, node in tree.items():
+        where = f"{path}.{name}" if path else name
+        if node == "sync" or node == "async":
+            members[name] = ApiFunction(where, node == "sync", transport)
+        elif isinstance(node, dict) and set(node) == {"$value"}:
+            members[name] = to_script_value(node["$value"])
+        elif isinstance(node, dict):
+            members[name] = build_api(node, transport, where)
+    return ApiNamespace(path, members)
+
+
+class RemoteMethod:
+    __slots__ = ("_method", "_remote", "_sync", "_transport")
+
+    def __init__(self, remote: int, method: str, sync: bool, transport: Transport) -> None:
+        self._remote = remote
+        self._method = method
+        self._sync = sync
+        self._transport = transport
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._transport.call_api(
+            path="",
+            remote=self._remote,
+            method=self._method,
+            sync=self._sync,
+            args=args,
+            kwargs=kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"<remote method {self._method}>"
+
+
+class RemoteProxy:
+    """A host object handed to the script (e.g. a window handle): described methods, awaitable
+    attributes resolved by the host (``await win.closed``) and constant values."""
+
+    __slots__ = ("_awaitables", "_members", "_remote", "_transport")
+
+    def __init__(self, wire: dict[str, Any], transport: Transport) -> None:
+        remote = int(wire["$remote"])
+        members: dict[str, Any] = {}
+        for name, value in dict(wire.get("values") or {}).items():
+            members[str(name)] = to_script_value(value)
+        for name, kind in dict(wire.get("methods") or {}).items():
+            members[str(name)] = RemoteMethod(remote, str(name), kind == "sync", transport)
+        object.__setattr__(self, "_remote", remote)
+        object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_awaitables", {str(n) for n in wire.get("awaitables") or ()})
+        object.__setattr__(self, "_transport", transport)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._members:
+            return self._members[name]
+        if name in self._awaitables:
+            # Created on first access and kept: ``win.closed`` is one promise, awaitable often.
+            pending = self._transport.call_api(
+                path="", remote=self._remote, method=name, sync=False, args=(), kwargs={}
+            )
+            self._members[name] = pending
+            return pending
+        raise AttributeError(f"remote object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("remote objects are read-only")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*self._members, *self._awaitables})
+
+    def __repr__(self) -> str:
+        return f"<remote object {self._remote}>"
+
+
+class CallbackRegistry:
+    """Script functions handed to the host, by id; the same function keeps one id."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, Callable[..., Any]] = {}
+        self._ids: dict[int, int] = {}
+
+    def register(self, fn: Callable[..., Any]) -> int:
+        known = self._ids.get(id(fn))
+        if known is not None and self._by_id.get(known) is fn:
+            return known
+        handle = len(self._by_id) + 1
+        self._by_id[handle] = fn
+        self._ids[id(fn)] = handle
+        return handle
+
+    def get(self, handle: int) -> Callable[..., Any] | None:
+        return self._by_id.get(handle)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
+    """Plain data for the wire; script functions become ``{"$callback": id}``."""
+    return from_script_value(
+        value, on_callable=lambda fn, _where: {"$callback": callbacks.register(fn)}, path=path
+    )
+
+
+def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:
+    """What a script sees of a host value: JS-like data, remote proxies, its own callbacks."""
+    if isinstance(value, dict):
+        if "$remote" in value:
+            return RemoteProxy(value, transport)
+        if set(value) == {"$callback"}:
+            return callbacks.get(int(value["$callback"]))
+    return to_script_value(value)

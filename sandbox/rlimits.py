@@ -1,0 +1,76 @@
+"""Per-worker limits: the settings model the host owns, and the kernel rlimits the worker applies.
+
+The worker applies the rlimits to itself on ``load``, after its own imports and before any
+script code runs, so one pre-started spare process can serve any script. Memory is
+``RLIMIT_AS`` (address space, not RSS): a worker at rest maps roughly 60-90 MB of address space
+for the interpreter, pydantic-core and RestrictedPython, so the default of 256 MB leaves a script
+~170 MB of headroom and the 1 GB ceiling bounds what a header may ask for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MEMORY_MB = 256
+MEMORY_CEILING_MB = 1024
+MEMORY_FLOOR_MB = 128
+
+
+class WorkerLimits(BaseModel):
+    """Everything that bounds one worker. Times are seconds; sizes are bytes unless named MB."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    memory_default_mb: int = Field(DEFAULT_MEMORY_MB, ge=MEMORY_FLOOR_MB)
+    memory_ceiling_mb: int = Field(MEMORY_CEILING_MB, ge=MEMORY_FLOOR_MB)
+    # Watchdogs: CPU and wall time of one activation (from a host message until the worker's
+    # loop blocks again), and wall time of the top level / one invocation until it answers.
+    cpu_seconds: float = Field(5.0, gt=0)
+    wall_seconds: float = Field(30.0, gt=0)
+    load_wall_seconds: float = Field(60.0, gt=0)
+    poll_interval: float = Field(0.05, gt=0)
+    # Kernel backstop for the whole process lifetime (SIGXCPU), should the watchdog fail.
+    cpu_backstop_seconds: int = Field(600, ge=1)
+    max_open_files: int = Field(32, ge=8)
+    max_file_bytes: int = Field(0, ge=0)
+    max_frame_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # Log bounding on the host: long lines are cut, a token bucket drops floods.
+    log_line_bytes: int = Field(4096, ge=64)
+    log_lines_per_second: float = Field(100.0, gt=0)
+    log_burst: int = Field(200, ge=1)
+    stderr_tail_bytes: int = Field(8192, ge=256)
+
+    def memory_mb_for(self, requested_mb: int | None) -> int:
+        """The RLIMIT_AS a script gets: its header's ``memoryLimit`` within floor..ceiling."""
+        if not requested_mb or requested_mb <= 0:
+            return min(self.memory_default_mb, self.memory_ceiling_mb)
+        return max(MEMORY_FLOOR_MB, min(int(requested_mb), self.memory_ceiling_mb))
+
+    def wire(self) -> dict[str, Any]:
+        """What the worker needs of these limits (it reads plain dicts)."""
+        return self.model_dump()
+
+
+def apply_worker_rlimits(limits: dict[str, Any], memory_mb: int) -> None:
+    """Tighten the calling process's rlimits; only ever lowers them (runs in the worker)."""
+    import resource
+
+    def lower(which: int, soft: int, hard: int | None = None) -> None:
+        _, current_hard = resource.getrlimit(which)
+        hard = soft if hard is None else hard
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_FSIZE, int(limits["max_file_bytes"]))
+    lower(resource.RLIMIT_NOFILE, int(limits["max_open_files"]))
+    # Ignored for root (CAP_SYS_RESOURCE); otherwise no fork and no thread creation.
+    lower(resource.RLIMIT_NPROC, 0)
+    backstop = int(limits["cpu_backstop_seconds"])
+    lower(resource.RLIMIT_CPU, backstop, backstop + 5)
+    address_space = memory_mb * 1024 * 1024
+    lower(resource.RLIMIT_AS, address_space)

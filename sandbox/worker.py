@@ -1,0 +1,341 @@
+"""The worker process: runs one untrusted script and carries its api calls to the host.
+
+Started as ``python -I -B -m sandbox.worker`` with an empty environment. Frames arrive on
+stdin and leave on stdout; both are moved to private descriptors at start so stray writes to
+fd 1 land in stderr instead of corrupting the protocol. Script code runs on an asyncio loop
+whose selector reports, just before the loop would block, whether anything is pending
+(``idle``) or not (``wait``): that is how the host's watchdog knows the script stopped running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import selectors
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from sandbox.compiler import compile_script
+from sandbox.errors import PolicyError
+from sandbox.protocol import PROTOCOL_VERSION, FrameDecoder, decode_payload, encode_frame
+from sandbox.proxy import (
+    ApiNamespace,
+    CallbackRegistry,
+    PendingCall,
+    build_api,
+    decode_from_host,
+    encode_for_host,
+    script_error,
+)
+from sandbox.rlimits import WorkerLimits, apply_worker_rlimits
+from sandbox.runtime import make_globals, run_compiled
+
+MEMORY_EXIT_CODE = 70
+
+
+class _BlockAwareSelector(selectors.DefaultSelector):
+    """Calls ``before_block`` whenever the loop is about to wait (timeout not zero)."""
+
+    def __init__(self, before_block: Callable[[], None]) -> None:
+        super().__init__()
+        self._before_block = before_block
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is None or timeout > 0:
+            self._before_block()
+        return super().select(timeout)
+
+
+def script_location(error: BaseException, filename: str) -> str:
+    """``name.py:12: ZeroDivisionError: division by zero``, using the script's deepest frame."""
+    line: int | None = None
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if isinstance(error, SyntaxError) and error.filename == filename and error.lineno:
+        line = error.lineno
+    where = f"{filename}:{line}" if line is not None else filename
+    text = str(error)
+    return (
+        f"{where}: {type(error).__name__}: {text}" if text else f"{where}: {type(error).__name__}"
+    )
+
+
+class Worker:
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self._in = in_fd
+        self._out = out_fd
+        self._decoder = FrameDecoder()
+        self._backlog: list[dict[str, Any]] = []
+        self._callbacks = CallbackRegistry()
+        self._next_call = 0
+        self._calls: dict[int, tuple[asyncio.Future[Any], str]] = {}
+        self._tasks: dict[asyncio.Task[Any], int | None] = {}
+        self._woken = False
+        self._filename = "script.py"
+        self._globals: dict[str, Any] = {}
+        self._loaded = False
+        self._selector = _BlockAwareSelector(self._before_block)
+        self.loop = asyncio.SelectorEventLoop(self._selector)
+
+    # --- pipe -----------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = memoryview(encode_frame(message))
+        while data:
+            written = os.write(self._out, data)
+            data = data[written:]
+
+    def _read_frames(self) -> list[dict[str, Any]]:
+        chunk = os.read(self._in, 1 << 16)
+        if not chunk:
+            os._exit(0)  # the host is gone; nobody to report to
+        return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
+
+    def _on_readable(self) -> None:
+        self._backlog.extend(self._read_frames())
+        self._drain_backlog()
+
+    def _drain_backlog(self) -> None:
+        while self._backlog:
+            self._woken = True
+            self._dispatch(self._backlog.pop(0))
+
+    def _before_block(self) -> None:
+        if not self._woken:
+            return
+        self._woken = False
+        busy = bool(self._tasks) or bool(self._calls)
+        self.send({"t": "wait" if busy else "idle"})
+
+    # --- host -> worker -------------------------------------------------------------------
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("t")
+        if kind == "reply":
+            self._on_reply(message)
+        elif kind == "invoke":
+            self._on_invoke(message)
+        elif kind == "load":
+            self._on_load(message)
+        elif kind == "cancel":
+            self._cancel(message.get("id"))
+        elif kind == "shutdown":
+            self._cancel(None)
+            self.loop.stop()
+
+    def _on_reply(self, message: dict[str, Any]) -> None:
+        entry = self._calls.pop(int(message["id"]), None)
+        if entry is None or entry[0].done():
+            return
+        future, _ = entry
+        if message.get("ok"):
+            future.set_result(decode_from_host(message.get("value"), self._callbacks, self))
+        else:
+            error = script_error(str(message.get("etype")), str(message.get("error")))
+            future.set_exception(error)
+
+    def _on_load(self, message: dict[str, Any]) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        self._filename = str(message["filename"])
+        limits = dict(message["limits"])
+        self._decoder.max_frame_bytes = int(limits["max_frame_bytes"])
+        try:
+            compiled = compile_script(str(message["source"]), self._filename)
+        except PolicyError as error:
+            problems = [str(problem) for problem in error.problems]
+            failure = {"kind": "policy", "message": "\n".join(problems), "problems": problems}
+            self.send({"t": "loaded", "ok": False, "error": failure})
+            return
+        except Exception as error:
+            self.send({"t": "loaded", "ok": False, "error": self._failure(error)})
+            return
+        requested = getattr(compiled.header, "memoryLimit", None)
+        memory_mb = WorkerLimits(**limits).memory_mb_for(requested)
+        api: ApiNamespace = build_api(dict(message["api"]), self)
+        self._globals = make_globals(api, print_sink=self._print)
+        apply_worker_rlimits(limits, memory_mb)
+
+        def finish(error: BaseException | None) -> None:
+            if error is None:
+                self.send({"t": "loaded", "ok": True, "memory_limit_mb": memory_mb})
+            else:
+                self.send({"t": "loaded", "ok": False, "error": self._failure(error)})
+
+        self._run(lambda: run_compiled(compiled, self._globals), None, finish)
+
+    def _on_invoke(self, message: dict[str, Any]) -> None:
+        invoke_id = int(message["id"])
+        target = message["target"]
+        fn = self._callbacks.get(target) if isinstance(target, int) else None
+        if isinstance(target, str):
+            candidate = self._globals.get(target)
+            fn = candidate if callable(candidate) and not target.startswith("_") else None
+        if fn is None:
+            error = {"kind": "internal", "message": f"no callback or function {target!r}"}
+            self.send({"t": "invoke_result", "id": invoke_id, "ok": False, "error": error})
+            return
+        args = [decode_from_host(arg, self._callbacks, self) for arg in message.get("args", [])]
+        holder: dict[str, Any] = {}
+
+        def finish(error: BaseException | None) -> None:
+            if error is None:
+                try:
+                    value = encode_for_host(holder.get("value"), self._callbacks, "return value")
+                except TypeError as exc:
+                    error = exc
+                else:
+                    self.send({"t": "invoke_result", "id": invoke_id, "ok": True, "value": value})
+                    return
+            failure = self._failure(error)
+            self.send({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
+
+        self._run(lambda: fn(*args), invoke_id, finish, holder)
+
+    def _run(
+        self,
+        start: Callable[[], Any],
+        invoke_id: int | None,
+        finish: Callable[[BaseException | None], None],
+        holder: dict[str, Any] | None = None,
+    ) -> None:
+        """Run script code now; if it returns an awaitable, drive it as a task to ``finish``."""
+        try:
+            result = start()
+        except BaseException as error:
+            self._check_fatal(error)
+            finish(error)
+            return
+        if not inspect.isawaitable(result):
+            if holder is not None:
+                holder["value"] = result
+            finish(None)
+            return
+
+        async def drive() -> Any:
+            return await result
+
+        task = self.loop.create_task(drive())
+        self._tasks[task] = invoke_id
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self._tasks.pop(task, None)
+            if task.cancelled():
+                finish(asyncio.CancelledError("cancelled by the host"))
+                return
+            error = task.exception()
+            if error is not None:
+                self._check_fatal(error)
+            elif holder is not None:
+                holder["value"] = task.result()
+            finish(error)
+
+        task.add_done_callback(done)
+
+    def _cancel(self, invoke_id: int | None) -> None:
+        for task, owner in list(self._tasks.items()):
+            if invoke_id is None or owner == invoke_id:
+                task.cancel()
+        if invoke_id is None:
+            for future, _ in self._calls.values():
+                future.cancel()
+            self._calls.clear()
+
+    def _failure(self, error: BaseException) -> dict[str, Any]:
+        if isinstance(error, asyncio.CancelledError):
+            return {"kind": "cancelled", "message": f"{self._filename}: cancelled"}
+        return {"kind": "exception", "message": script_location(error, self._filename)}
+
+    def _check_fatal(self, error: BaseException) -> None:
+        if isinstance(error, MemoryError):
+            detail = script_location(error, self._filename)
+            try:
+                self.send({"t": "fatal", "kind": "memory", "detail": detail})
+            finally:
+                os._exit(MEMORY_EXIT_CODE)
+
+    # --- worker -> host (the proxies' Transport) ------------------------------------------
+
+    def call_api(
+        self,
+        *,
+        path: str,
+        remote: int | None,
+        method: str,
+        sync: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        what = path or f"remote {remote}.{method}"
+        plain_args = encode_for_host(list(args), self._callbacks, f"{what} arguments")
+        plain_kwargs = encode_for_host(kwargs, self._callbacks, f"{what} keyword arguments")
+        self._next_call += 1
+        call_id = self._next_call
+        message = {"t": "api_call", "id": call_id, "sync": sync, "args": plain_args}
+        if plain_kwargs:
+            message["keywords"] = plain_kwargs
+        if remote is None:
+            message["path"] = path
+        else:
+            message["remote"] = remote
+            message["method"] = method
+        if sync:
+            return self._call_sync(call_id, message)
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self._calls[call_id] = (future, what)
+        self.send(message)
+        return PendingCall(future, what, self)
+
+    def _call_sync(self, call_id: int, message: dict[str, Any]) -> Any:
+        """Block on the pipe for this call's reply; queue every other frame for later."""
+        self.send(message)
+        while True:
+            for frame in self._read_frames():
+                if frame.get("t") == "reply" and frame.get("id") == call_id:
+                    if self._backlog:
+                        self.loop.call_soon(self._drain_backlog)
+                    self._woken = True
+                    if frame.get("ok"):
+                        return decode_from_host(frame.get("value"), self._callbacks, self)
+                    raise script_error(str(frame.get("etype")), str(frame.get("error")))
+                self._backlog.append(frame)
+
+    def report_unawaited_failure(self, what: str, error: BaseException) -> None:
+        self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})
+
+    def _print(self, *parts: Any) -> None:
+        text = " ".join(str(part) for part in parts)
+        self.send({"t": "log", "level": "log", "text": text.rstrip("\n")})
+
+    # --- main -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.send({"t": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid()})
+        self.loop.add_reader(self._in, self._on_readable)
+        self.loop.run_forever()
+
+
+def main() -> None:
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(2, 1)  # anything printed to fd 1 goes to the bounded stderr, not the protocol
+    os.close(null)
+    sys.stdout = sys.stderr
+    worker = Worker(in_fd, out_fd)
+    try:
+        worker.run()
+    except MemoryError:
+        os._exit(MEMORY_EXIT_CODE)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
