@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from nai_script.tokenizers.base import Tokenizer
 from nai_script.tokenizers.chat import TEMPLATE_SPECIALS, ChatMessage, apply_chat_template
-from nai_script.tokenizers.errors import TokenizerUnavailableError
+from nai_script.tokenizers.errors import TokenizerError, TokenizerUnavailableError
 from nai_script.tokenizers.models import MODELS, ModelInfo, model_info
 from nai_script.tokenizers.sim import sim_tokenizer
 from nai_script.tokenizers.sources import (
@@ -105,7 +105,7 @@ class TokenizerRegistry:
             self._downloads[info.tokenizer] = pending
         try:
             await asyncio.shield(pending)
-        except TokenizerUnavailableError as exc:
+        except TokenizerError as exc:  # unreachable, HTTP error, or a file we cannot read
             hint = missing_tokenizer_message(info, self.cache_dir, can_download=False)
             raise TokenizerUnavailableError(f"{exc}; {hint}") from exc
         finally:

@@ -1,0 +1,235 @@
+"""Tokenizer sources and the registry: shipped, user files, downloaded once and cached.
+
+Downloads go to a real loopback aiohttp server serving a tiny NovelAI-style .def.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from nai_script.tokenizers import (
+    TokenizerFiles,
+    TokenizerRegistry,
+    TokenizerUnavailableError,
+    UnknownModelError,
+    sim_tokenizer,
+)
+from nai_script.tokenizers.sources import ENV_TOKENIZER_DIR, fetch_with_aiohttp
+
+TEXT = "Hello there<|user|>\nfriend"
+
+
+@dataclass
+class DefServer:
+    base_url: str
+    payload: bytes
+    status: int = 200
+    delay: float = 0.0
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def def_server(tiny_def: bytes) -> AsyncIterator[DefServer]:
+    state = DefServer(base_url="", payload=tiny_def)
+
+    async def handler(request: web.Request) -> web.Response:
+        state.requests.append(request.path_qs)
+        if state.delay:
+            await asyncio.sleep(state.delay)
+        if state.status != 200:
+            return web.json_response(
+                {"statusCode": state.status, "message": "no"}, status=state.status
+            )
+        return web.Response(body=state.payload, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/tokenizer/compressed/{name}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.base_url = f"http://127.0.0.1:{port}"
+    yield state
+    await runner.cleanup()
+
+
+def real_registry(server: DefServer, cache: Path, **kwargs: object) -> TokenizerRegistry:
+    return TokenizerRegistry(
+        "novelai",
+        user_files=TokenizerFiles(),
+        cache_dir=cache,
+        fetch=fetch_with_aiohttp,
+        base_url=server.base_url,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_sim_backend_stands_in_for_every_model(tmp_path: Path) -> None:
+    registry = TokenizerRegistry("sim", user_files=TokenizerFiles(), cache_dir=tmp_path)
+    for model in registry.models():
+        assert registry.get(model) is sim_tokenizer()
+    with pytest.raises(UnknownModelError):
+        registry.get("unknown-model")
+
+
+def test_real_backend_without_files_says_what_is_missing(tmp_path: Path) -> None:
+    registry = TokenizerRegistry("real", user_files=TokenizerFiles(), cache_dir=tmp_path)
+    with pytest.raises(TokenizerUnavailableError) as info:
+        registry.get("kayra-v1")
+    message = str(info.value)
+    assert "nerdstash_tokenizer_v2.json" in message
+    assert ENV_TOKENIZER_DIR in message
+    assert "kayra-v1" in message
+    # The simulator's own model needs nothing.
+    assert registry.get("nai-sim-v1") is sim_tokenizer()
+
+
+async def test_download_once_then_reuse_cache(def_server: DefServer, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    registry = real_registry(def_server, cache)
+    tok = await registry.ensure("kayra-v1")
+    assert def_server.requests == [
+        "/tokenizer/compressed/nerdstash_tokenizer_v2.def?v=2&static=true"
+    ]
+    assert (cache / "nerdstash_tokenizer_v2.def").read_bytes() == def_server.payload
+    assert tok.decode(tok.encode(TEXT)) == TEXT
+    assert registry.get("kayra-v1") is tok  # cached per name, no request
+
+    fresh = real_registry(def_server, cache)  # a new process would see the cached file
+    again = await fresh.ensure("kayra-v1")
+    assert again.encode(TEXT) == tok.encode(TEXT)
+    assert len(def_server.requests) == 1
+
+
+async def test_concurrent_ensure_downloads_once(def_server: DefServer, tmp_path: Path) -> None:
+    def_server.delay = 0.05
+    registry = real_registry(def_server, tmp_path)
+    results = await asyncio.gather(*(registry.ensure("clio-v1") for _ in range(5)))
+    assert len(def_server.requests) == 1
+    assert all(r is results[0] for r in results)
+
+
+async def test_http_error_names_the_file_and_the_fix(def_server: DefServer, tmp_path: Path) -> None:
+    def_server.status = 404
+    registry = real_registry(def_server, tmp_path)
+    with pytest.raises(TokenizerUnavailableError) as info:
+        await registry.ensure("kayra-v1")
+    message = str(info.value)
+    assert "HTTP 404" in message
+    assert "nerdstash_tokenizer_v2.def" in message
+    assert not list(tmp_path.iterdir())
+
+
+async def test_corrupt_download_is_not_cached(def_server: DefServer, tmp_path: Path) -> None:
+    def_server.payload = b"\x00\x01 definitely not a definition"
+    registry = real_registry(def_server, tmp_path)
+    with pytest.raises(TokenizerUnavailableError, match="not a NovelAI tokenizer definition"):
+        await registry.ensure("kayra-v1")
+    assert not (tmp_path / "nerdstash_tokenizer_v2.def").exists()
+
+
+async def test_unreachable_server(tmp_path: Path) -> None:
+    registry = TokenizerRegistry(
+        "real", user_files=TokenizerFiles(), cache_dir=tmp_path, base_url="http://127.0.0.1:9"
+    )
+    with pytest.raises(TokenizerUnavailableError, match="could not download tokenizer"):
+        await registry.ensure("kayra-v1")
+
+
+async def test_injected_fetcher(tmp_path: Path, tiny_def: bytes) -> None:
+    seen: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        seen.append(url)
+        return tiny_def
+
+    registry = TokenizerRegistry(
+        "real",
+        user_files=TokenizerFiles(),
+        cache_dir=tmp_path,
+        fetch=fetch,
+        base_url="https://x.test/",
+    )
+    await registry.ensure("glm-4-6")
+    assert seen == ["https://x.test/tokenizer/compressed/glm45_tokenizer.def?v=2&static=true"]
+
+
+async def test_sim_backend_never_downloads(tmp_path: Path) -> None:
+    async def fetch(url: str) -> bytes:
+        raise AssertionError("no download expected")
+
+    registry = TokenizerRegistry("sim", cache_dir=tmp_path, fetch=fetch)
+    assert await registry.ensure("glm-4-6") is sim_tokenizer()
+
+
+def test_user_directory_from_env(
+    tmp_path: Path, tiny_bpe_path: Path, tiny_spm_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    shutil.copy(tiny_bpe_path, folder / "nerdstash_tokenizer_v2.json")
+    shutil.copy(tiny_spm_path, folder / "nerdstash_tokenizer.model")
+    monkeypatch.setenv(ENV_TOKENIZER_DIR, str(folder))
+    registry = TokenizerRegistry("real", cache_dir=tmp_path / "cache")
+    kayra = registry.get("kayra-v1")
+    clio = registry.get("clio-v1")
+    assert type(kayra).__name__ == "HFTokenizer"
+    assert type(clio).__name__ == "SentencePieceTokenizer"
+    assert kayra.name == "nerdstash_tokenizer_v2"
+    assert clio.decode(clio.encode("a<|endoftext|>b")) == "a<|endoftext|>b"
+
+
+def test_user_file_mapping_wins_over_cache(tmp_path: Path, tiny_bpe_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "glm45_tokenizer.def").write_bytes(b"corrupt, must not be read")
+    registry = TokenizerRegistry("real", user_files={"glm-4-6": tiny_bpe_path}, cache_dir=cache)
+    tok = registry.get("glm-4-6")
+    ids = registry.encode_chat("glm-4-6", [{"role": "user", "content": "Hi"}])
+    assert tok.decode(ids) == "[gMASK]<sop><|user|>\nHi<|assistant|>\n"
+
+
+def test_mapped_file_missing_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    registry = TokenizerRegistry("real", user_files={"kayra-v1": missing}, cache_dir=tmp_path)
+    with pytest.raises(TokenizerUnavailableError, match=r"nope\.json"):
+        registry.get("kayra-v1")
+
+
+def test_template_specials_are_checked_on_user_files(tmp_path: Path, tiny_bpe_path: Path) -> None:
+    """Erato's Llama 3 template needs tokens the tiny file lacks: say so, naming one."""
+    registry = TokenizerRegistry(
+        "real", user_files={"llama-3-erato-v1": tiny_bpe_path}, cache_dir=tmp_path
+    )
+    with pytest.raises(Exception, match=r"<\|begin_of_text\|>"):
+        registry.get("llama-3-erato-v1")
+
+
+def test_openai_backend_uses_user_file_else_sim(tmp_path: Path, tiny_bpe_path: Path) -> None:
+    registry = TokenizerRegistry(
+        "openai", user_files={"kayra-v1": tiny_bpe_path}, cache_dir=tmp_path
+    )
+    assert registry.get("kayra-v1").name == "nerdstash_tokenizer_v2"
+    assert registry.get("clio-v1") is sim_tokenizer()
+
+
+def test_bad_backend_name() -> None:
+    with pytest.raises(ValueError, match="backend: 'gpu'"):
+        TokenizerRegistry("gpu")
+
+
+def test_get_is_thread_safe(tmp_path: Path, tiny_bpe_path: Path) -> None:
+    import concurrent.futures
+
+    registry = TokenizerRegistry("real", user_files={"kayra-v1": tiny_bpe_path}, cache_dir=tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(lambda _: registry.get("kayra-v1"), range(32)))
+    assert all(t is loaded[0] for t in loaded)
