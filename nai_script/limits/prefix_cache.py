@@ -13,7 +13,7 @@ import hashlib
 import sys
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 BLOCK_TOKENS = 64
@@ -39,18 +39,22 @@ def pack_token_ids(ids: Sequence[int]) -> bytes:
     return packed.tobytes()
 
 
-def block_keys(ids: Sequence[int]) -> list[bytes]:
-    """The chained keys of the prompt's full blocks, in order."""
-    data = memoryview(pack_token_ids(ids))
+def iter_block_keys(ids: Sequence[int]) -> Iterator[bytes]:
+    """The chained keys of the prompt's full blocks, in order, computed as consumed (a
+    lookup stops hashing at its first miss)."""
+    data = memoryview(pack_token_ids(ids))  # validates every id, the partial tail too
     block_bytes = BLOCK_TOKENS * 4
-    keys: list[bytes] = []
     previous = _ROOT_KEY
     for start in range(0, (len(ids) // BLOCK_TOKENS) * block_bytes, block_bytes):
         digest = hashlib.blake2b(previous, digest_size=KEY_BYTES)
         digest.update(data[start : start + block_bytes])
         previous = digest.digest()
-        keys.append(previous)
-    return keys
+        yield previous
+
+
+def block_keys(ids: Sequence[int]) -> list[bytes]:
+    """The chained keys of the prompt's full blocks, in order."""
+    return list(iter_block_keys(ids))
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class ScriptPrefixCache:
         found = self._blocks.get(key)
         return found is not None and found[1] + self.expiry_s > now
 
-    def cached_blocks(self, keys: Sequence[bytes], now: float) -> int:
+    def cached_blocks(self, keys: Iterable[bytes], now: float) -> int:
         """How many leading blocks are present and unexpired (read-only)."""
         count = 0
         for key in keys:
@@ -143,6 +147,6 @@ class ScriptPrefixCache:
 
 def count_cached_tokens(cache: ScriptPrefixCache | None, ids: Sequence[int], now: float) -> int:
     """Cached tokens of a prompt: 64 x the leading blocks already seen."""
-    if cache is None or len(ids) < BLOCK_TOKENS:
+    if cache is None:
         return 0
-    return BLOCK_TOKENS * cache.cached_blocks(block_keys(ids), now)
+    return BLOCK_TOKENS * cache.cached_blocks(iter_block_keys(ids), now)
