@@ -1,0 +1,115 @@
+"""JS-like values: what scripts receive from the host and what they may hand back.
+
+NovelAI's documentation is written for TypeScript, where ``resp.choices[0].text`` is the
+natural spelling. :class:`JSObject` lets that spelling work in Python while staying a real
+``dict`` (so ``resp["choices"]``, ``json.dumps(resp)`` and ``for key in resp`` work too).
+Data keys win over dict methods (``entry.keys`` is a lorebook entry's keys, not ``dict.keys``)
+because a silently shadowed field is a worse surprise than reaching ``dict.keys(entry)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+PlainValue = None | bool | int | float | str | list[Any] | dict[str, Any]
+CallableHook = Callable[[Callable[..., Any], str], Any]
+
+_PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
+
+
+class JSObject(dict[str, Any]):
+    """A dict whose keys are also readable and writable as attributes."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[:1] != "_" and dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        return object.__getattribute__(self, name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"object has no key or attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"object has no key {name!r}") from None
+
+    def __dir__(self) -> list[str]:
+        return sorted({*(key for key in self if isinstance(key, str)), *dir(dict)})
+
+    def __repr__(self) -> str:
+        return f"JSObject({dict.__repr__(self)})"
+
+
+def to_script_value(data: Any) -> Any:
+    """Wrap plain JSON-like data for a script: every dict becomes a :class:`JSObject`."""
+    kind = type(data)
+    if kind is dict or kind is JSObject:
+        return JSObject({key: to_script_value(value) for key, value in data.items()})
+    if kind is list:
+        return [to_script_value(item) for item in data]
+    if kind is tuple:
+        return [to_script_value(item) for item in data]
+    return data
+
+
+def from_script_value(
+    value: Any,
+    *,
+    on_callable: CallableHook | None = None,
+    path: str = "value",
+) -> Any:
+    """Turn what a script returned into plain data the host can serialise.
+
+    Raises ``TypeError`` naming the path of the first value that is not JSON-like
+    (``value['messages'][2]: cannot pass a set``). Callables go to ``on_callable(fn, path)``
+    when given (the worker turns them into callback handles), and are refused otherwise.
+    """
+    return _to_plain(value, on_callable, path, set())
+
+
+def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: set[int]) -> Any:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if isinstance(value, dict):
+        marker = id(value)
+        if marker in active:
+            raise TypeError(f"{path}: refers to itself (a cycle cannot be passed)")
+        active.add(marker)
+        try:
+            plain: dict[str, Any] = {}
+            for key, item in dict.items(value):
+                if type(key) is not str:
+                    raise TypeError(
+                        f"{path}: key {key!r} is a {type(key).__name__}; keys must be str"
+                    )
+                plain[key] = _to_plain(item, on_callable, f"{path}[{key!r}]", active)
+            return plain
+        finally:
+            active.discard(marker)
+    if kind is list or kind is tuple:
+        marker = id(value)
+        if marker in active:
+            raise TypeError(f"{path}: refers to itself (a cycle cannot be passed)")
+        active.add(marker)
+        try:
+            return [
+                _to_plain(item, on_callable, f"{path}[{index}]", active)
+                for index, item in enumerate(value)
+            ]
+        finally:
+            active.discard(marker)
+    if callable(value) and not isinstance(value, type):
+        if on_callable is None:
+            raise TypeError(f"{path}: cannot pass a function here")
+        return on_callable(value, path)
+    raise TypeError(
+        f"{path}: cannot pass a {kind.__name__}; use dicts, lists, str, int, float, bool or None"
+    )
