@@ -283,6 +283,7 @@ class ScriptWorker:
             timeout=self._limits.load_wall_seconds,
             return_when=asyncio.FIRST_COMPLETED,
         )
+        exited.cancel()
         if waiter not in done:
             if self.exit_reason is None:
                 seconds = self._limits.load_wall_seconds

@@ -20,6 +20,7 @@ from typing import Any
 
 from sandbox.compiler import compile_script
 from sandbox.errors import PolicyError
+from sandbox.header import HeaderError
 from sandbox.protocol import PROTOCOL_VERSION, FrameDecoder, decode_payload, encode_frame
 from sandbox.proxy import (
     ApiNamespace,
@@ -149,6 +150,10 @@ class Worker:
         self._decoder.max_frame_bytes = int(limits["max_frame_bytes"])
         try:
             compiled = compile_script(str(message["source"]), self._filename)
+        except HeaderError as error:
+            failure = {"kind": "policy", "message": str(error), "problems": [str(error)]}
+            self.send({"t": "loaded", "ok": False, "error": failure})
+            return
         except PolicyError as error:
             problems = [str(problem) for problem in error.problems]
             failure = {"kind": "policy", "message": "\n".join(problems), "problems": problems}
@@ -160,7 +165,7 @@ class Worker:
         requested = getattr(compiled.header, "memoryLimit", None)
         memory_mb = WorkerLimits(**limits).memory_mb_for(requested)
         api: ApiNamespace = build_api(dict(message["api"]), self)
-        self._globals = make_globals(api, print_sink=self._print)
+        self._globals = make_globals(api, print_sink=self._print, script_name=self._filename)
         apply_worker_rlimits(limits, memory_mb)
 
         def finish(error: BaseException | None) -> None:
@@ -310,8 +315,7 @@ class Worker:
     def report_unawaited_failure(self, what: str, error: BaseException) -> None:
         self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})
 
-    def _print(self, *parts: Any) -> None:
-        text = " ".join(str(part) for part in parts)
+    def _print(self, text: str) -> None:
         self.send({"t": "log", "level": "log", "text": text.rstrip("\n")})
 
     # --- main -----------------------------------------------------------------------------

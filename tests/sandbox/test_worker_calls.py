@@ -1,0 +1,184 @@
+"""The worker end to end over real processes: loading, api calls, callbacks, remote objects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from test_worker_harness import FakeHost, running, start
+
+from sandbox.process import LoadFailed, ScriptFailed, ScriptWorker, WarmPool
+
+
+async def test_sync_async_calls_values_and_print() -> None:
+    source = (
+        "x = api.v1.uuid()\n"
+        "api.v1.log('hello', x, api.v1.script.id)\n"
+        "print('printed')\n"
+        "r = await api.v1.echo({'choices': [{'text': 'hi'}]})\n"
+        "api.v1.log(r.choices[0].text, r['choices'][0]['text'])\n"
+        "k = api.v1.echoSync(model='m', n=2)\n"
+        "api.v1.log(k.model, k.n)\n"
+    )
+    async with running(source) as (worker, host):
+        assert host.lines() == ["hello id-1 abc", "printed", "hi hi", "m 2"]
+        await worker.wait_idle()
+        assert worker.is_idle
+        assert worker.memory_limit_mb == 256
+
+
+async def test_callbacks_plain_async_and_by_name() -> None:
+    source = (
+        "def double(a):\n"
+        "    return a * 2\n"
+        "async def slow(a):\n"
+        "    await api.v1.sleep(0.01)\n"
+        "    return {'got': a, 'id': api.v1.uuid()}\n"
+        "api.v1.register('double', double)\n"
+        "api.v1.register('slow', slow)\n"
+        "api.v1.register('lam', lambda v: v.text.upper())\n"
+        "def top(): return 'top'\n"
+    )
+    async with running(source) as (worker, host):
+        assert await worker.invoke(host.callbacks["double"], 21) == 42
+        assert await worker.invoke(host.callbacks["slow"], [1]) == {"got": [1], "id": "id-1"}
+        assert await worker.invoke(host.callbacks["lam"], {"text": "abc"}) == "ABC"
+        assert await worker.invoke("top") == "top"
+        results = await asyncio.gather(
+            *(worker.invoke(host.callbacks["slow"], i) for i in range(10))
+        )
+        assert [r["got"] for r in results] == list(range(10))
+
+
+async def test_script_errors_point_at_script_lines() -> None:
+    source = (
+        "def bad(x):\n    y = 1\n    return x / 0\n"
+        "api.v1.register('bad', bad)\n"
+        "def ok(): return 'still here'\n"
+    )
+    async with running(source, name="name.py") as (worker, host):
+        with pytest.raises(ScriptFailed) as raised:
+            await worker.invoke(host.callbacks["bad"], 1)
+        assert str(raised.value) == "name.py:3: ZeroDivisionError: division by zero"
+        assert await worker.invoke("ok") == "still here"
+
+
+async def test_load_failures_policy_and_exception() -> None:
+    with pytest.raises(LoadFailed) as raised:
+        await start("import os\n", name="p.py")
+    assert raised.value.failure is not None
+    assert raised.value.failure.kind == "policy"
+    assert "p.py:1" in str(raised.value)
+    with pytest.raises(LoadFailed) as raised:
+        await start("a = 1\nb = {}\nb['missing']\n", name="e.py")
+    assert str(raised.value) == "e.py:3: KeyError: 'missing'"
+    with pytest.raises(LoadFailed, match=r"t\.py:2: ValueError: refused: no"):
+        await start("async def f():\n    await api.v1.fail('no')\nawait f()\n", name="t.py")
+
+
+async def test_api_errors_are_plain_exceptions_the_script_can_catch() -> None:
+    source = (
+        "try:\n"
+        "    api.v1.failSync('x')\n"
+        "except ValueError as e:\n"
+        "    api.v1.log('sync', isinstance(e, ValueError), str(e), len(e.args))\n"
+        "try:\n"
+        "    await api.v1.fail('y')\n"
+        "except Exception as e:\n"
+        "    api.v1.log('async', str(e))\n"
+        "try:\n"
+        "    api.v1.echo({1, 2})\n"
+        "except TypeError as e:\n"
+        "    api.v1.log('type', str(e))\n"
+    )
+    async with running(source) as (_worker, host):
+        assert host.lines()[0] == "sync True refused: x 1"
+        assert host.lines()[1] == "async refused: y"
+        assert host.lines()[2].startswith("type v1.echo arguments[0]: cannot pass a set")
+
+
+async def test_unawaited_calls_still_happen_and_failures_are_logged() -> None:
+    source = (
+        "w = await api.v1.window.open('title')\n"
+        "w.update({'a': 1})\n"
+        "api.v1.fail('lost')\n"
+        "api.v1.log(w.title, w.isClosed())\n"
+        "w.close()\n"
+        "await w.closed\n"
+        "api.v1.log('closed', w.isClosed())\n"
+    )
+    async with running(source) as (worker, host):
+        await worker.wait_idle()
+        assert host.windows[0].updates == [{"a": 1}]
+        assert host.lines() == ["title False", "closed True"]
+        assert any("v1.fail failed (not awaited): refused: lost" in t for t in host.lines("error"))
+
+
+async def test_invoke_arriving_during_a_sync_call_is_queued_not_lost() -> None:
+    source = (
+        "seen = []\n"
+        "def cb(v):\n"
+        "    seen.append(v)\n"
+        "    return len(seen)\n"
+        "api.v1.register('cb', cb)\n"
+        "def count(): return seen\n"
+    )
+    host = FakeHost()
+    worker, host = await start(source, host=host)
+    try:
+        handle = host.callbacks["cb"]
+        results = await asyncio.gather(*(worker.invoke(handle, i) for i in range(50)))
+        assert sorted(results) == list(range(1, 51))
+        assert await worker.invoke("count") == list(range(50))
+    finally:
+        await worker.shutdown()
+
+
+async def test_cancel_pending_invocation_and_shutdown() -> None:
+    source = "async def wait():\n    await api.v1.never()\napi.v1.register('w', wait)\n"
+    async with running(source) as (worker, host):
+        pending = asyncio.ensure_future(worker.invoke(host.callbacks["w"]))
+        await asyncio.sleep(0.1)
+        worker.cancel()
+        with pytest.raises(ScriptFailed, match="cancelled"):
+            await pending
+        await worker.wait_idle()
+    assert worker.exit_reason is not None
+    assert worker.exit_reason.kind == "shutdown"
+    assert host.exits == [worker.exit_reason]
+
+
+async def test_many_workers_and_restart_after_death() -> None:
+    source = "def who(): return api.v1.script.id\n"
+    workers = await asyncio.gather(*(start(source, name=f"w{i}.py") for i in range(6)))
+    try:
+        workers[0][0].kill()
+        answers = await asyncio.gather(*(w.invoke("who") for w, _ in workers[1:]))
+        assert answers == ["abc"] * 5
+        reason = await workers[0][0].wait_closed()
+        assert reason.kind == "shutdown"
+        assert reason.script_name == "w0.py"
+        again, _ = await start(source, name="w0.py")
+        assert await again.invoke("who") == "abc"
+        await again.shutdown()
+    finally:
+        await asyncio.gather(*(w.shutdown() for w, _ in workers))
+
+
+async def test_warm_pool_serves_scripts() -> None:
+    pool = WarmPool(size=1)
+    host = FakeHost()
+    try:
+        for i in range(2):
+            worker = await ScriptWorker.start(
+                name=f"p{i}.py",
+                source="def f(): return 7\n",
+                filename=f"p{i}.py",
+                api=__import__("test_worker_harness").API,
+                handler=host.handle,
+                pool=pool,
+            )
+            assert await worker.invoke("f") == 7
+            await worker.shutdown()
+    finally:
+        await pool.close()
