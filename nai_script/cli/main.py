@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim_cmd",
     "image_cmd",
     "account_cmd",
+    "tokenize_cmd",
 )
 
 

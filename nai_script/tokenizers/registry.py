@@ -7,6 +7,8 @@
 * ``openai``: the user's file if one is mapped, else the simulator tokenizer as an estimate
   (OpenAI-compatible servers do not publish their tokenizer in a standard place).
 
+NovelAI's site URL can be overridden with ``NAI_SCRIPT_TOKENIZER_URL`` (a mirror, or tests).
+
 Tokenizers are cached per tokenizer name; loading is serialised by a lock so concurrent callers
 share one load.
 """
@@ -14,6 +16,7 @@ share one load.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +28,7 @@ from nai_script.tokenizers.errors import TokenizerError, TokenizerUnavailableErr
 from nai_script.tokenizers.models import MODELS, ModelInfo, model_info
 from nai_script.tokenizers.sim import sim_tokenizer
 from nai_script.tokenizers.sources import (
+    ENV_TOKENIZER_URL,
     NOVELAI_SITE_URL,
     Fetcher,
     TokenizerFiles,
@@ -50,7 +54,7 @@ class TokenizerRegistry:
         user_files: TokenizerFiles | Mapping[str, Path] | None = None,
         cache_dir: Path | None = None,
         fetch: Fetcher | None = None,
-        base_url: str = NOVELAI_SITE_URL,
+        base_url: str | None = None,
     ) -> None:
         kind = str(getattr(backend, "value", backend)).lower()
         if kind not in _BACKENDS:
@@ -63,7 +67,7 @@ class TokenizerRegistry:
         self.user_files = user_files
         self.cache_dir = cache_dir or default_cache_dir()
         self._fetch = fetch or fetch_with_aiohttp
-        self._base_url = base_url
+        self._base_url = base_url or os.environ.get(ENV_TOKENIZER_URL) or NOVELAI_SITE_URL
         self._lock = threading.RLock()
         self._loaded: dict[str, Tokenizer] = {}
         self._downloads: dict[str, asyncio.Future[Path]] = {}

@@ -30,6 +30,7 @@ from nai_script.tokenizers.novelai_def import load_definition, parse_definition
 from nai_script.tokenizers.spm import SentencePieceTokenizer
 
 ENV_TOKENIZER_DIR = "NAI_SCRIPT_TOKENIZER_DIR"
+ENV_TOKENIZER_URL = "NAI_SCRIPT_TOKENIZER_URL"
 NOVELAI_SITE_URL = "https://novelai.net"
 FILE_SUFFIXES = (".json", ".model", ".def")
 MAX_DEFINITION_BYTES = 64 * 1024 * 1024
@@ -139,8 +140,7 @@ async def download_definition(
         raise
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise TokenizerUnavailableError(
-            f"could not download tokenizer {tokenizer!r} from {url}: {exc}; "
-            f"or put {tokenizer}.json/.model/.def in ${ENV_TOKENIZER_DIR}"
+            f"could not download tokenizer {tokenizer!r} from {url}: {exc}"
         ) from exc
     return await asyncio.to_thread(_store_definition, cache_dir, tokenizer, data, url)
 

@@ -1,0 +1,128 @@
+"""``nai-script tokenize`` / ``decode``: output forms, the seed's base64 form, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nai_script.cli.main import main
+from nai_script.client.codec import pack_token_ids
+from nai_script.tokenizers import sim_tokenizer
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _sim_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "NAI_SCRIPT_BACKEND",
+        "NAI_SCRIPT_BASE_URL",
+        "NAI_TOKEN",
+        "NAI_SCRIPT_TOKENIZER_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_tokenize_prints_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["tokenize", "Hi<|endoftext|>there", "--model", "glm-4-6"], capsys)
+    assert code == 0
+    expected = sim_tokenizer().encode("Hi<|endoftext|>there")
+    assert out.strip() == ",".join(map(str, expected))
+
+
+def test_tokenize_count_and_b64(capsys: pytest.CaptureFixture[str]) -> None:
+    ids = sim_tokenizer().encode("Hello world")
+    _, out, _ = run(["tokenize", "Hello world", "--model", "kayra-v1", "--count"], capsys)
+    assert out.strip() == str(len(ids))
+    _, out, _ = run(["tokenize", "Hello world", "--model", "llama-3-erato-v1", "--b64"], capsys)
+    assert out.strip() == pack_token_ids(ids, 4)
+
+
+def test_tokenize_reads_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\n"))
+    _, out, _ = run(["tokenize", "-", "--model", "glm-4-6", "--count"], capsys)
+    assert out.strip() == str(len(sim_tokenizer().encode("from stdin\n")))
+
+
+@pytest.mark.parametrize("form", ["{c}", "{s}", "[{c}]", " {s} "])
+def test_decode_id_lists(form: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "naïve<|user|>\ncafé"
+    ids = sim_tokenizer().encode(text)
+    arg = form.format(c=",".join(map(str, ids)), s=" ".join(map(str, ids)))
+    code, out, _ = run(["decode", arg, "--model", "glm-4-6"], capsys)
+    assert code == 0
+    assert out == text + "\n"
+
+
+@pytest.mark.parametrize(("model", "width"), [("kayra-v1", 2), ("llama-3-erato-v1", 4)])
+def test_decode_seed_base64_form(
+    model: str, width: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = sim_tokenizer().encode("Once upon a time")
+    code, out, _ = run(["decode", model, pack_token_ids(ids, width)], capsys)
+    assert code == 0
+    assert out == "Once upon a time\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["decode", "1,x", "--model", "glm-4-6"], "IDS: entry 1 ('x')"),
+        (["decode", "1,-2", "--model", "glm-4-6"], "IDS: entry 1 ('-2')"),
+        (["decode", ",", "--model", "glm-4-6"], "IDS: no token ids"),
+        (["decode", "1,9999999", "--model", "glm-4-6"], "token id 9999999 at position 1"),
+        (["decode", "kayra-v1", "not base64!"], "BASE64:"),
+        (["decode", "kayra-v1", "AQA"], "BASE64:"),
+        (["decode", "gpt-x", "AQA="], "unknown model 'gpt-x'"),
+        (["decode", "1 2 3"], "decode needs IDS with --model"),
+        (["tokenize", "hi", "--model", "nope"], "known models: glm-4-6"),
+        (["tokenize", "hi", "--model", "glm-4-6", "--backend", "openai"], "needs a server"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_real_backend_missing_tokenizer_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NAI_TOKEN", "pst-test")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NAI_SCRIPT_TOKENIZER_URL", "http://127.0.0.1:9")  # refuses at once
+    code, _, err = run(["tokenize", "hi", "--model", "kayra-v1", "--backend", "novelai"], capsys)
+    assert code == 1
+    assert "nerdstash_tokenizer_v2" in err
+    assert "NAI_SCRIPT_TOKENIZER_DIR" in err
+    assert err.count("\n") == 1
+
+
+def test_real_backend_uses_the_users_file(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tiny_bpe_path: Path,
+) -> None:
+    shutil.copy(tiny_bpe_path, tmp_path / "nerdstash_tokenizer_v2.json")
+    monkeypatch.setenv("NAI_TOKEN", "pst-test")
+    monkeypatch.setenv("NAI_SCRIPT_TOKENIZER_DIR", str(tmp_path))
+    code, out, _ = run(
+        ["tokenize", "a<|endoftext|>", "--model", "kayra-v1", "--backend", "novelai"], capsys
+    )
+    assert code == 0
+    assert out.strip().endswith(",0")  # <|endoftext|> is id 0 in the tiny file
