@@ -119,11 +119,20 @@ def is_script_class(cls: object) -> bool:
 # --- attribute reads ------------------------------------------------------------------------
 
 
+#: Names that already passed the full check and need no per-object rule. One set lookup is the
+#: whole common path of ``_getattr_`` (names are compile-time literals, so the set stays small).
+_VERIFIED_NAMES: set[str] = set()
+_VERIFIED_NAMES_CAP = 4096
+
+
 def guarded_getattr(obj: Any, name: str) -> Any:
     """``_getattr_``: the compiled form of every ``obj.name`` read."""
-    if name[0] == "_" or name in _SLOW_NAMES:
-        return checked_getattr(obj, name)
-    return getattr(obj, name)
+    if name in _VERIFIED_NAMES:
+        return getattr(obj, name)
+    value = checked_getattr(obj, name)
+    if name not in _SLOW_NAMES and len(_VERIFIED_NAMES) < _VERIFIED_NAMES_CAP:
+        _VERIFIED_NAMES.add(name)
+    return value
 
 
 def checked_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:

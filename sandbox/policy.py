@@ -268,7 +268,11 @@ class SandboxPolicy(RestrictingNodeTransformer):
     def visit_AugAssign(self, node: ast.AugAssign) -> Result:
         target = node.target
         if isinstance(target, ast.Name):
-            return super().visit_AugAssign(node)
+            # `n += 1` stays native: it reads and rebinds a local name, and the in-place
+            # operator is the same method call `n + 1` makes (RestrictedPython allows that).
+            self.check_name(target, target.id)
+            node.value = cast(ast.expr, self.visit(node.value))
+            return node
         operator_text = IOPERATOR_TO_STR[type(node.op)]
         if isinstance(target, ast.Attribute):
             self.check_attribute_name(target, target.attr)

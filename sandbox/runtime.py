@@ -8,6 +8,7 @@ another sees.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,7 +20,6 @@ from sandbox.guards import (
     guarded_apply,
     guarded_getattr,
     guarded_getattr_super,
-    guarded_getitem,
     guarded_inplacevar,
     guarded_iter_unpack,
     guarded_unpack_sequence,
@@ -44,7 +44,7 @@ def make_globals(
         "__metaclass__": ScriptClassMeta,
         "_getattr_": guarded_getattr,
         "_getattr_super_": guarded_getattr_super,
-        "_getitem_": guarded_getitem,
+        "_getitem_": operator.getitem,
         "_write_": guarded_write,
         "_getiter_": iter,
         "_getaiter_": guarded_aiter,
