@@ -3,7 +3,7 @@ limits, seeding, faults, the concurrency lock, pacing, and stream or single answ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -53,7 +53,7 @@ async def serve_generation(
     stream: bool,
     status: int,
     produce: Callable[[], Generation],
-    frames: Callable[[Generation], Sequence[bytes]],
+    frames: Callable[[Generation], Iterable[bytes]],
     body: Callable[[Generation], dict[str, Any]],
     trailer: bytes = b"",
 ) -> web.StreamResponse:

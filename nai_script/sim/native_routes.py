@@ -8,6 +8,8 @@ the simulator's own ids. Status is 200 or 201 by model, as NovelAI's two hosts a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from aiohttp import web
 
 from nai_script.client.models import GenerateRequest, GenerateResponse, NewTokenEvent
@@ -59,18 +61,13 @@ async def _serve(request: web.Request, *, stream: bool) -> web.StreamResponse:
     def wire_token(ids: list[int], text: str) -> str:
         return text if params.use_string else encode_token_ids(ids, model.id)
 
-    def frames(generation: Generation) -> list[bytes]:
+    def frames(generation: Generation) -> Iterator[bytes]:
         last = len(generation.tokens) - 1
-        return [
-            sse_event(
-                "newToken",
-                index + 1,
-                NewTokenEvent(
-                    token=wire_token([tok.id], tok.text), ptr=index, final=index == last
-                ).model_dump(mode="json"),
+        for index, tok in enumerate(generation.tokens):
+            event = NewTokenEvent(
+                token=wire_token([tok.id], tok.text), ptr=index, final=index == last
             )
-            for index, tok in enumerate(generation.tokens)
-        ]
+            yield sse_event("newToken", index + 1, event.model_dump(mode="json"))
 
     def body(generation: Generation) -> dict[str, object]:
         output = wire_token(generation.token_ids, generation.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -96,10 +96,11 @@ async def send_token_frames(
     response: web.StreamResponse,
     pacer: Pacer,
     plan: FaultPlan,
-    frames: Sequence[bytes],
+    frames: Iterable[bytes],
     trailer: bytes = b"",
 ) -> None:
-    """Write one frame per token at the paced rate, then ``trailer``; honours ``drop@N``."""
+    """Write one frame per token at the paced rate, then ``trailer``; honours ``drop@N``.
+    ``frames`` may be lazy, so the first token leaves before the last frame is built."""
     await pacer.first_token()
     for index, frame in enumerate(frames):
         if plan.drop_after is not None and index >= plan.drop_after:

@@ -4,6 +4,7 @@ completions, chat completions (SSE or single body), models, token counting."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -103,9 +104,8 @@ async def completions(request: web.Request) -> web.StreamResponse:
     def produce() -> Generation:
         return state.prose.generate(seed, max_tokens, stops)
 
-    def frames(generation: Generation) -> list[bytes]:
+    def frames(generation: Generation) -> Iterator[bytes]:
         last = len(generation.tokens) - 1
-        out = []
         for index, tok in enumerate(generation.tokens):
             final = index == last
             chunk = CompletionChunk(
@@ -121,8 +121,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
                 ],
                 usage=_usage(prompt_tokens, generation) if final else None,
             )
-            out.append(sse_data(chunk.to_wire()))
-        return out
+            yield sse_data(chunk.to_wire())
 
     def body(generation: Generation) -> dict[str, object]:
         return CompletionResponse(
@@ -168,9 +167,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     def produce() -> Generation:
         return state.prose.generate(seed, max_tokens, stops)
 
-    def frames(generation: Generation) -> list[bytes]:
+    def frames(generation: Generation) -> Iterator[bytes]:
         last = len(generation.tokens) - 1
-        out = []
         for index, tok in enumerate(generation.tokens):
             final = index == last
             chunk = ChatCompletionChunk(
@@ -186,8 +184,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 ],
                 usage=_usage(prompt_tokens, generation) if final else None,
             )
-            out.append(sse_data(chunk.to_wire()))
-        return out
+            yield sse_data(chunk.to_wire())
 
     def body(generation: Generation) -> dict[str, object]:
         return ChatCompletionResponse(
