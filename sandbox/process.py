@@ -284,7 +284,7 @@ class ScriptWorker:
             return_when=asyncio.FIRST_COMPLETED,
         )
         exited.cancel()
-        if waiter not in done:
+        if waiter not in done or waiter.exception() is not None:
             if self.exit_reason is None:
                 seconds = self._limits.load_wall_seconds
                 self._terminate("wall_clock", f"top level did not finish within {seconds:g} s")
