@@ -20,7 +20,7 @@ from nai_script.client import models
 from nai_script.client.auth import derive_access_key
 from nai_script.client.errors import NovelAIError, ProtocolError, ServerError, server_message
 from nai_script.client.settings import ClientSettings, Host
-from nai_script.client.sse import ServerSentEvent
+from nai_script.client.sse import ServerSentEvent, SSEDecoder
 from nai_script.client.transport import Transport
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -177,14 +177,24 @@ class NovelAIClient:
         body = request.to_wire()
         body["stream"] = True
         url = self._transport.url("text", path)
-        async with aclosing(self._transport.open_sse("text", path, body)) as events:
-            async for event in events:
-                data = event.data
-                if data == _DONE:
-                    return
-                if _is_error_event(event):
-                    _raise_stream_error(event, url)
-                yield _parse(chunk_model, data, url)
+        validate = chunk_model.model_validate_json
+        async with self._transport.sse_body("text", path, body) as chunks:
+            decoder = SSEDecoder()
+            feed = decoder.feed
+            async for raw in chunks:
+                for event in feed(raw):
+                    data = event.data
+                    if data == _DONE:
+                        return
+                    if data.startswith('{"error"') or event.event == "error":
+                        _raise_stream_error(event, url)
+                    try:
+                        chunk = validate(data)
+                    except ValidationError:
+                        chunk = _parse(chunk_model, data, url)  # raises, naming the field
+                    yield chunk
+            if any(event.data == _DONE for event in decoder.flush()):
+                return  # a server that ended with 'data: [DONE]' and no blank line
         raise ProtocolError("stream ended without 'data: [DONE]'", None, url)
 
     async def list_models(self) -> models.ModelList:
@@ -221,16 +231,18 @@ class NovelAIClient:
         """`POST /ai/generate-stream`: one event per token, the last with `final=True`."""
         path = "/ai/generate-stream"
         url = self._transport.url("text", path)
-        async with aclosing(self._transport.open_sse("text", path, request.to_wire())) as events:
-            async for event in events:
-                if _is_error_event(event):
-                    _raise_stream_error(event, url)
-                if event.event != "newToken" and event.event != "message":
-                    continue
-                token = _parse(models.NewTokenEvent, event.data, url)
-                yield token
-                if token.final:
-                    return
+        stream = self._transport.open_sse_batches("text", path, request.to_wire())
+        async with aclosing(stream) as batches:
+            async for batch in batches:
+                for event in batch:
+                    if _is_error_event(event):
+                        _raise_stream_error(event, url)
+                    if event.event != "newToken" and event.event != "message":
+                        continue
+                    token = _parse(models.NewTokenEvent, event.data, url)
+                    yield token
+                    if token.final:
+                        return
         raise ProtocolError("stream ended without a final token", None, url)
 
     # -- account (api host) -------------------------------------------------------------------

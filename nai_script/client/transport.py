@@ -8,7 +8,8 @@ closed (connection and all) as soon as its consumer stops reading.
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -179,36 +180,66 @@ class Transport:
     ) -> AsyncGenerator[ServerSentEvent, None]:
         """POST `json` and yield the response's events. Never retried. Closing the generator
         (`aclose()`, or leaving an `aclosing` block) closes the HTTP connection."""
+        async with aclosing(self.open_sse_batches(host, path, json)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def open_sse_batches(
+        self, host: Host, path: str, json: Any
+    ) -> AsyncGenerator[list[ServerSentEvent], None]:
+        """Like `open_sse`, but yields the events of each network read together."""
+        async with self.sse_body(host, path, json) as chunks:
+            decoder = SSEDecoder()
+            async for chunk in chunks:
+                events = decoder.feed(chunk)
+                if events:
+                    yield events
+            events = decoder.flush()
+            if events:
+                yield events
+
+    @asynccontextmanager
+    async def sse_body(
+        self, host: Host, path: str, json: Any
+    ) -> AsyncGenerator[AsyncIterator[bytes], None]:
+        """POST `json`, check the answer is an event stream, and hand out its raw byte chunks.
+
+        The streaming endpoints read these directly (no generator between them and the
+        socket, which keeps the hot path cheap). Failures inside the block are translated;
+        leaving the block before the body ended closes the connection, so the server stops
+        generating for nobody.
+        """
         url = self.url(host, path)
         headers = {**self._headers, "Accept": _EVENT_STREAM}
-        streaming = False
-        response: aiohttp.ClientResponse | None = None
-        finished = False
         try:
             response = await self.session.post(
                 url, json=json, headers=headers, timeout=self._stream_timeout
             )
-            if response.status >= 300:
-                body = await response.read()
-                raise error_for_status(response.status, body, url)
-            if response.content_type == "application/json":
-                body = await response.read()
-                raise ProtocolError(
-                    f"expected an event stream, got JSON: {body[:200]!r}", response.status, url
-                )
-            streaming = True
-            decoder = SSEDecoder()
-            async for chunk in response.content.iter_any():
-                for event in decoder.feed(chunk):
-                    yield event
-            for event in decoder.flush():
-                yield event
-            finished = True
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise translate_exception(exc, url, streaming=streaming) from exc
+            raise translate_exception(exc, url, streaming=False) from exc
+        finished = False
+        try:
+            try:
+                if response.status >= 300:
+                    body = await response.read()
+                    raise error_for_status(response.status, body, url)
+                if response.content_type == "application/json":
+                    body = await response.read()
+                    raise ProtocolError(
+                        f"expected an event stream, got JSON: {body[:200]!r}",
+                        response.status,
+                        url,
+                    )
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise translate_exception(exc, url, streaming=False) from exc
+            try:
+                yield response.content.iter_any()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise translate_exception(exc, url, streaming=True) from exc
+            finished = response.content.at_eof()
         finally:
-            if response is not None:
-                if finished:
-                    response.release()
-                else:
-                    response.close()  # stop the server generating for nobody
+            if finished:
+                response.release()
+            else:
+                response.close()
