@@ -41,6 +41,7 @@ from nai_script.sim.prose import Generation
 from nai_script.sim.state import SimState, state_of
 from nai_script.sim.streaming import SSE_DONE, sse_data
 from nai_script.sim.tokens import count_prompt_ids
+from nai_script.tokenizers import ChatTemplateError, TokenizerError, apply_chat_template
 
 PREFIXES: tuple[str, ...] = ("/oa/v1", "/v1")
 SIMULATED_NOTE = "SIMULATED by nai-script: pseudo-prose from a seeded word list, not a model"
@@ -70,23 +71,14 @@ def prompt_token_count(state: SimState, prompt: str | list[int]) -> int:
 
 
 def chat_token_count(state: SimState, model: str, messages: list[ChatMessage]) -> int:
-    """Chat prompts are counted as the model's chat template would render them, if the
-    tokenizers package offers one; otherwise as the sum of the contents' tokens."""
-    templated = _templated_chat_ids(state, model, messages)
-    if templated is not None:
-        return len(templated)
-    return sum(len(state.tokenizer.encode(m.content)) for m in messages)
-
-
-def _templated_chat_ids(
-    state: SimState, model: str, messages: list[ChatMessage]
-) -> list[int] | None:
+    """Chat prompts count as the model's chat template renders them (so the host's prefix-cache
+    accounting and ``usage.prompt_tokens`` agree); models without a template (unknown ids the
+    simulator was told to accept) count as the sum of the contents' tokens."""
     try:
-        from nai_script.tokenizers import render_chat_prompt  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    text = render_chat_prompt(model, [m.model_dump() for m in messages])
-    return state.tokenizer.encode(str(text))
+        text = apply_chat_template(model, [m.model_dump() for m in messages])
+    except (LookupError, TokenizerError, ChatTemplateError):
+        return sum(len(state.tokenizer.encode(m.content)) for m in messages)
+    return len(state.tokenizer.encode(text))
 
 
 async def completions(request: web.Request) -> web.StreamResponse:

@@ -16,6 +16,7 @@ from nai_script.client.models import (
 )
 from nai_script.sim import SimServer
 from nai_script.sim.tokens import load_sim_tokenizer
+from nai_script.tokenizers import apply_chat_template
 
 PREFIXES = ["/oa/v1", "/v1"]
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "A story?"}]
@@ -283,3 +284,28 @@ async def test_accept_unknown_models_setting(sim: SimServer, http: aiohttp.Clien
         "/v1/completions", json={"model": "local-llama", "prompt": "x", "max_tokens": 2}
     )
     assert resp.status == 200
+
+
+@pytest.mark.parametrize("model", ["glm-4-6", "llama-3-erato-v1"])
+async def test_chat_prompt_tokens_follow_the_models_chat_template(
+    http: aiohttp.ClientSession, model: str
+) -> None:
+    expected = len(load_sim_tokenizer().encode(apply_chat_template(model, CHAT)))
+    resp = await http.post(
+        "/oa/v1/chat/completions", json={"model": model, "messages": CHAT, "max_tokens": 2}
+    )
+    assert (await resp.json())["usage"]["prompt_tokens"] == expected
+    resp = await http.post("/oa/v1/internal/token-count", json={"model": model, "messages": CHAT})
+    assert (await resp.json())["count"] == expected
+
+
+async def test_chat_for_an_accepted_unknown_model_counts_contents(
+    sim: SimServer, http: aiohttp.ClientSession
+) -> None:
+    sim.settings.accept_unknown_models = True
+    tokenizer = load_sim_tokenizer()
+    expected = sum(len(tokenizer.encode(m["content"])) for m in CHAT)
+    resp = await http.post(
+        "/v1/chat/completions", json={"model": "local-llama", "messages": CHAT, "max_tokens": 2}
+    )
+    assert (await resp.json())["usage"]["prompt_tokens"] == expected
