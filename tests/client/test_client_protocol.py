@@ -240,7 +240,29 @@ async def test_json_answer_to_stream_request(serve) -> None:
             [x async for x in c.stream_completions(completion())]
 
 
-async def test_closing_stream_closes_connection(serve, recorder: Recorder) -> None:
+NATIVE_EVENT = 'event: newToken\ndata: {"token":"a","ptr":0,"final":false}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("path", "frame", "open_stream"),
+    [
+        ("/oa/v1/completions", f"data: {CHUNK}\n\n", lambda c: c.stream_completions(completion())),
+        (
+            "/ai/generate-stream",
+            NATIVE_EVENT,
+            lambda c: c.generate_stream(models.GenerateRequest(input="x", model="kayra-v1")),
+        ),
+        (
+            "/oa/v1/completions",
+            f"data: {CHUNK}\n\n",
+            lambda c: c.open_sse("text", "/oa/v1/completions", {}),
+        ),
+    ],
+    ids=["completions", "generate-stream", "open_sse"],
+)
+async def test_closing_stream_closes_connection(
+    serve, recorder: Recorder, path: str, frame: str, open_stream
+) -> None:
     """Stopping early must close the HTTP connection so the server stops generating."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -248,16 +270,16 @@ async def test_closing_stream_closes_connection(serve, recorder: Recorder) -> No
         await response.prepare(request)
         try:
             for _ in range(10_000):
-                await response.write(f"data: {CHUNK}\n\n".encode())
+                await response.write(frame.encode())
                 await asyncio.sleep(0.005)
         except (ConnectionResetError, asyncio.CancelledError):
             recorder.disconnected.set()
             raise
         return response
 
-    base = await serve({"POST /oa/v1/completions": handler})
+    base = await serve({f"POST {path}": handler})
     async with make_client(base) as c:
-        stream = c.stream_completions(completion())
+        stream = open_stream(c)
         got = [await anext(stream), await anext(stream)]
         await stream.aclose()
         await asyncio.wait_for(recorder.disconnected.wait(), 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TypeVar
@@ -206,3 +207,36 @@ async def test_stop_reading_stream_early(sim: SimServer) -> None:
                 break
         # the client is still healthy afterwards
         assert (await c.completions(completion(max_tokens=2))).choices
+
+
+async def test_many_concurrent_streams_on_one_client(client: NovelAIClient) -> None:
+    """One session, 20 interleaved streams: each gets exactly its own tokens."""
+    expected = [await client.completions(completion(seed=s, max_tokens=20)) for s in range(20)]
+
+    async def stream_text(seed: int) -> str:
+        parts = [
+            c.choices[0].text
+            async for c in client.stream_completions(completion(seed=seed, max_tokens=20))
+        ]
+        return "".join(parts)
+
+    texts = await asyncio.gather(*(stream_text(s) for s in range(20)))
+    assert texts == [e.choices[0].text for e in expected]
+
+
+async def test_unknown_model_is_rejected_before_streaming(client: NovelAIClient) -> None:
+    with pytest.raises(errors.BadRequestError) as caught:
+        await anext(client.stream_completions(completion(model="no-such-model")))
+    assert "no-such-model" in caught.value.message
+
+
+async def test_open_sse_low_level(client: NovelAIClient) -> None:
+    body = {"model": MODEL, "prompt": "x", "max_tokens": 3, "stream": True}
+    events = [e async for e in client.open_sse("text", "/oa/v1/completions", body)]
+    assert events[-1].data == "[DONE]"
+    assert len(events) == 4
+    raw, content_type = await client.request_bytes(
+        "GET", "api", "/user/subscription", idempotent=True
+    )
+    assert content_type == "application/json"
+    assert b"perks" in raw
