@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -48,6 +47,15 @@ def _raise_stream_error(event: ServerSentEvent, url: str) -> None:
 
 def _is_error_event(event: ServerSentEvent) -> bool:
     return event.event == "error" or event.data.startswith('{"error"')
+
+
+def _native_token(event: ServerSentEvent, url: str) -> models.NewTokenEvent | None:
+    """The token an `/ai/generate-stream` event carries (None for events of other kinds)."""
+    if _is_error_event(event):
+        _raise_stream_error(event, url)
+    if event.event != "newToken" and event.event != "message":
+        return None
+    return _parse(models.NewTokenEvent, event.data, url)
 
 
 class NovelAIClient:
@@ -231,15 +239,18 @@ class NovelAIClient:
         """`POST /ai/generate-stream`: one event per token, the last with `final=True`."""
         path = "/ai/generate-stream"
         url = self._transport.url("text", path)
-        stream = self._transport.open_sse_batches("text", path, request.to_wire())
-        async with aclosing(stream) as batches:
-            async for batch in batches:
-                for event in batch:
-                    if _is_error_event(event):
-                        _raise_stream_error(event, url)
-                    if event.event != "newToken" and event.event != "message":
-                        continue
-                    token = _parse(models.NewTokenEvent, event.data, url)
+        async with self._transport.sse_body("text", path, request.to_wire()) as chunks:
+            decoder = SSEDecoder()
+            async for raw in chunks:
+                for event in decoder.feed(raw):
+                    token = _native_token(event, url)
+                    if token is not None:
+                        yield token
+                        if token.final:
+                            return
+            for event in decoder.flush():
+                token = _native_token(event, url)
+                if token is not None:
                     yield token
                     if token.final:
                         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -180,24 +180,13 @@ class Transport:
     ) -> AsyncGenerator[ServerSentEvent, None]:
         """POST `json` and yield the response's events. Never retried. Closing the generator
         (`aclose()`, or leaving an `aclosing` block) closes the HTTP connection."""
-        async with aclosing(self.open_sse_batches(host, path, json)) as batches:
-            async for batch in batches:
-                for event in batch:
-                    yield event
-
-    async def open_sse_batches(
-        self, host: Host, path: str, json: Any
-    ) -> AsyncGenerator[list[ServerSentEvent], None]:
-        """Like `open_sse`, but yields the events of each network read together."""
         async with self.sse_body(host, path, json) as chunks:
             decoder = SSEDecoder()
             async for chunk in chunks:
-                events = decoder.feed(chunk)
-                if events:
-                    yield events
-            events = decoder.flush()
-            if events:
-                yield events
+                for event in decoder.feed(chunk):
+                    yield event
+            for event in decoder.flush():
+                yield event
 
     @asynccontextmanager
     async def sse_body(
