@@ -102,7 +102,8 @@ class TokenizerRegistry:
                 raise
         info = model_info(model_id)
         pending = self._downloads.get(info.tokenizer)
-        if pending is None:
+        # One download per name; a future left by another (e.g. finished) loop is not reused.
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
             pending = asyncio.ensure_future(
                 download_definition(info.tokenizer, self.cache_dir, self._fetch, self._base_url)
             )

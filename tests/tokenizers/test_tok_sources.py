@@ -233,3 +233,29 @@ def test_get_is_thread_safe(tmp_path: Path, tiny_bpe_path: Path) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         loaded = list(pool.map(lambda _: registry.get("kayra-v1"), range(32)))
     assert all(t is loaded[0] for t in loaded)
+
+
+def test_registry_survives_a_cancelled_download_across_event_loops(
+    tmp_path: Path, tiny_def: bytes
+) -> None:
+    """A download interrupted on one loop must not wedge the registry on the next loop."""
+    calls: list[str] = []
+
+    async def slow_then_fast(url: str) -> bytes:
+        calls.append(url)
+        if len(calls) == 1:
+            await asyncio.sleep(10)
+        return tiny_def
+
+    registry = TokenizerRegistry(
+        "real", user_files=TokenizerFiles(), cache_dir=tmp_path, fetch=slow_then_fast
+    )
+
+    async def interrupted() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(registry.ensure("kayra-v1"), 0.05)
+
+    asyncio.run(interrupted())
+    tok = asyncio.run(registry.ensure("kayra-v1"))
+    assert tok.decode(tok.encode(TEXT)) == TEXT
+    assert len(calls) == 2
