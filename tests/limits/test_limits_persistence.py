@@ -98,7 +98,9 @@ async def test_sigkilled_writer_keeps_every_acknowledged_spend(tmp_path: Path) -
     assert proc.returncode == -signal.SIGKILL
     async with open_limits(path, output_capacity=10**9) as limits:
         held = limits.diagnostics("victim").output.held
-        # Every acknowledged reserve is there; at most one more committed before the kill.
-        assert 10 * acks <= held <= 10 * (acks + 2)
+        # Every acknowledged reserve is there, and only whole reserves (the child may have
+        # committed a few more that we had not read yet before the kill landed).
+        assert held >= 10 * acks
+        assert held % 10 == 0
         await limits.recover_orphaned_reservations()
         assert limits.diagnostics("victim").output.held == held
