@@ -489,8 +489,8 @@ class ScriptWorker:
                 remote=remote,
                 method=message.method,
                 sync=message.sync,
-                args=from_wire(message.args),
-                kwargs=from_wire(message.keywords),
+                args=from_wire(message.args, self._remotes),
+                kwargs=from_wire(message.keywords, self._remotes),
             )
             value = to_wire(await self._handler(call), self._remotes)
             reply = reply_message(message.id, value=value)

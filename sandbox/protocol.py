@@ -282,14 +282,20 @@ class RemoteRegistry:
         return self._objects.get(remote_id)
 
 
-def from_wire(value: Any) -> Any:
-    """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle``."""
+def from_wire(value: Any, remotes: RemoteRegistry | None = None) -> Any:
+    """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle`` and, given
+    the worker's ``remotes``, ``{"$remote": n}`` the host's own ``RemoteObject`` again."""
     if isinstance(value, dict):
         if len(value) == 1 and "$callback" in value and type(value["$callback"]) is int:
             return CallbackHandle(value["$callback"])
-        return {key: from_wire(item) for key, item in value.items()}
+        if remotes is not None and len(value) == 1 and type(value.get("$remote")) is int:
+            remote = remotes.get(value["$remote"])
+            if remote is None:
+                raise ValueError(f"unknown remote object {value['$remote']}")
+            return remote
+        return {key: from_wire(item, remotes) for key, item in value.items()}
     if isinstance(value, list):
-        return [from_wire(item) for item in value]
+        return [from_wire(item, remotes) for item in value]
     return value
 
 

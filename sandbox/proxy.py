@@ -169,6 +169,9 @@ class RemoteProxy:
     attributes resolved by the host (``await win.closed``) and constant values."""
 
     __slots__ = ("_awaitables", "_members", "_remote", "_transport")
+    # Passing the proxy back in an api call sends ``{"$remote": id}`` (e.g. a cancellation
+    # signal given to ``generate``); the host turns it into its own object again.
+    passes_by_reference = True
 
     def __init__(self, wire: dict[str, Any], transport: Transport) -> None:
         remote = int(wire["$remote"])
@@ -229,9 +232,13 @@ class CallbackRegistry:
 
 def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
     """Plain data for the wire; script functions become ``{"$callback": id}``."""
-    return from_script_value(
-        value, on_callable=lambda fn, _where: {"$callback": callbacks.register(fn)}, path=path
-    )
+
+    def encode(fn: Any, _where: str) -> dict[str, int]:
+        if isinstance(fn, RemoteProxy):
+            return {"$remote": fn._remote}
+        return {"$callback": callbacks.register(fn)}
+
+    return from_script_value(value, on_callable=encode, path=path)
 
 
 def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:

@@ -30,7 +30,10 @@ async def probe(body: str) -> list[str]:
         ("x = api.__class__\n", "__class__"),
         ("x = api.v1._conn\n", "_conn"),
         ("x = api.v1.log.__self__\n", "__self__"),
-        ("try:\n    api.v1.failSync()\nexcept Exception as e:\n    t = e.__traceback__\n", "__traceback__"),
+        (
+            "try:\n    api.v1.failSync()\nexcept Exception as e:\n    t = e.__traceback__\n",
+            "__traceback__",
+        ),
         ("import os\n", "os"),
         ("import socket\n", "socket"),
         ("import subprocess\n", "subprocess"),

@@ -1,0 +1,192 @@
+"""Protocol failures with real (fake) worker processes: wrong version, garbage, oversize
+frames, a pipe closed mid-frame, crashes with stderr, and frames split across writes."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from test_worker_harness import API, FAST, FakeHost
+
+from sandbox.process import LoadFailed, ScriptWorker
+from sandbox.protocol import ExitReason
+
+PRELUDE = """
+import json, os, struct, sys, time
+H = struct.Struct('>I')
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return H.pack(len(body)) + body
+def send(obj):
+    os.write(1, frame(obj))
+def read_frame():
+    data = b''
+    while len(data) < 4:
+        data += os.read(0, 4 - len(data))
+    (n,) = H.unpack(data)
+    body = b''
+    while len(body) < n:
+        body += os.read(0, n - len(body))
+    return json.loads(body)
+HELLO = {"t": "hello", "version": 1, "pid": os.getpid()}
+"""
+
+
+async def run_fake(body: str) -> tuple[LoadFailed | ScriptWorker, list[ExitReason]]:
+    host = FakeHost()
+    argv = (sys.executable, "-I", "-c", PRELUDE + body)
+    try:
+        worker = await ScriptWorker.start(
+            name="fake.py",
+            source="",
+            filename="fake.py",
+            api=API,
+            handler=host.handle,
+            limits=FAST,
+            on_exit=host.exits.append,
+            argv=argv,
+        )
+    except LoadFailed as failed:
+        return failed, host.exits
+    return worker, host.exits
+
+
+async def expect_failure(body: str, kind: str, *needles: str) -> None:
+    outcome, exits = await run_fake(body)
+    assert isinstance(outcome, LoadFailed), outcome
+    assert outcome.reason is not None
+    assert outcome.reason.kind == kind, outcome.reason
+    assert outcome.reason.script_name == "fake.py"
+    for needle in needles:
+        assert needle in outcome.reason.detail, outcome.reason.detail
+    assert exits == [outcome.reason]
+
+
+async def test_wrong_version() -> None:
+    await expect_failure(
+        "send({'t': 'hello', 'version': 99, 'pid': 1}); time.sleep(5)",
+        "protocol",
+        "version 99",
+        "host speaks 1",
+    )
+
+
+async def test_garbage_instead_of_hello() -> None:
+    await expect_failure("os.write(1, H.pack(5) + b'xxxxx'); time.sleep(5)", "protocol", "JSON")
+
+
+async def test_other_message_before_hello() -> None:
+    await expect_failure("send({'t': 'idle'}); time.sleep(5)", "protocol", "before hello")
+
+
+async def test_oversize_frame_after_hello() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); os.write(1, H.pack(2**31)); time.sleep(5)",
+        "protocol",
+        "exceeds the limit",
+    )
+
+
+async def test_pipe_closed_mid_frame() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); os.write(1, H.pack(100) + b'{\"t\": '); sys.exit(0)",
+        "protocol",
+        "mid-frame",
+    )
+
+
+async def test_pipe_closed_mid_header() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); os.write(1, b'\\x00\\x00'); sys.exit(0)",
+        "protocol",
+        "mid-frame header",
+    )
+
+
+async def test_invalid_message_is_a_protocol_failure_naming_the_field() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); send({'t': 'log', 'level': 'loud', 'text': 'x'}); time.sleep(5)",
+        "protocol",
+        "log.level",
+    )
+
+
+async def test_exit_before_hello_reports_stderr() -> None:
+    await expect_failure(
+        "sys.stderr.write('cannot start: missing thing\\n'); sys.exit(2)",
+        "protocol",
+        "before hello",
+        "missing thing",
+    )
+
+
+async def test_crash_after_hello_reports_code_and_stderr_tail() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); sys.stderr.write('boom: internal failure\\n'); sys.exit(3)",
+        "crashed",
+        "exited with code 3",
+        "boom: internal failure",
+    )
+
+
+async def test_death_by_signal_is_named() -> None:
+    await expect_failure(
+        "import signal; send(HELLO); read_frame(); os.kill(os.getpid(), signal.SIGSEGV)",
+        "crashed",
+        "SIGSEGV",
+    )
+
+
+async def test_death_out_of_memory_is_classified_as_memory() -> None:
+    await expect_failure(
+        "send(HELLO); read_frame(); sys.stderr.write('Fatal Python error: MemoryError\\n'); os.abort()",
+        "memory",
+        "SIGABRT",
+    )
+
+
+async def test_frames_written_byte_by_byte_are_reassembled() -> None:
+    body = (
+        "data = frame(HELLO)\n"
+        "for b in data:\n"
+        "    os.write(1, bytes([b]))\n"
+        "read_frame()\n"
+        "data = frame({'t': 'loaded', 'ok': True, 'memory_limit_mb': 200}) + frame({'t': 'idle'})\n"
+        "for b in data:\n"
+        "    os.write(1, bytes([b])); time.sleep(0.001)\n"
+        "while True:\n"
+        "    m = read_frame()\n"
+        "    if m['t'] == 'shutdown':\n"
+        "        sys.exit(0)\n"
+    )
+    outcome, exits = await run_fake(body)
+    assert isinstance(outcome, ScriptWorker)
+    assert outcome.memory_limit_mb == 200
+    await outcome.wait_idle()
+    await outcome.shutdown(grace=2)
+    assert exits[0].kind == "shutdown"
+
+
+async def test_worker_that_ignores_shutdown_is_killed_after_grace() -> None:
+    body = "send(HELLO); read_frame(); send({'t': 'loaded', 'ok': True}); time.sleep(30)"
+    outcome, exits = await run_fake(body)
+    assert isinstance(outcome, ScriptWorker)
+    await outcome.shutdown(grace=0.2)
+    assert exits == [
+        ExitReason(kind="shutdown", detail="shut down by the host", script_name="fake.py")
+    ]
+
+
+@pytest.mark.parametrize(
+    "second", ["{'t': 'hello', 'version': 1, 'pid': 1}", "{'t': 'loaded', 'ok': True}"]
+)
+async def test_repeated_handshake_messages_are_protocol_errors(second: str) -> None:
+    body = (
+        "send(HELLO); read_frame(); send({'t': 'loaded', 'ok': True}); "
+        f"time.sleep(0.05); send({second}); time.sleep(5)"
+    )
+    outcome, exits = await run_fake(body)
+    assert isinstance(outcome, ScriptWorker)
+    reason = await outcome.wait_closed()
+    assert reason.kind == "protocol"
+    assert exits == [reason]
