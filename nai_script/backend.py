@@ -73,8 +73,7 @@ async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
             sim_url = sim.base_url
         settings = client_settings_for(config, sim_url)
         client = await stack.enter_async_context(NovelAIClient(settings))
-        is_sim = config.kind is BackendKind.SIM
-        registry = TokenizerRegistry(backend="sim" if is_sim else "real")
+        registry = TokenizerRegistry(backend=config.kind.value)
         label = {
             BackendKind.SIM: "SIMULATOR (offline, simulated text)",
             BackendKind.NOVELAI: "NovelAI",

@@ -15,10 +15,12 @@ from nai_script.cli.common import EXIT_USAGE, CLIError
 # Each module defines ``register(subparsers)``, which adds its subcommand and sets
 # ``func(args) -> int`` as the parser default.
 COMMAND_MODULES: tuple[str, ...] = (
+    "generate_cmd",
     "sim_cmd",
     "image_cmd",
     "account_cmd",
     "tokenize_cmd",
+    "check_cmd",
 )
 
 
