@@ -88,7 +88,7 @@ def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: s
             for key, item in dict.items(value):
                 if type(key) is not str:
                     raise TypeError(
-                        f"{path}: key {key!r} is a {type(key).__name__}; keys must be str"
+                        f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str"
                     )
                 plain[key] = _to_plain(item, on_callable, f"{path}[{key!r}]", active)
             return plain
@@ -106,6 +106,8 @@ def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: s
             ]
         finally:
             active.discard(marker)
+    if on_callable is not None and getattr(kind, "passes_by_reference", False):
+        return on_callable(value, path)  # a host object (remote proxy) handed back to the host
     if callable(value) and not isinstance(value, type):
         if on_callable is None:
             raise TypeError(f"{path}: cannot pass a function here")
