@@ -21,6 +21,7 @@ from sandbox.api_schema import ApiDescription
 from sandbox.protocol import (
     HEADER,
     PROTOCOL_VERSION,
+    WAKING_MESSAGES,
     ApiCall,
     ApiCallMessage,
     CallbackHandle,
@@ -225,6 +226,7 @@ class ScriptWorker:
         self._invokes: dict[int, asyncio.Future[InvokeResult]] = {}
         self._calls: set[asyncio.Task[None]] = set()
         self._next_invoke = 0
+        self._wakes_sent = 0
         self._exited = asyncio.Event()
         self._tasks = [
             asyncio.ensure_future(self._read_loop()),
@@ -275,7 +277,7 @@ class ScriptWorker:
         message = load_message(
             source=source, filename=filename, api=self._api.tree, limits=self._limits.wire()
         )
-        self._send(message, wakes=True)
+        self._send(message)
         waiter = asyncio.ensure_future(self._loaded)
         exited: asyncio.Future[Any] = asyncio.ensure_future(self._exited.wait())
         done, _ = await asyncio.wait(
@@ -317,7 +319,7 @@ class ScriptWorker:
         future: asyncio.Future[InvokeResult] = asyncio.get_running_loop().create_future()
         self._invokes[invoke_id] = future
         key: int | str = target.id if isinstance(target, CallbackHandle) else target
-        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes)), wakes=True)
+        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes)))
         limit = self._limits.wall_seconds if timeout is None else timeout
         try:
             result = await asyncio.wait_for(asyncio.shield(future), limit)
@@ -335,7 +337,7 @@ class ScriptWorker:
     def cancel(self, invoke_id: int | None = None) -> None:
         """Cancel one invocation, or every pending task and call in the worker."""
         if self.exit_reason is None:
-            self._send(cancel_message(invoke_id), wakes=True)
+            self._send(cancel_message(invoke_id))
 
     async def wait_idle(self) -> None:
         """Until the worker reports nothing pending (raises ``WorkerDied`` if it dies)."""
@@ -360,7 +362,7 @@ class ScriptWorker:
                 kind="shutdown", detail="shut down by the host", script_name=self.name
             )
         with contextlib.suppress(Exception):
-            self._send(shutdown_message(), wakes=False)
+            self._send(shutdown_message())
         try:
             await asyncio.wait_for(self._exited.wait(), grace)
         except TimeoutError:
@@ -390,10 +392,11 @@ class ScriptWorker:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _send(self, message: dict[str, Any], *, wakes: bool) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
         if self._proc.stdin is None or self._proc.stdin.is_closing():
             return
-        if wakes:
+        if message["t"] in WAKING_MESSAGES:
+            self._wakes_sent += 1
             self._idle.clear()
             self._watchdog.start()
             self._running.set()
@@ -428,14 +431,13 @@ class ScriptWorker:
     def _handle(self, message: Any) -> None:
         if isinstance(message, ApiCallMessage):
             if message.sync:
-                self._blocked()
+                self._blocked(message.seen)
             task = asyncio.ensure_future(self._serve(message))
             self._calls.add(task)
             task.add_done_callback(self._calls.discard)
         elif isinstance(message, Status):
-            self._blocked()
             self._report_drops()
-            if message.t == "idle":
+            if self._blocked(message.seen) and message.t == "idle":
                 self._idle.set()
         elif isinstance(message, InvokeResult):
             future = self._invokes.get(message.id)
@@ -452,9 +454,13 @@ class ScriptWorker:
         elif isinstance(message, Hello):
             raise ProtocolError("worker sent a second hello")
 
-    def _blocked(self) -> None:
+    def _blocked(self, seen: int) -> bool:
+        """The worker blocked; ignored if it has not yet handled everything we sent since."""
+        if seen < self._wakes_sent:
+            return False
         self._watchdog.stop()
         self._running.clear()
+        return True
 
     def _log(self, level: str, text: str) -> None:
         line = self._throttle.admit(text)
@@ -502,7 +508,7 @@ class ScriptWorker:
                 message.id, error=str(error) or type(error).__name__, error_type=etype
             )
         if self.exit_reason is None:
-            self._send(reply, wakes=True)
+            self._send(reply)
 
     async def _read_stderr(self) -> None:
         assert self._proc.stderr is not None

@@ -118,6 +118,7 @@ class ApiCallMessage(BaseModel):
     sync: bool
     args: list[Any] = Field(default_factory=list)
     keywords: dict[str, Any] = Field(default_factory=dict)
+    seen: int = 0
 
 
 class InvokeResult(BaseModel):
@@ -137,10 +138,15 @@ class Log(BaseModel):
 
 
 class Status(BaseModel):
-    """Sent when the worker's loop is about to block: ``idle`` (nothing pending) or ``wait``."""
+    """Sent when the worker's loop is about to block: ``idle`` (nothing pending) or ``wait``.
+
+    ``seen`` counts the waking messages (load, invoke, reply, cancel) the worker has handled,
+    so the host can tell a current status from one that crossed a newer message in the pipe.
+    """
 
     model_config = _STRICT
     t: Literal["idle", "wait"]
+    seen: int = 0
 
 
 class Release(BaseModel):
@@ -176,6 +182,9 @@ def parse_worker_message(payload: bytes) -> WorkerMessage:
 
 
 # --- host -> worker messages (built by the host, read as dicts by the worker) ------------------
+
+#: Messages that can make the worker run script code; both sides count them (``seen``).
+WAKING_MESSAGES = frozenset({"load", "invoke", "reply", "cancel"})
 
 
 def load_message(

@@ -21,7 +21,13 @@ from typing import Any
 from sandbox.compiler import compile_script
 from sandbox.errors import PolicyError
 from sandbox.header import HeaderError
-from sandbox.protocol import PROTOCOL_VERSION, FrameDecoder, decode_payload, encode_frame
+from sandbox.protocol import (
+    PROTOCOL_VERSION,
+    WAKING_MESSAGES,
+    FrameDecoder,
+    decode_payload,
+    encode_frame,
+)
 from sandbox.proxy import (
     ApiNamespace,
     CallbackRegistry,
@@ -78,9 +84,11 @@ class Worker:
         self._calls: dict[int, tuple[asyncio.Future[Any], str]] = {}
         self._tasks: dict[asyncio.Task[Any], int | None] = {}
         self._woken = False
+        self._seen = 0
         self._filename = "script.py"
         self._globals: dict[str, Any] = {}
         self._loaded = False
+        self._max_log_chars = 4096
         self._selector = _BlockAwareSelector(self._before_block)
         self.loop = asyncio.SelectorEventLoop(self._selector)
 
@@ -112,12 +120,14 @@ class Worker:
             return
         self._woken = False
         busy = bool(self._tasks) or bool(self._calls)
-        self.send({"t": "wait" if busy else "idle"})
+        self.send({"t": "wait" if busy else "idle", "seen": self._seen})
 
     # --- host -> worker -------------------------------------------------------------------
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
+        if kind in WAKING_MESSAGES:
+            self._seen += 1
         if kind == "reply":
             self._on_reply(message)
         elif kind == "invoke":
@@ -148,6 +158,7 @@ class Worker:
         self._filename = str(message["filename"])
         limits = dict(message["limits"])
         self._decoder.max_frame_bytes = int(limits["max_frame_bytes"])
+        self._max_log_chars = int(limits["log_line_bytes"]) + 1
         try:
             compiled = compile_script(str(message["source"]), self._filename)
         except HeaderError as error:
@@ -300,10 +311,12 @@ class Worker:
 
     def _call_sync(self, call_id: int, message: dict[str, Any]) -> Any:
         """Block on the pipe for this call's reply; queue every other frame for later."""
+        message["seen"] = self._seen
         self.send(message)
         while True:
             for frame in self._read_frames():
                 if frame.get("t") == "reply" and frame.get("id") == call_id:
+                    self._seen += 1
                     if self._backlog:
                         self.loop.call_soon(self._drain_backlog)
                     self._woken = True
@@ -316,7 +329,9 @@ class Worker:
         self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})
 
     def _print(self, text: str) -> None:
-        self.send({"t": "log", "level": "log", "text": text.rstrip("\n")})
+        # The host cuts lines precisely; cutting here first keeps a flood cheap for the pipe.
+        text = text.rstrip("\n")[: self._max_log_chars]
+        self.send({"t": "log", "level": "log", "text": text})
 
     # --- main -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from test_worker_harness import API, FAST, FakeHost
 
-from sandbox.process import LoadFailed, ScriptWorker
+from sandbox.process import LoadFailed, ScriptWorker, WorkerDied
 from sandbox.protocol import ExitReason
 
 PRELUDE = """
@@ -151,7 +151,7 @@ async def test_frames_written_byte_by_byte_are_reassembled() -> None:
         "for b in data:\n"
         "    os.write(1, bytes([b]))\n"
         "read_frame()\n"
-        "data = frame({'t': 'loaded', 'ok': True, 'memory_limit_mb': 200}) + frame({'t': 'idle'})\n"
+        "data = frame({'t': 'loaded', 'ok': True, 'memory_limit_mb': 200}) + frame({'t': 'idle', 'seen': 1})\n"
         "for b in data:\n"
         "    os.write(1, bytes([b])); time.sleep(0.001)\n"
         "while True:\n"
@@ -190,3 +190,17 @@ async def test_repeated_handshake_messages_are_protocol_errors(second: str) -> N
     reason = await outcome.wait_closed()
     assert reason.kind == "protocol"
     assert exits == [reason]
+
+
+async def test_stale_status_does_not_pause_the_cpu_watchdog() -> None:
+    # The worker's "I am blocked" crossed our invoke in the pipe: the watchdog must keep going.
+    body = (
+        "send(HELLO); read_frame(); send({'t': 'loaded', 'ok': True}); "
+        "send({'t': 'idle', 'seen': 1}); read_frame(); send({'t': 'wait', 'seen': 1})\n"
+        "while True:\n    pass\n"
+    )
+    outcome, _exits = await run_fake(body)
+    assert isinstance(outcome, ScriptWorker)
+    with pytest.raises(WorkerDied) as raised:
+        await outcome.invoke("spin")
+    assert raised.value.reason.kind == "cpu"

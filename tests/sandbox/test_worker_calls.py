@@ -182,3 +182,25 @@ async def test_warm_pool_serves_scripts() -> None:
             await worker.shutdown()
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(("requested", "granted"), [(300, 300), (5000, 1024), (64, 128)])
+async def test_memory_limit_from_the_header_within_floor_and_ceiling(
+    requested: int, granted: int
+) -> None:
+    source = f'"""\n---\nname: Mem\nmemoryLimit: {requested}\n---\n"""\ndef ok(): return 1\n'
+    async with running(source) as (worker, _host):
+        assert worker.memory_limit_mb == granted
+        with open(f"/proc/{worker.pid}/limits") as handle:
+            line = next(row for row in handle if row.startswith("Max address space"))
+        assert line.split()[3] == str(granted * 1024 * 1024)
+
+
+async def test_bad_header_is_a_policy_failure() -> None:
+    source = '"""\n---\nname: Bad\nmemoryLimit: lots\n---\n"""\n'
+    with pytest.raises(LoadFailed) as raised:
+        await start(source, name="hdr.py")
+    assert raised.value.failure is not None
+    assert raised.value.failure.kind == "policy"
+    assert "hdr.py" in str(raised.value)
+    assert "memoryLimit" in str(raised.value)
