@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from types import BuiltinMethodType
+from types import BuiltinMethodType, MappingProxyType
 from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
@@ -40,9 +40,6 @@ BLOCKED_ATTRIBUTES: frozenset[str] = INSPECT_ATTRIBUTES | frozenset(
 _FORMAT_NAMES: frozenset[str] = frozenset({"format", "format_map"})
 _CONDITIONAL_ATTRIBUTES: frozenset[str] = _FORMAT_NAMES | {"mapping"}
 _SLOW_NAMES: frozenset[str] = BLOCKED_ATTRIBUTES | _CONDITIONAL_ATTRIBUTES
-_DICT_VIEW_TYPES: frozenset[type] = frozenset(
-    {type({}.keys()), type({}.values()), type({}.items())}
-)
 _STR_FORMAT_DESCRIPTORS = (str.format, str.format_map)
 
 #: Dunder methods a script class may define (and reach through ``super()``); each is only a
@@ -79,7 +76,15 @@ SCRIPT_DUNDER_METHODS: frozenset[str] = frozenset(
 
 #: Names Python itself puts in a class body namespace.
 _CLASS_BODY_NAMES: frozenset[str] = frozenset(
-    {"__module__", "__qualname__", "__doc__", "__classcell__", "__firstlineno__"}
+    {
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__classcell__",
+        "__orig_bases__",
+        "__firstlineno__",
+        "__static_attributes__",
+    }
 )
 
 MISSING: Any = object()
@@ -156,7 +161,7 @@ def _refuse_conditional(obj: Any, name: str, value: Any) -> None:
         raise ForbiddenAttributeError(
             obj, name, "str.format can read any attribute of its arguments; use an f-string"
         )
-    if name == "mapping" and type(obj) in _DICT_VIEW_TYPES:
+    if name == "mapping" and isinstance(value, MappingProxyType):
         raise ForbiddenAttributeError(obj, name, "dict views do not hand out their dict")
 
 

@@ -9,6 +9,7 @@ real ``__import__`` (each reaches frames, the OS, the console or the import syst
 from __future__ import annotations
 
 import builtins
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from sandbox.guards import (
     safe_hasattr,
     safe_setattr,
 )
+from sandbox.modules import ModuleView
 
 #: Plain builtins handed out as they are: pure functions and value types.
 PLAIN_BUILTIN_NAMES: tuple[str, ...] = (
@@ -109,11 +111,33 @@ EXCEPTION_NAMES: tuple[str, ...] = (
 )
 
 
+#: Types whose constructors build interpreter internals (a function from a code object, a
+#: bound method from anything...); ``type()`` does not hand them out.
+_HIDDEN_TYPES: frozenset[type] = frozenset(
+    {
+        types.FunctionType,
+        types.LambdaType,
+        types.MethodType,
+        types.CodeType,
+        types.FrameType,
+        types.TracebackType,
+        types.CellType,
+        types.GeneratorType,
+        types.CoroutineType,
+        types.AsyncGeneratorType,
+        types.ModuleType,
+        ModuleView,
+    }
+)
+
+
 def safe_type(obj: Any, /) -> type:
     """One-argument ``type``; the three-argument form and metaclasses stay out of reach."""
     kind = type(obj)
     if issubclass(kind, type):
         raise SandboxError("type() of a class is not available in scripts")
+    if kind in _HIDDEN_TYPES:
+        raise SandboxError(f"type() of a {kind.__name__} is not available in scripts")
     return kind
 
 
