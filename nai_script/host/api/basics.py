@@ -1,0 +1,160 @@
+"""``log``, ``error``, ``uuid``, ``random.*``, ``config.get`` and ``permissions.*``."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import uuid
+from typing import Any
+
+from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
+
+PERMISSIONS = (
+    "storyEdit",
+    "documentEdit",
+    "lorebookEdit",
+    "clipboardWrite",
+    "fileDownload",
+    "fileInput",
+    "editorDecorations",
+)
+_DICE = re.compile(r"^\s*(\d*)\s*[dD]\s*(\d+)\s*(?:([+-])\s*(\d+))?\s*$")
+MAX_DICE = 1000
+MAX_SIDES = 1_000_000
+
+
+def format_log_args(args: list[Any]) -> str:
+    """Like ``console.log``: strings as they are, data as JSON, joined by spaces."""
+    parts: list[str] = []
+    for arg in args:
+        if isinstance(arg, str):
+            parts.append(arg)
+        elif isinstance(arg, dict | list):
+            parts.append(json.dumps(arg, ensure_ascii=False))
+        else:
+            parts.append(str(arg))
+    return " ".join(parts)
+
+
+async def _log(ctx: CallContext) -> None:
+    ctx.host.emit_log(ctx.script, "log", format_log_args(ctx.call.args))
+
+
+async def _error(ctx: CallContext) -> None:
+    ctx.host.emit_log(ctx.script, "error", format_log_args(ctx.call.args))
+
+
+async def _uuid(ctx: CallContext) -> str:
+    return str(uuid.uuid4())
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiUsageError(f"{what}: must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+async def _random_bool(ctx: CallContext) -> bool:
+    chance = _number(ctx.bind(("chance", 0.5))["chance"], "random.bool chance")
+    if not 0 <= chance <= 1:
+        raise ApiUsageError(f"random.bool chance: must be between 0 and 1, got {chance}")
+    return random.random() < chance
+
+
+async def _random_float(ctx: CallContext) -> float:
+    bound = ctx.bind(("min", 0.0), ("max", 1.0))
+    low, high = _number(bound["min"], "random.float min"), _number(bound["max"], "random.float max")
+    if low > high:
+        raise ApiUsageError(f"random.float: min {low} is greater than max {high}")
+    return random.uniform(low, high)
+
+
+async def _random_int(ctx: CallContext) -> int:
+    bound = ctx.bind(("min", REQUIRED), ("max", REQUIRED))
+    low, high = bound["min"], bound["max"]
+    for name, value in (("min", low), ("max", high)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiUsageError(f"random.int {name}: must be an integer, got {value!r}")
+    if low > high:
+        raise ApiUsageError(f"random.int: min {low} is greater than max {high}")
+    return random.randint(low, high)
+
+
+def roll_dice(notation: str, rng: random.Random | None = None) -> dict[str, Any]:
+    """``"3d6+2"`` -> ``{total, rolls, modifier}``; counts and sides are bounded."""
+    match = _DICE.match(notation) if isinstance(notation, str) else None
+    if match is None:
+        raise ApiUsageError(f"random.roll: {notation!r} is not dice notation like '3d6+2'")
+    count = int(match.group(1) or 1)
+    sides = int(match.group(2))
+    if not 1 <= count <= MAX_DICE or not 1 <= sides <= MAX_SIDES:
+        raise ApiUsageError(
+            f"random.roll: between 1 and {MAX_DICE} dice of 1 to {MAX_SIDES} sides, got {notation!r}"
+        )
+    modifier = int(match.group(4) or 0) * (-1 if match.group(3) == "-" else 1)
+    source = rng or random
+    rolls = [source.randint(1, sides) for _ in range(count)]
+    return {"total": sum(rolls) + modifier, "rolls": rolls, "modifier": modifier}
+
+
+async def _random_roll(ctx: CallContext) -> dict[str, Any]:
+    return roll_dice(ctx.bind(("dice", REQUIRED))["dice"])
+
+
+async def _config_get(ctx: CallContext) -> Any:
+    name = ctx.bind(("name", REQUIRED))["name"]
+    if name not in ctx.script.config_values:
+        known = ", ".join(sorted(ctx.script.config_values)) or "none"
+        raise ApiUsageError(f"config.get: no config option {name!r} (options: {known})")
+    return ctx.script.config_values[name]
+
+
+def _permission(value: Any) -> str:
+    if value not in PERMISSIONS:
+        raise ApiUsageError(f"permissions: unknown permission {value!r} ({', '.join(PERMISSIONS)})")
+    return str(value)
+
+
+async def _permissions_has(ctx: CallContext) -> bool:
+    return _permission(ctx.bind(("permission", REQUIRED))["permission"]) in ctx.script.granted
+
+
+async def _permissions_request(ctx: CallContext) -> bool:
+    """Resolve through the host's policy; a list asks for several (all must be granted)."""
+    bound = ctx.bind(("permission", REQUIRED), ("reason", None))
+    wanted = bound["permission"] if isinstance(bound["permission"], list) else [bound["permission"]]
+    names = [_permission(item) for item in wanted]
+    missing = [name for name in names if name not in ctx.script.granted]
+    if missing:
+        granted = await ctx.host.ask_permissions(ctx.script, missing, bound["reason"])
+        ctx.script.granted.update(granted)
+    return all(name in ctx.script.granted for name in names)
+
+
+async def _permissions_list(ctx: CallContext) -> list[str]:
+    return [name for name in PERMISSIONS if name in ctx.script.granted]
+
+
+def require_permission(ctx: CallContext, permission: str) -> None:
+    """Calls that need a permission fail clearly until it is granted."""
+    if permission not in ctx.script.granted:
+        raise ApiFailure(
+            f"{ctx.name} needs the {permission!r} permission; list it in the script header's "
+            f"permissions and grant it (api.v1.permissions.request({permission!r}))"
+        )
+
+
+ROUTES: dict[str, Route] = {
+    "v1.log": _log,
+    "v1.error": _error,
+    "v1.uuid": _uuid,
+    "v1.random.bool": _random_bool,
+    "v1.random.float": _random_float,
+    "v1.random.int": _random_int,
+    "v1.random.roll": _random_roll,
+    "v1.config.get": _config_get,
+    "v1.permissions.has": _permissions_has,
+    "v1.permissions.request": _permissions_request,
+    "v1.permissions.list": _permissions_list,
+}

@@ -1,0 +1,98 @@
+"""``script.*``: the script's token budgets as NovelAI exposes them.
+
+Input capacity depends on the model (2 x its context size at the account's tier). NovelAI's
+calls take no model, so the input calls use the model of the script's last ``generate`` (or
+the host's default model); an optional trailing ``model`` argument picks another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nai_script.host.dispatch import REQUIRED, ApiUsageError, CallContext, Route
+from nai_script.limits import NeverFits
+from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
+
+
+def _needed(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiUsageError(f"{what}: must be a whole number of tokens >= 0, got {value!r}")
+    return value
+
+
+def _model(ctx: CallContext, value: Any) -> str:
+    if value is None:
+        return ctx.script.last_model or ctx.host.default_model
+    if not isinstance(value, str) or not value:
+        raise ApiUsageError(f"{ctx.name} model: must be a model id string, got {value!r}")
+    return value
+
+
+def _capacity(ctx: CallContext, model: str) -> int:
+    try:
+        return ctx.host.input_capacity(model)
+    except (TokenizerError, UnknownModelError) as error:
+        raise ApiUsageError(f"{ctx.name}: {error}") from None
+
+
+async def _allowed_output(ctx: CallContext) -> int:
+    ctx.bind()
+    return ctx.host.limits.allowed_output(ctx.script.id)
+
+
+async def _allowed_input(ctx: CallContext) -> int:
+    model = _model(ctx, ctx.bind(("model", None))["model"])
+    return ctx.host.limits.allowed_input(ctx.script.id, _capacity(ctx, model))
+
+
+async def _time_output(ctx: CallContext) -> int:
+    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], "getTimeUntilAllowedOutput")
+    return ctx.host.limits.time_until_allowed_output(ctx.script.id, needed)
+
+
+async def _time_input(ctx: CallContext) -> int:
+    bound = ctx.bind(("tokens", REQUIRED), ("model", None))
+    needed = _needed(bound["tokens"], "getTimeUntilAllowedInput")
+    capacity = _capacity(ctx, _model(ctx, bound["model"]))
+    return ctx.host.limits.time_until_allowed_input(ctx.script.id, needed, capacity)
+
+
+async def _wait_output(ctx: CallContext) -> None:
+    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], "waitForAllowedOutput")
+    try:
+        await ctx.host.limits.wait_for_allowed_output(ctx.script.id, needed)
+    except NeverFits as error:
+        raise ApiUsageError(f"waitForAllowedOutput: {error}") from None
+
+
+async def _wait_input(ctx: CallContext) -> None:
+    bound = ctx.bind(("tokens", REQUIRED), ("model", None))
+    needed = _needed(bound["tokens"], "waitForAllowedInput")
+    capacity = _capacity(ctx, _model(ctx, bound["model"]))
+    try:
+        await ctx.host.limits.wait_for_allowed_input(ctx.script.id, needed, capacity)
+    except NeverFits as error:
+        raise ApiUsageError(f"waitForAllowedInput: {error}") from None
+
+
+async def _count_uncached(ctx: CallContext) -> int:
+    bound = ctx.bind(("messages", REQUIRED), ("model", None))
+    model = _model(ctx, bound["model"])
+    try:
+        ids = ctx.host.tokenizers.encode_chat(model, bound["messages"])
+    except ChatTemplateError as error:
+        raise ApiUsageError(f"countUncachedInputTokens {error}") from None
+    except (TokenizerError, UnknownModelError) as error:
+        raise ApiUsageError(f"countUncachedInputTokens: {error}") from None
+    return ctx.host.limits.count_uncached(ctx.script.id, ids)
+
+
+ROUTES: dict[str, Route] = {
+    "v1.script.getAllowedOutput": _allowed_output,
+    "v1.script.getAllowedInput": _allowed_input,
+    "v1.script.getTimeUntilAllowedOutput": _time_output,
+    "v1.script.getTimeUntilAllowedInput": _time_input,
+    "v1.script.waitForAllowedOutput": _wait_output,
+    "v1.script.waitForAllowedInput": _wait_input,
+    "v1.script.countUncachedInputTokens": _count_uncached,
+}

@@ -1,0 +1,304 @@
+"""``generate(messages, params, callback=None, behaviour="blocking", signal=None)``.
+
+Validate, count the chat-templated prompt, reserve both buckets (a refusal costs nothing),
+always stream from the backend, deliver chunks to the script's callback, settle: charge the
+streamed output and the uncached input, cache the prompt's blocks only after a success.
+
+Callback delivery coalesces: while the script's callback is still running, newly arrived
+chunks are merged per choice index (text concatenated, token ids appended) and delivered as
+one call when it returns. The final call is ``callback(choices, True)`` with every choice's
+``finish_reason`` and empty ``text``/``token_ids`` (so a script that appends each delta never
+doubles the text); the full text is the return value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nai_script.client import errors as client_errors
+from nai_script.client import models as wire
+from nai_script.host.api.signals import signal_of
+from nai_script.host.dispatch import (
+    REQUIRED,
+    ApiFailure,
+    ApiUsageError,
+    CallContext,
+    Route,
+    first_validation_problem,
+)
+from nai_script.host.script import GenerationState
+from nai_script.limits import BudgetExceeded
+from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
+from sandbox.process import ScriptFailed, WorkerError
+from sandbox.protocol import CallbackHandle
+
+MAX_OUTPUT_TOKENS = 2048
+DEFAULT_MAX_TOKENS = 150
+IN_PROGRESS = "A generation is already in progress"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerateParams(BaseModel):
+    """NovelAI's generate parameters; unknown names are refused so typos do not pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float | None = Field(default=None, ge=0, le=100)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop: str | list[str] | None = None
+    logit_bias: dict[int, float] | None = None
+    seed: int | None = None
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _max_tokens_in_range(cls, value: int) -> int:
+        if not 1 <= value <= MAX_OUTPUT_TOKENS:
+            raise ValueError(f"must be between 1 and {MAX_OUTPUT_TOKENS}")
+        return value
+
+
+def validate_request(messages: Any, params: Any) -> tuple[list[Message], GenerateParams]:
+    if not isinstance(messages, list) or not messages:
+        raise ApiUsageError("messages: must be a non-empty list of {role, content}")
+    checked: list[Message] = []
+    for index, message in enumerate(messages):
+        try:
+            checked.append(Message.model_validate(message))
+        except ValidationError as error:
+            raise ApiUsageError(first_validation_problem(error, f"messages[{index}]")) from None
+    if not isinstance(params, dict):
+        raise ApiUsageError("params: must be an object with at least a model")
+    try:
+        return checked, GenerateParams.model_validate(params)
+    except ValidationError as error:
+        raise ApiUsageError(first_validation_problem(error, "params")) from None
+
+
+class StreamCollector:
+    """Accumulates choices and feeds the script's callback, coalescing while it is busy."""
+
+    def __init__(self, ctx: CallContext, callback: CallbackHandle | None) -> None:
+        self._ctx = ctx
+        self._callback = callback
+        self.texts: dict[int, list[str]] = {}
+        self.token_ids: dict[int, list[int]] = {}
+        self.finish: dict[int, str | None] = {}
+        self.streamed_tokens = 0
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._delivery: asyncio.Task[None] | None = None
+        self.callback_failed = False
+        self.deliveries = 0
+
+    def add(self, chunk: wire.ChatCompletionChunk) -> None:
+        for choice in chunk.choices:
+            text = choice.delta.content or ""
+            ids = choice.token_ids or []
+            self.texts.setdefault(choice.index, []).append(text)
+            self.token_ids.setdefault(choice.index, []).extend(ids)
+            self.streamed_tokens += len(ids)
+            if choice.finish_reason is not None:
+                self.finish[choice.index] = choice.finish_reason
+            if self._callback is not None and not self.callback_failed:
+                pending = self._pending.setdefault(
+                    choice.index,
+                    {"index": choice.index, "text": "", "token_ids": [], "finish_reason": None},
+                )
+                pending["text"] += text
+                pending["token_ids"].extend(ids)
+                pending["finish_reason"] = choice.finish_reason or pending["finish_reason"]
+        if self._pending and (self._delivery is None or self._delivery.done()):
+            self._delivery = asyncio.ensure_future(self._deliver())
+
+    async def _deliver(self) -> None:
+        while self._pending and not self.callback_failed:
+            batch = [self._pending[i] for i in sorted(self._pending)]
+            self._pending = {}
+            await self._invoke(batch, False)
+
+    async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
+        assert self._callback is not None
+        self.deliveries += 1
+        ok = await self._ctx.host.invoke_callback(
+            self._ctx.script, self._callback, [choices, final], what="generate callback"
+        )
+        if not ok:
+            self.callback_failed = True
+
+    async def finish_delivery(self, final: bool) -> None:
+        """Flush what is pending; with ``final`` send the closing ``callback(choices, True)``."""
+        if self._delivery is not None:
+            await self._delivery
+        if self._callback is None or self.callback_failed:
+            return
+        if self._pending:
+            await self._deliver()
+        if final:
+            indexes = sorted(self.texts) or [0]
+            closing: list[dict[str, Any]] = [
+                {"index": i, "text": "", "token_ids": [], "finish_reason": self.finish.get(i)}
+                for i in indexes
+            ]
+            await self._invoke(closing, True)
+
+    def abandon(self) -> None:
+        if self._delivery is not None:
+            self._delivery.cancel()
+
+    def result(self) -> dict[str, Any]:
+        indexes = sorted(self.texts) or [0]
+        return {
+            "choices": [
+                {
+                    "text": "".join(self.texts.get(i, [])),
+                    "index": i,
+                    "token_ids": self.token_ids.get(i, []),
+                    "finish_reason": self.finish.get(i),
+                }
+                for i in indexes
+            ]
+        }
+
+
+def _backend_message(error: client_errors.NovelAIError) -> str:
+    if isinstance(error, client_errors.ConcurrencyLockedError):
+        return f"the backend refused the generation (429 concurrent generation locked): {error}"
+    if isinstance(error, client_errors.RateLimitedError):
+        return f"the backend rate-limited the generation (429): {error}"
+    if isinstance(error, client_errors.ServerError):
+        return f"the backend failed (server error): {error}"
+    return f"the generation failed: {error}"
+
+
+async def _generate(ctx: CallContext) -> dict[str, Any]:
+    script = ctx.script
+    if script.generation is not None:
+        raise ApiFailure(IN_PROGRESS)
+    bound = ctx.bind(
+        ("messages", REQUIRED),
+        ("params", REQUIRED),
+        ("callback", None),
+        ("behaviour", "blocking"),
+        ("signal", None),
+    )
+    messages, params = validate_request(bound["messages"], bound["params"])
+    callback = bound["callback"]
+    if callback is not None and not isinstance(callback, CallbackHandle):
+        raise ApiUsageError("callback: must be a function (choices, final) or None")
+    behaviour = bound["behaviour"]
+    if behaviour not in ("blocking", "background"):
+        raise ApiUsageError(f"behaviour: must be 'blocking' or 'background', got {behaviour!r}")
+    signal = signal_of(bound["signal"])
+    if bound["signal"] is not None and signal is None:
+        raise ApiUsageError("signal: must come from api.v1.createCancellationSignal()")
+    if signal is not None and signal.is_cancelled:
+        raise ApiFailure("the generation was cancelled before it started")
+
+    # Claim the slot before the first await: a concurrent second call fails at once.
+    script.generation = GenerationState(behaviour, params.model, time.time())
+    script.last_behaviour = behaviour
+    try:
+        return await _run_generation(ctx, messages, params, callback, signal)
+    finally:
+        script.generation = None
+
+
+async def _run_generation(
+    ctx: CallContext,
+    messages: list[Message],
+    params: GenerateParams,
+    callback: CallbackHandle | None,
+    signal: Any,
+) -> dict[str, Any]:
+    script, host = ctx.script, ctx.host
+    plain = [m.model_dump() for m in messages]
+    try:
+        prompt_ids = host.tokenizers.encode_chat(params.model, plain)
+        capacity = host.input_capacity(params.model)
+    except ChatTemplateError as error:
+        raise ApiUsageError(str(error)) from None
+    except (TokenizerError, UnknownModelError) as error:
+        raise ApiUsageError(f"params.model: {error}") from None
+    script.last_model = params.model
+    try:
+        budget = await host.limits.begin_generation(
+            script.id, prompt_ids, params.max_tokens, input_capacity=capacity
+        )
+    except BudgetExceeded as error:
+        raise ApiFailure(f"not enough budget: {error}") from None
+
+    request = wire.ChatCompletionRequest(
+        model=params.model,
+        messages=[wire.ChatMessage(role=m.role, content=m.content) for m in messages],
+        **params.model_dump(exclude={"model"}, exclude_none=True),
+    )
+    collector = StreamCollector(ctx, callback)
+    cancelled = False
+
+    async def consume() -> None:
+        async for chunk in host.client.stream_chat_completions(request):
+            collector.add(chunk)
+
+    stream = asyncio.ensure_future(consume())
+    remove_listener = signal.on_cancel(stream.cancel) if signal is not None else None
+    try:
+        await stream
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        ours = current is not None and current.cancelling() > 0
+        if signal is None or not signal.is_cancelled or ours:
+            collector.abandon()
+            stream.cancel()
+            await asyncio.shield(budget.fail(collector.streamed_tokens))
+            raise
+        cancelled = True
+    except client_errors.NovelAIError as error:
+        await _settle_failure(collector, budget)
+        raise ApiFailure(_backend_message(error)) from None
+    except Exception:
+        await _settle_failure(collector, budget)
+        raise
+    finally:
+        if remove_listener is not None:
+            remove_listener()
+    if collector.streamed_tokens == 0:
+        collector.streamed_tokens = _count_text(host, params.model, collector)
+    if cancelled:
+        await budget.fail(collector.streamed_tokens)
+        for index in collector.texts or {0: []}:
+            collector.finish[index] = "cancelled"
+    else:
+        await budget.succeed(collector.streamed_tokens)
+    with contextlib.suppress(ScriptFailed, WorkerError):
+        await collector.finish_delivery(final=True)
+    return collector.result()
+
+
+async def _settle_failure(collector: StreamCollector, budget: Any) -> None:
+    collector.abandon()
+    await budget.fail(collector.streamed_tokens)
+
+
+def _count_text(host: Any, model: str, collector: StreamCollector) -> int:
+    """Backends that send no token ids (OpenAI-compatible servers): count the text."""
+    text = "".join("".join(parts) for parts in collector.texts.values())
+    return len(host.tokenizers.encode(model, text)) if text else 0
+
+
+ROUTES: dict[str, Route] = {"v1.generate": _generate}

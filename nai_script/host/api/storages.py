@@ -1,0 +1,56 @@
+"""``storage``, ``storyStorage``, ``historyStorage`` and ``tempStorage`` (all async).
+
+The persistent three are slices of one SQLite file keyed by script id (and story / history
+node for the scoped ones), so they survive reloads and restarts; ``tempStorage`` is per load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nai_script.host.dispatch import REQUIRED, ApiFailure, CallContext, Route
+from nai_script.host.storage import ScriptStorage, StorageError
+
+NAMESPACES = ("storage", "storyStorage", "historyStorage", "tempStorage")
+METHODS = ("get", "set", "remove", "list", "has", "getOrDefault", "setIfAbsent")
+
+
+def _run(store: ScriptStorage, method: str, ctx: CallContext) -> Any:
+    if method == "get":
+        return store.get(ctx.bind(("key", REQUIRED))["key"])
+    if method == "set":
+        bound = ctx.bind(("key", REQUIRED), ("value", REQUIRED))
+        store.set(bound["key"], bound["value"])
+        return None
+    if method == "remove":
+        store.remove(ctx.bind(("key", REQUIRED))["key"])
+        return None
+    if method == "list":
+        ctx.bind()
+        return store.list()
+    if method == "has":
+        return store.has(ctx.bind(("key", REQUIRED))["key"])
+    if method == "getOrDefault":
+        bound = ctx.bind(("key", REQUIRED), ("default", REQUIRED))
+        return store.get_or_default(bound["key"], bound["default"])
+    bound = ctx.bind(("key", REQUIRED), ("value", REQUIRED))
+    return store.set_if_absent(bound["key"], bound["value"])
+
+
+def _route(namespace: str, method: str) -> Callable[[CallContext], Awaitable[Any]]:
+    async def route(ctx: CallContext) -> Any:
+        store = ctx.host.storage_for(ctx.script, namespace)
+        try:
+            return _run(store, method, ctx)
+        except StorageError as error:
+            raise ApiFailure(f"{namespace}.{method}: {error}") from None
+
+    return route
+
+
+ROUTES: dict[str, Route] = {
+    f"v1.{namespace}.{method}": _route(namespace, method)
+    for namespace in NAMESPACES
+    for method in METHODS
+}

@@ -1,0 +1,65 @@
+"""``timers.setTimeout/clearTimeout/sleep``: timers live in the host, on the host's clock.
+
+A timer is a host task that sleeps on the injectable clock and then invokes the script's
+callback; while it is pending the script counts as busy (``nai-script run`` waits for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from nai_script.host.dispatch import REQUIRED, ApiUsageError, CallContext, Route
+from sandbox.protocol import CallbackHandle
+
+MAX_DELAY_MS = 24 * 3600 * 1000
+
+
+def _delay_ms(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiUsageError(f"{what}: must be a number of milliseconds, got {value!r}")
+    if not 0 <= value <= MAX_DELAY_MS:
+        raise ApiUsageError(f"{what}: must be between 0 and {MAX_DELAY_MS} ms, got {value}")
+    return float(value)
+
+
+async def _set_timeout(ctx: CallContext) -> str:
+    bound = ctx.bind(("callback", REQUIRED), ("ms", 0))
+    handle = bound["callback"]
+    if not isinstance(handle, CallbackHandle):
+        raise ApiUsageError("timers.setTimeout callback: must be a function")
+    delay = _delay_ms(bound["ms"], "timers.setTimeout ms")
+    script, host = ctx.script, ctx.host
+    timer_id = str(uuid.uuid4())
+
+    async def fire() -> None:
+        await host.clock.sleep(delay / 1000)
+        script.timers.pop(timer_id, None)
+        await host.invoke_callback(script, handle, [], what="timer callback")
+
+    task = asyncio.ensure_future(fire())
+    script.timers[timer_id] = task
+    task.add_done_callback(lambda _: script.timers.pop(timer_id, None))
+    return timer_id
+
+
+async def _clear_timeout(ctx: CallContext) -> bool:
+    timer_id = ctx.bind(("id", REQUIRED))["id"]
+    task = ctx.script.timers.pop(str(timer_id), None)
+    if task is None:
+        return False
+    task.cancel()
+    return True
+
+
+async def _sleep(ctx: CallContext) -> None:
+    delay = _delay_ms(ctx.bind(("ms", REQUIRED))["ms"], "timers.sleep ms")
+    await ctx.host.clock.sleep(delay / 1000)
+
+
+ROUTES: dict[str, Route] = {
+    "v1.timers.setTimeout": _set_timeout,
+    "v1.timers.clearTimeout": _clear_timeout,
+    "v1.timers.sleep": _sleep,
+}

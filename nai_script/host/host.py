@@ -1,0 +1,440 @@
+"""``ScriptHost``: loads scripts into sandboxed workers and answers their api.v1 calls.
+
+It composes the sandbox (one worker per script), the limits (budgets and prefix cache in one
+SQLite file under the data dir), the storages (another SQLite file), the tokenizers and the
+client core. The watcher and the CLI drive it through ``load_script``/``reload_script``/
+``unload_script``, ``fire_hook``, the interaction events and ``diagnostics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from nai_script.client import NovelAIClient
+from nai_script.host.api import (
+    basics,
+    budget,
+    generate,
+    hooks,
+    messaging,
+    rollover,
+    signals,
+    storages,
+    timers,
+    tokens,
+)
+from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
+from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
+from nai_script.host.errors import LoadError
+from nai_script.host.script import LoadedScript
+from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
+from nai_script.host.surface import api_description
+from nai_script.limits import Clock, Limits, LimitsConfig, SystemClock
+from nai_script.tokenizers import Tier, TokenizerRegistry, context_size
+from sandbox.compiler import compile_script
+from sandbox.errors import PolicyError
+from sandbox.process import LoadFailed, ScriptFailed, ScriptWorker, WarmPool, WorkerError
+from sandbox.protocol import ApiCall, CallbackHandle, ExitReason
+from sandbox.rlimits import WorkerLimits
+
+LogSink = Callable[[LoadedScript, Literal["log", "error"], str], None]
+PermissionPolicy = Callable[[LoadedScript, list[str], str | None], Awaitable[list[str]]]
+DEFAULT_MODEL = "glm-4-6"
+ROUTES: dict[str, Route] = routes_from(
+    basics.ROUTES,
+    budget.ROUTES,
+    generate.ROUTES,
+    hooks.ROUTES,
+    messaging.ROUTES,
+    rollover.ROUTES,
+    signals.ROUTES,
+    storages.ROUTES,
+    timers.ROUTES,
+    tokens.ROUTES,
+)
+
+
+async def deny_permissions(
+    script: LoadedScript, wanted: list[str], reason: str | None
+) -> list[str]:
+    """The default policy: nothing is granted without a person to ask."""
+    return []
+
+
+async def grant_permissions(
+    script: LoadedScript, wanted: list[str], reason: str | None
+) -> list[str]:
+    """``nai-script run --grant-permissions``: grant what is asked."""
+    return list(wanted)
+
+
+class _HostedWorker(ScriptWorker):
+    """A worker that tells its handler about itself before the top level runs, so callbacks
+    (stream callbacks, timers) can be invoked while the script is still loading."""
+
+    def __init__(self, spawned: Any, **kwargs: Any) -> None:
+        super().__init__(spawned, **kwargs)
+        binder = getattr(kwargs["handler"], "bind_worker", None)
+        if binder is not None:
+            binder(self)
+
+
+class _ScriptHandler:
+    def __init__(self, host: ScriptHost, script: LoadedScript) -> None:
+        self._host = host
+        self._script = script
+
+    def bind_worker(self, worker: ScriptWorker) -> None:
+        self._script.worker = worker
+
+    async def __call__(self, call: ApiCall) -> Any:
+        return await self._host.handle_call(self._script, call)
+
+
+class ScriptHost:
+    """Every loaded script of one host, and the services their api calls use."""
+
+    def __init__(
+        self,
+        *,
+        client: NovelAIClient,
+        tokenizers: TokenizerRegistry,
+        data_dir: str | Path,
+        clock: Clock | None = None,
+        limits_config: LimitsConfig | None = None,
+        worker_limits: WorkerLimits | None = None,
+        tier: int = Tier.OPUS,
+        default_model: str = DEFAULT_MODEL,
+        permission_policy: PermissionPolicy = deny_permissions,
+        on_log: LogSink | None = None,
+        config_overrides: dict[str, dict[str, Any]] | None = None,
+        story_id: str = "default",
+        history_node_id: str = "root",
+        hook_timeout: float = 10.0,
+        warm_workers: int = 0,
+    ) -> None:
+        self.client = client
+        self.tokenizers = tokenizers
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.clock: Clock = clock or SystemClock()
+        self.limits = Limits(self.data_dir / "limits.sqlite3", limits_config, self.clock)
+        self.storage_db = StorageDB(self.data_dir / "storage.sqlite3")
+        self.worker_limits = worker_limits or WorkerLimits()
+        self.tier = int(tier)
+        self.default_model = default_model
+        self.permission_policy = permission_policy
+        self.on_log = on_log
+        self.config_overrides = config_overrides or {}
+        self.story_id = story_id
+        self.history_node_id = history_node_id
+        self.hook_timeout = hook_timeout
+        self._scripts: dict[Path, LoadedScript] = {}
+        self._load_counter = 0
+        self._pool = WarmPool(warm_workers) if warm_workers > 0 else None
+
+    async def __aenter__(self) -> ScriptHost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Charge reservations a crashed host left in flight (a crash never refills)."""
+        await self.limits.recover_orphaned_reservations()
+
+    async def close(self) -> None:
+        for script in list(self._scripts.values()):
+            await self._stop(script)
+        self._scripts.clear()
+        if self._pool is not None:
+            await self._pool.close()
+        await self.limits.close()
+        self.storage_db.close()
+
+    # -- scripts ---------------------------------------------------------------------------
+
+    @property
+    def scripts(self) -> list[LoadedScript]:
+        """Loaded scripts in load order (the order hooks fire in)."""
+        return sorted(self._scripts.values(), key=lambda s: s.order)
+
+    def script_by_id(self, script_id: str) -> LoadedScript | None:
+        return next((s for s in self._scripts.values() if s.id == script_id), None)
+
+    def _find(self, path_or_id: str | Path) -> LoadedScript | None:
+        script = self._scripts.get(_resolve(path_or_id))
+        return script if script is not None else self.script_by_id(str(path_or_id))
+
+    def _prepare(self, path: Path) -> LoadedScript:
+        """Read and compile (the policy check happens here, before any worker exists)."""
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise LoadError("internal", f"{path}: cannot read the script: {error}") from None
+        try:
+            compiled = compile_script(source, str(path))
+        except PolicyError as error:
+            raise LoadError(
+                "policy", str(error), problems=[str(p) for p in error.problems]
+            ) from None
+        header = compiled.header
+        other = self.script_by_id(header.id)
+        if other is not None and other.path != path:
+            raise LoadError(
+                "internal", f"{path}: script id {header.id!r} is already used by {other.path}"
+            )
+        self._load_counter += 1
+        script = LoadedScript(path=path, source=source, header=header, order=self._load_counter)
+        overrides = self.config_overrides.get(header.id, {})
+        script.config_values = {
+            option.name: overrides.get(option.name, option.default) for option in header.config
+        }
+        return script
+
+    async def load_script(self, path: str | Path) -> LoadedScript:
+        """Compile, start a worker and run the top level; ``LoadError`` says why not."""
+        resolved = _resolve(path)
+        if resolved in self._scripts:
+            raise LoadError("internal", f"{resolved}: already loaded (use reload_script)")
+        return await self._start(self._prepare(resolved))
+
+    async def reload_script(self, path: str | Path) -> LoadedScript:
+        """Compile the new version first: if it fails, the old one keeps running."""
+        resolved = _resolve(path)
+        old = self._scripts.get(resolved)
+        if old is None:
+            return await self.load_script(resolved)
+        del self._scripts[resolved]  # its id may be reused by the new version
+        try:
+            script = self._prepare(resolved)
+        except LoadError:
+            self._scripts[resolved] = old
+            raise
+        script.order = old.order
+        await self._stop(old)
+        return await self._start(script)
+
+    async def unload_script(self, path_or_id: str | Path) -> bool:
+        script = self._find(path_or_id)
+        if script is None:
+            return False
+        self._scripts.pop(script.path, None)
+        await self._stop(script)
+        return True
+
+    async def _start(self, script: LoadedScript) -> LoadedScript:
+        if script.header.permissions:
+            wanted = [p for p in script.header.permissions if p in basics.PERMISSIONS]
+            script.granted.update(await self.permission_policy(script, wanted, None))
+        self._scripts[script.path] = script
+        memory_mb = self.worker_limits.memory_mb_for(script.header.memoryLimit)
+        try:
+            await _HostedWorker.start(
+                name=script.path.name,
+                source=script.source,
+                filename=str(script.path),
+                api=api_description(script.header, memory_mb),
+                handler=_ScriptHandler(self, script),
+                limits=self.worker_limits,
+                on_log=lambda level, text: self.emit_log(script, level, text),  # type: ignore[arg-type]
+                on_exit=lambda reason: self._on_exit(script, reason),
+                pool=self._pool,
+            )
+        except LoadFailed as error:
+            self._scripts.pop(script.path, None)
+            script.cancel_pending()
+            raise LoadError.from_load_failed(error) from None
+        return script
+
+    async def _stop(self, script: LoadedScript) -> None:
+        script.cancel_pending()
+        if script.worker is not None:
+            await script.worker.shutdown()
+
+    def _on_exit(self, script: LoadedScript, reason: ExitReason) -> None:
+        script.exit_reason = reason
+        script.cancel_pending()
+        if reason.kind != "shutdown":
+            self.emit_log(script, "error", str(reason))
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def handle_call(self, script: LoadedScript, call: ApiCall) -> Any:
+        ctx = CallContext(self, script, call)
+        if call.remote is not None:
+            target = call.remote.target
+            if not isinstance(target, HostObject):
+                raise ValueError("this object has no methods")
+            return await target.call_method(ctx, call.method)
+        route = ROUTES.get(call.path)
+        if route is None:
+            raise ValueError(f"api.{call.path} is not implemented")
+        return await route(ctx)
+
+    def emit_log(self, script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
+        script.record_log(level, text)
+        if self.on_log is not None:
+            self.on_log(script, level, text)
+
+    async def invoke_callback(
+        self,
+        script: LoadedScript,
+        handle: CallbackHandle,
+        args: Sequence[Any],
+        *,
+        what: str,
+        limit_s: float | None = None,
+    ) -> bool:
+        """Call a script function; a raise is reported (and counted), never propagated."""
+        result = await self.call_script(script, handle, args, what=what, limit_s=limit_s)
+        return result is not _FAILED
+
+    async def call_script(
+        self,
+        script: LoadedScript,
+        handle: CallbackHandle,
+        args: Sequence[Any],
+        *,
+        what: str,
+        limit_s: float | None = None,
+    ) -> Any:
+        worker = script.worker
+        if worker is None or worker.exit_reason is not None:
+            return _FAILED
+        try:
+            return await worker.invoke(handle, *args, timeout=limit_s)
+        except ScriptFailed as error:
+            script.failures += 1
+            self.emit_log(script, "error", f"{what} raised: {error}")
+        except WorkerError:
+            pass  # the exit is reported once, by _on_exit
+        return _FAILED
+
+    async def ask_permissions(
+        self, script: LoadedScript, wanted: list[str], reason: str | None
+    ) -> list[str]:
+        granted = await self.permission_policy(script, wanted, reason)
+        return [name for name in granted if name in wanted]
+
+    def storage_for(self, script: LoadedScript, namespace: str) -> ScriptStorage:
+        if namespace == "tempStorage":
+            return script.temp_storage
+        if namespace == "storyStorage":
+            return ScriptStorage.persistent(self.storage_db, Scope.STORY, script.id, self.story_id)
+        if namespace == "historyStorage":
+            return ScriptStorage.persistent(
+                self.storage_db, Scope.HISTORY, script.id, self.history_node_id
+            )
+        return ScriptStorage.persistent(
+            self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP_BYTES
+        )
+
+    def input_capacity(self, model: str) -> int:
+        """Input bucket size: 2 x the model's context at the account's tier."""
+        return 2 * context_size(model, self.tier)
+
+    # -- hooks and messages ----------------------------------------------------------------
+
+    async def fire_hook(self, name: str, params: Any = None) -> list[tuple[str, Any]]:
+        """Call ``name`` in every script that registered it, in load order; a hook that
+        raises or times out is reported and skipped. Returns ``(script id, result)``."""
+        results: list[tuple[str, Any]] = []
+        for script in self.scripts:
+            handle = script.hooks.get(name)
+            if handle is None:
+                continue
+            args = [] if params is None else [params]
+            value = await self.call_script(
+                script, handle, args, what=f"hook {name}", limit_s=self.hook_timeout
+            )
+            if value is not _FAILED:
+                results.append((script.id, value))
+        return results
+
+    def deliver_message(self, sender: LoadedScript, targets: list[LoadedScript], data: Any) -> int:
+        delivered = 0
+        message = {"data": data, "fromScriptId": sender.id}
+        for target in targets:
+            for handle in list(target.subscriptions.values()):
+                task = asyncio.ensure_future(
+                    self.invoke_callback(target, handle, [message], what="message handler")
+                )
+                target.track(task)
+                delivered += 1
+        return delivered
+
+    # -- limits events and diagnostics -------------------------------------------------------
+
+    async def record_interaction(self, script_id: str) -> None:
+        await self.limits.record_interaction(script_id)
+
+    async def record_manual_generation(self) -> None:
+        await self.limits.record_manual_generation()
+
+    def diagnostics(self, path_or_id: str | Path) -> HostScriptDiagnostics:
+        script = self._find(path_or_id)
+        if script is None:
+            raise KeyError(f"no loaded script {str(path_or_id)!r}")
+        return self.script_diagnostics(script)
+
+    def script_diagnostics(self, script: LoadedScript) -> HostScriptDiagnostics:
+        model = script.last_model or self.default_model
+        worker = script.worker
+        reason = script.exit_reason
+        return HostScriptDiagnostics(
+            script_id=script.id,
+            name=script.name,
+            path=str(script.path),
+            limits=self.limits.diagnostics(script.id, self.input_capacity(model)),
+            input_model=model,
+            recent_logs=list(script.recent_logs),
+            recent_errors=list(script.recent_errors),
+            failures=script.failures,
+            worker=WorkerState(
+                alive=worker is not None and worker.exit_reason is None,
+                pid=worker.pid if worker is not None else None,
+                exit_reason=None if reason is None else str(reason),
+                exit_kind=None if reason is None else reason.kind,
+                cpu_seconds=worker.cpu_seconds if worker is not None else None,
+                rss_bytes=worker.rss_bytes if worker is not None else None,
+                memory_limit_mb=worker.memory_limit_mb if worker is not None else None,
+            ),
+            generating=script.generation is not None,
+            behaviour=script.generation.behaviour if script.generation else script.last_behaviour,
+            hooks=sorted(script.hooks),
+            pending_timers=len(script.timers),
+        )
+
+    # -- idleness --------------------------------------------------------------------------
+
+    def has_pending(self, script: LoadedScript) -> bool:
+        worker = script.worker
+        busy_worker = worker is not None and worker.exit_reason is None and not worker.is_idle
+        return busy_worker or bool(script.tasks) or bool(script.timers)
+
+    async def wait_idle(self, script: LoadedScript) -> None:
+        """Until neither the worker nor the host has anything pending for ``script``."""
+        while True:
+            worker = script.worker
+            if worker is not None and worker.exit_reason is None:
+                with contextlib.suppress(WorkerError):
+                    await worker.wait_idle()
+            pending = [*script.tasks, *script.timers.values()]
+            if pending:
+                await asyncio.wait(pending)
+                continue
+            if not self.has_pending(script):
+                return
+
+
+_FAILED: Any = object()
+
+
+def _resolve(path: str | Path) -> Path:
+    return Path(path).resolve()

@@ -1,0 +1,96 @@
+"""The state of one loaded script that lives in the host (never in its worker).
+
+Hooks, message subscriptions, timers, permissions, the temp storage and the recent log lines
+are per load: a reload starts them afresh. Budgets and persistent storage are keyed by the
+script id elsewhere, so they survive reloads and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from nai_script.host.storage import ScriptStorage
+from sandbox.header import ScriptHeader
+from sandbox.process import ScriptWorker
+from sandbox.protocol import CallbackHandle, ExitReason
+
+RECENT_LOG_LINES = 200
+Behaviour = Literal["blocking", "background"]
+
+
+class LogLine(BaseModel):
+    """One line a script logged (or the host logged about it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: float
+    level: Literal["log", "error"]
+    text: str
+
+
+@dataclass
+class GenerationState:
+    """What the editor needs to know about a script's generation in flight."""
+
+    behaviour: Behaviour
+    model: str
+    started_at: float
+
+
+@dataclass
+class LoadedScript:
+    """One script as the host runs it."""
+
+    path: Path
+    source: str
+    header: ScriptHeader
+    order: int
+    worker: ScriptWorker | None = None
+    hooks: dict[str, CallbackHandle] = field(default_factory=dict)
+    subscriptions: dict[int, CallbackHandle] = field(default_factory=dict)
+    timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    granted: set[str] = field(default_factory=set)
+    config_values: dict[str, Any] = field(default_factory=dict)
+    temp_storage: ScriptStorage = field(default_factory=ScriptStorage.temporary)
+    generation: GenerationState | None = None
+    last_behaviour: Behaviour | None = None
+    last_model: str | None = None
+    recent_logs: deque[LogLine] = field(default_factory=lambda: deque(maxlen=RECENT_LOG_LINES))
+    recent_errors: deque[LogLine] = field(default_factory=lambda: deque(maxlen=RECENT_LOG_LINES))
+    failures: int = 0
+    exit_reason: ExitReason | None = None
+    next_subscription: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.header.id
+
+    @property
+    def name(self) -> str:
+        return self.header.name
+
+    def record_log(self, level: Literal["log", "error"], text: str) -> LogLine:
+        line = LogLine(at=time.time(), level=level, text=text)
+        self.recent_logs.append(line)
+        if level == "error":
+            self.recent_errors.append(line)
+        return line
+
+    def track(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        """Host-side work done for this script (timer, hook, message): counted as pending."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def cancel_pending(self) -> None:
+        for task in [*self.tasks, *self.timers.values()]:
+            task.cancel()
+        self.timers.clear()

@@ -1,0 +1,70 @@
+"""The api.v1 description handed to every script: NovelAI's camelCase names, and for each
+function whether it is a plain call (``sync``) or returns an awaitable (``async``), as
+NovelAI's type definitions have it (SPEC section 4). ``script.*`` constants come from the
+header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nai_script.host.api.storages import METHODS as STORAGE_METHODS
+from nai_script.host.api.storages import NAMESPACES as STORAGE_NAMESPACES
+from sandbox.api_schema import ASYNC, SYNC, ApiDescription, Value
+from sandbox.header import ScriptHeader
+
+FUNCTIONS: dict[str, Any] = {
+    "generate": ASYNC,
+    "log": SYNC,
+    "error": SYNC,
+    "uuid": SYNC,
+    "maxTokens": ASYNC,
+    "rolloverTokens": ASYNC,
+    "createRolloverHelper": SYNC,
+    "createCancellationSignal": SYNC,
+    "script": {
+        "getAllowedOutput": SYNC,
+        "getAllowedInput": SYNC,
+        "getTimeUntilAllowedOutput": SYNC,
+        "getTimeUntilAllowedInput": SYNC,
+        "waitForAllowedOutput": ASYNC,
+        "waitForAllowedInput": ASYNC,
+        "countUncachedInputTokens": SYNC,
+    },
+    "tokenizer": {"encode": ASYNC, "decode": ASYNC},
+    "timers": {"setTimeout": ASYNC, "clearTimeout": ASYNC, "sleep": ASYNC},
+    "random": {"bool": SYNC, "float": SYNC, "int": SYNC, "roll": SYNC},
+    "config": {"get": SYNC},
+    "permissions": {"has": SYNC, "request": ASYNC, "list": SYNC},
+    "hooks": {"register": SYNC, "unregister": SYNC, "isRegistered": SYNC},
+    "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": SYNC, "unsubscribe": SYNC},
+    **{name: dict.fromkeys(STORAGE_METHODS, ASYNC) for name in STORAGE_NAMESPACES},
+}
+
+
+def function_paths(tree: dict[str, Any] = FUNCTIONS, prefix: str = "v1") -> dict[str, str]:
+    """Every function's dotted path (``v1.script.getAllowedOutput``) and its kind."""
+    paths: dict[str, str] = {}
+    for name, node in tree.items():
+        if isinstance(node, dict):
+            paths.update(function_paths(node, f"{prefix}.{name}"))
+        else:
+            paths[f"{prefix}.{name}"] = node
+    return paths
+
+
+def script_constants(header: ScriptHeader, memory_limit_mb: int) -> dict[str, Value]:
+    return {
+        "id": Value(value=header.id),
+        "name": Value(value=header.name),
+        "version": Value(value=header.version),
+        "author": Value(value=header.author or ""),
+        "description": Value(value=header.description or ""),
+        "memoryLimit": Value(value=memory_limit_mb),
+    }
+
+
+def api_description(header: ScriptHeader, memory_limit_mb: int) -> ApiDescription:
+    """The whole ``api`` tree for one script (``memoryLimit``: the MB it really gets)."""
+    constants = script_constants(header, memory_limit_mb)
+    v1 = {**FUNCTIONS, "script": {**FUNCTIONS["script"], **constants}}
+    return ApiDescription.from_tree({"v1": v1})
