@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "image_cmd",
     "account_cmd",
     "tokenize_cmd",
+    "run_cmd",
     "check_cmd",
 )
 

@@ -1,0 +1,199 @@
+"""``nai-script run SCRIPT.py``: load a script headless, run it until it has nothing pending.
+
+Exit codes (SPEC section 9): 0 ok; 1 the script raised (top level, a callback, a hook, or its
+worker crashed); 2 usage; 3 rejected by the sandbox policy at compile time (problems printed
+as file:line:col); 4 stopped by a resource limit (CPU, memory, wall clock, or ``--timeout``
+with work still pending). ``api.v1.log`` lines go to stdout, ``api.v1.error`` lines and
+failures to stderr. Lines ``interact`` / ``manual`` on stdin call ``record_interaction`` /
+``record_manual_generation`` (how tests drive the budget rules headless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+from nai_script.backend import open_backend
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_RESOURCE,
+    EXIT_SCRIPT_RAISED,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    run_async,
+)
+from nai_script.client import NovelAIClient
+from nai_script.client import errors as client_errors
+from nai_script.config import BackendConfig, BackendKind, ConfigError, resolve_backend
+from nai_script.host.errors import RESOURCE_KINDS, LoadError
+from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
+from nai_script.host.script import LoadedScript
+from nai_script.tokenizers import Tier
+
+DEFAULT_TIMEOUT_S = 600.0
+_LOAD_EXIT = {"policy": EXIT_POLICY, "exception": EXIT_SCRIPT_RAISED, "resource": EXIT_RESOURCE}
+
+
+def default_data_dir() -> Path:
+    """Per-user, so budgets persist between runs (as they do between page loads)."""
+    return Path(platformdirs.user_data_dir("nai-script")) / "run"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a script headless until it has nothing pending",
+        description="Load SCRIPT.py (and any further scripts, for messaging) into sandboxed "
+        "workers, run the top level and onScriptsLoaded, wait until nothing is pending, print "
+        "api.v1.log lines to stdout and errors to stderr. Exit codes: 0 ok, 1 the script "
+        "raised, 2 usage, 3 rejected by the sandbox policy, 4 stopped by a resource limit.",
+    )
+    parser.add_argument("scripts", nargs="+", metavar="SCRIPT.py", help="script file(s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds to wait for pending work (default {DEFAULT_TIMEOUT_S:g}); exit 4 if hit",
+    )
+    parser.add_argument("--data", type=Path, default=None, help="data directory (budgets, storage)")
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="print per-script diagnostics as one JSON line on stdout at the end",
+    )
+    parser.add_argument(
+        "--grant-permissions",
+        action="store_true",
+        help="grant every permission a script asks for (denied by default)",
+    )
+    add_backend_flags(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.scripts]
+    for path in paths:
+        if path.suffix != ".py":
+            raise CLIError(f"{path}: a script is a .py file", EXIT_USAGE)
+        if not path.is_file():
+            raise CLIError(f"{path}: no such file", EXIT_USAGE)
+    if args.timeout <= 0:
+        raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
+    try:
+        config = resolve_backend(backend=args.backend, base_url=args.base_url)
+    except ConfigError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    return run_async(_run_scripts(config, paths, args))
+
+
+def _printer(many: bool) -> LogSink:
+    def on_log(script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
+        line = f"[{script.id}] {text}" if many else text
+        stream = sys.stdout if level == "log" else sys.stderr
+        print(line, file=stream, flush=True)
+
+    return on_log
+
+
+def _read_stdin_events(host: ScriptHost, script_ids: list[str]) -> None:
+    """Feed ``interact``/``manual`` lines from stdin to the host (a daemon thread, so an
+    open stdin never keeps the process alive)."""
+    loop = asyncio.get_running_loop()
+    in_flight: set[asyncio.Future[None]] = set()
+
+    def keep(future: asyncio.Future[None]) -> None:
+        in_flight.add(future)
+        future.add_done_callback(in_flight.discard)
+
+    def apply(word: str) -> None:
+        if word == "interact":
+            for script_id in script_ids:
+                keep(asyncio.ensure_future(host.record_interaction(script_id)))
+        elif word == "manual":
+            keep(asyncio.ensure_future(host.record_manual_generation()))
+
+    def read() -> None:
+        try:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(apply, line.strip())
+        except (OSError, ValueError, RuntimeError):
+            return
+
+    if sys.stdin is not None and not sys.stdin.isatty():
+        threading.Thread(target=read, name="nai-run-stdin", daemon=True).start()
+
+
+async def _tier(config: BackendConfig, client: NovelAIClient) -> int:
+    """With a real account the tier comes from /user/subscription; Opus otherwise."""
+    if config.kind is not BackendKind.NOVELAI:
+        return int(Tier.OPUS)
+    try:
+        subscription = await client.subscription()
+    except client_errors.NovelAIError as exc:
+        raise CLIError(f"cannot read the subscription tier: {exc}") from None
+    return int(subscription.tier)
+
+
+async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.Namespace) -> int:
+    data_dir = args.data or default_data_dir()
+    async with open_backend(config) as backend:
+        host = ScriptHost(
+            client=backend.client,
+            tokenizers=backend.tokenizers,
+            data_dir=data_dir,
+            tier=await _tier(config, backend.client),
+            permission_policy=grant_permissions if args.grant_permissions else deny_permissions,
+            on_log=_printer(len(paths) > 1),
+        )
+        async with host:
+            code = await _load_and_wait(host, paths, args.timeout)
+            if args.diagnostics:
+                report = [host.script_diagnostics(s).model_dump(mode="json") for s in host.scripts]
+                print(json.dumps({"diagnostics": report}), flush=True)
+    return code
+
+
+async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> int:
+    loaded: list[LoadedScript] = []
+    for path in paths:
+        try:
+            loaded.append(await host.load_script(path))
+        except LoadError as error:
+            if error.problems:
+                for problem in error.problems:
+                    print(problem, file=sys.stderr)
+            else:
+                print(f"nai-script: {error.message}", file=sys.stderr)
+            return _LOAD_EXIT.get(error.kind, EXIT_SCRIPT_RAISED)
+    _read_stdin_events(host, [s.id for s in loaded])
+    try:
+        async with asyncio.timeout(wait_s):
+            await host.fire_hook("onScriptsLoaded")
+            while any(host.has_pending(s) for s in loaded):
+                for script in loaded:
+                    await host.wait_idle(script)
+    except TimeoutError:
+        print(
+            f"nai-script: stopped after --timeout {wait_s:g} s with work still pending",
+            file=sys.stderr,
+        )
+        return EXIT_RESOURCE
+    return _exit_code(loaded)
+
+
+def _exit_code(scripts: list[LoadedScript]) -> int:
+    reasons = [s.exit_reason for s in scripts if s.exit_reason is not None]
+    if any(r.kind in RESOURCE_KINDS for r in reasons):
+        return EXIT_RESOURCE
+    if any(r.kind != "shutdown" for r in reasons) or any(s.failures for s in scripts):
+        return EXIT_SCRIPT_RAISED
+    return EXIT_OK
