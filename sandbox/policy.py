@@ -93,6 +93,9 @@ class SandboxPolicy(RestrictingNodeTransformer):
     def report(self, node: ast.AST, message: str, hint: str | None = None) -> None:
         line = getattr(node, "lineno", None) or 1
         column = (getattr(node, "col_offset", None) or 0) + 1
+        if isinstance(node, ast.Attribute) and node.end_lineno == line and node.end_col_offset:
+            # Point at the attribute name itself, not at the start of `a.b.c.__x__`.
+            column = node.end_col_offset - len(node.attr) + 1
         self.problems.append(
             Problem(filename=self.filename, line=line, column=column, message=message, hint=hint)
         )

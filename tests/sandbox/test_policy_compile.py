@@ -30,6 +30,11 @@ def test_problem_text_names_file_line_column_reason_and_hint() -> None:
     assert str(problem) == "policy.py:2:1: `value: int = 1` is not supported (write `value = 1`)"
 
 
+def test_attribute_problems_point_at_the_attribute_name() -> None:
+    problem = only_problem("x = 1\nvalue = api.data.__class__\n")
+    assert (problem.line, problem.column) == (2, 18)
+
+
 def test_bare_annotation_suggests_removing_it() -> None:
     problem = only_problem("name: str\n")
     assert problem.hint == "remove the annotation line"
