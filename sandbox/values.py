@@ -51,7 +51,8 @@ def to_script_value(data: Any) -> Any:
     """Wrap plain JSON-like data for a script: every dict becomes a :class:`JSObject`."""
     kind = type(data)
     if kind is dict or kind is JSObject:
-        return JSObject({key: to_script_value(value) for key, value in data.items()})
+        # dict.items, not data.items: a JSObject's "items" key would shadow the method.
+        return JSObject({key: to_script_value(value) for key, value in dict.items(data)})
     if kind is list:
         return [to_script_value(item) for item in data]
     if kind is tuple:

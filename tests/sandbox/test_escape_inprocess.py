@@ -276,6 +276,7 @@ CASES: list[tuple[str, str, Expected]] = [
         Raises(SandboxError, "__name__"),
     ),
     ("relative_import", "from . import x", Compile("relative")),
+    ("fullwidth_module_name", "import \uff4f\uff53", Compile("`import os`")),
     ("star_import", "from math import *", Compile("*")),
     # --- builtins that are not there ----------------------------------------------------------
     ("eval", 'eval("1")', Compile("eval()")),

@@ -31,6 +31,14 @@ def test_data_keys_win_over_dict_methods() -> None:
     assert plain.get("a") == 1
 
 
+def test_rewrapping_a_jsobject_with_method_named_keys() -> None:
+    value = to_script_value({"items": [1], "keys": {"get": 2}, "values": None})
+    again = to_script_value(value)
+    assert again == {"items": [1], "keys": {"get": 2}, "values": None}
+    assert again.keys.get == 2
+    assert from_script_value(again) == {"items": [1], "keys": {"get": 2}, "values": None}
+
+
 def test_missing_and_private_attributes() -> None:
     value = JSObject(a=1)
     with pytest.raises(AttributeError, match="'missing'"):
