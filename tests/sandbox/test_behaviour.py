@@ -233,6 +233,24 @@ SYNC_CASES: list[tuple[str, str, list[str]]] = [
         ["15 [1, 2] [[0, 0], [-3, 0]] {'x': 'abc'} 1"],
     ),
     (
+        "slices_and_deletes",
+        """
+        a = [1, 2, 3, 4, 5]
+        head, evens, backwards = a[:2], a[1::2], "abc"[::-1]
+        a[0:2] = [9]
+        del a[-1]
+        grid = {(0, 1): "x"}
+        class Note:
+            def __init__(self):
+                self.text = "t"
+                self.tmp = 1
+        n = Note()
+        del n.tmp
+        print(head, evens, backwards, a, grid[0, 1], hasattr(n, "tmp"), n.text)
+        """,
+        ["[1, 2] [2, 4] cba [9, 3, 4] x False t"],
+    ),
+    (
         "unpacking_and_walrus",
         """
         (a, b), c = (1, 2), 3
