@@ -52,6 +52,7 @@ def check_script(source: str, filename: str) -> list[Problem]:
 
 
 def _compile(source: str, filename: str) -> _Outcome:
+    source = source.removeprefix("\ufeff")  # editors on Windows save a BOM; Python ignores it
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as exc:

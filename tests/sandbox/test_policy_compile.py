@@ -106,6 +106,11 @@ def test_null_bytes_and_deep_nesting_are_problems_not_crashes() -> None:
     assert isinstance(problems_of(very_long), list)
 
 
+def test_byte_order_mark_and_crlf_are_accepted() -> None:
+    compiled = compile_script('\ufeff"""\r\n---\r\nname: Bom\r\n---\r\n"""\r\nx = 1\r\n', "bom.py")
+    assert compiled.header.name == "Bom"
+
+
 def test_every_problem_is_reported_in_source_order() -> None:
     problems = problems_of("import os\n_a = 1\nx: int = 2\n().__class__\n")
     assert [problem.line for problem in problems] == [1, 2, 3, 4]
