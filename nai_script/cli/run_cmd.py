@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +40,7 @@ from nai_script.host.errors import RESOURCE_KINDS, LoadError
 from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
 from nai_script.tokenizers import Tier
+from sandbox.rlimits import WorkerLimits
 
 DEFAULT_TIMEOUT_S = 600.0
 _LOAD_EXIT = {"policy": EXIT_POLICY, "exception": EXIT_SCRIPT_RAISED, "resource": EXIT_RESOURCE}
@@ -104,7 +107,7 @@ def _printer(many: bool) -> LogSink:
     return on_log
 
 
-def _read_stdin_events(host: ScriptHost, script_ids: list[str]) -> None:
+def _read_stdin_events(host: ScriptHost, script_ids: Callable[[], list[str]]) -> None:
     """Feed ``interact``/``manual`` lines from stdin to the host (a daemon thread, so an
     open stdin never keeps the process alive)."""
     loop = asyncio.get_running_loop()
@@ -116,7 +119,7 @@ def _read_stdin_events(host: ScriptHost, script_ids: list[str]) -> None:
 
     def apply(word: str) -> None:
         if word == "interact":
-            for script_id in script_ids:
+            for script_id in script_ids():
                 keep(asyncio.ensure_future(host.record_interaction(script_id)))
         elif word == "manual":
             keep(asyncio.ensure_future(host.record_manual_generation()))
@@ -145,6 +148,15 @@ async def _tier(config: BackendConfig, client: NovelAIClient) -> int:
 
 async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.Namespace) -> int:
     data_dir = args.data or default_data_dir()
+    # A stream the script cancels closes the connection; the in-process simulator's server
+    # would log that as a traceback, which a CLI must never print.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    # --timeout governs how long a top level may wait (budgets, timers), not the sandbox's
+    # default load limit.
+    limits = WorkerLimits()
+    limits = limits.model_copy(
+        update={"load_wall_seconds": max(limits.load_wall_seconds, args.timeout + 10)}
+    )
     async with open_backend(config) as backend:
         host = ScriptHost(
             client=backend.client,
@@ -153,6 +165,7 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
             tier=await _tier(config, backend.client),
             permission_policy=grant_permissions if args.grant_permissions else deny_permissions,
             on_log=_printer(len(paths) > 1),
+            worker_limits=limits,
         )
         async with host:
             code = await _load_and_wait(host, paths, args.timeout)
@@ -164,19 +177,15 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
 
 async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> int:
     loaded: list[LoadedScript] = []
-    for path in paths:
-        try:
-            loaded.append(await host.load_script(path))
-        except LoadError as error:
-            if error.problems:
-                for problem in error.problems:
-                    print(problem, file=sys.stderr)
-            else:
-                print(f"nai-script: {error.message}", file=sys.stderr)
-            return _LOAD_EXIT.get(error.kind, EXIT_SCRIPT_RAISED)
-    _read_stdin_events(host, [s.id for s in loaded])
+    _read_stdin_events(host, lambda: [s.id for s in host.scripts])
     try:
         async with asyncio.timeout(wait_s):
+            for path in paths:
+                try:
+                    loaded.append(await host.load_script(path))
+                except LoadError as error:
+                    _report_load_error(error)
+                    return _LOAD_EXIT.get(error.kind, EXIT_SCRIPT_RAISED)
             await host.fire_hook("onScriptsLoaded")
             while any(host.has_pending(s) for s in loaded):
                 for script in loaded:
@@ -188,6 +197,14 @@ async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> 
         )
         return EXIT_RESOURCE
     return _exit_code(loaded)
+
+
+def _report_load_error(error: LoadError) -> None:
+    if error.problems:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+    else:
+        print(f"nai-script: {error.message}", file=sys.stderr)
 
 
 def _exit_code(scripts: list[LoadedScript]) -> int:

@@ -250,6 +250,11 @@ class ScriptHost:
             self._scripts.pop(script.path, None)
             script.cancel_pending()
             raise LoadError.from_load_failed(error) from None
+        except asyncio.CancelledError:
+            # Stopped while the top level ran (e.g. a caller's timeout): take the worker down.
+            self._scripts.pop(script.path, None)
+            await asyncio.shield(self._stop(script))
+            raise
         return script
 
     async def _stop(self, script: LoadedScript) -> None:

@@ -1,0 +1,32 @@
+"""
+---
+id: cancel-stream
+name: Cancel Stream
+version: 1.0.0
+description: Cancels a long generation after a few chunks; only what streamed is charged.
+---
+"""
+
+signal = api.v1.createCancellationSignal()
+seen = []
+
+
+async def on_chunk(choices, final):
+    if final:
+        return
+    seen.append(choices[0].text)
+    if len(seen) >= 5:
+        await signal.cancel()
+
+
+before = api.v1.script.getAllowedOutput()
+reply = await api.v1.generate(
+    [{"role": "user", "content": "Tell a very long story."}],
+    {"model": "glm-4-6", "max_tokens": 2000},
+    on_chunk,
+    "background",
+    signal,
+)
+charged = before - api.v1.script.getAllowedOutput()
+api.v1.log(f"finish: {reply.choices[0].finish_reason}, cancelled: {signal.isCancelled()}")
+api.v1.log(f"charged {charged} of 2000 reserved: {charged == len(reply.choices[0].token_ids)}")

@@ -1,0 +1,30 @@
+"""
+---
+id: config-greeter
+name: Config Greeter
+version: 1.2.0
+author: nai-script examples
+description: Reads its settings with config.get; the host may override the header defaults.
+config:
+  - name: greeting
+    prettyName: Greeting
+    type: string
+    default: Hello
+  - name: repeat
+    prettyName: Times to greet
+    type: integer
+    default: 2
+  - name: shout
+    type: boolean
+    default: false
+---
+"""
+
+greeting = api.v1.config.get("greeting")
+for n in range(api.v1.config.get("repeat")):
+    line = f"{greeting} #{n + 1} from {api.v1.script.name} v{api.v1.script.version}"
+    api.v1.log(line.upper() if api.v1.config.get("shout") else line)
+try:
+    api.v1.config.get("missing")
+except ValueError as problem:
+    api.v1.log(f"unknown option refused: {problem}")
