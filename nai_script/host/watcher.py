@@ -28,7 +28,7 @@ from nai_script.host.folder import content_digest, is_script_in, list_scripts, r
 logger = logging.getLogger(__name__)
 
 #: Quiet period after a file's last event before it is (re)loaded.
-DEFAULT_DEBOUNCE_MS = 75
+DEFAULT_DEBOUNCE_MS = 50
 #: A file that never goes quiet (something appending to it) is still loaded after this long.
 DEFAULT_MAX_WAIT_MS = 2_000
 # watchfiles' own batching: hand events over after `step` ms without new ones, at most
