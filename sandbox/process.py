@@ -538,6 +538,7 @@ class ScriptWorker:
         for future in self._invokes.values():
             if not future.done():
                 future.set_exception(WorkerDied(reason))
+                future.exception()  # its caller may have gone (cancelled); no "never retrieved"
         if not self._loaded.done():
             self._loaded.set_exception(WorkerDied(reason))
             self._loaded.exception()

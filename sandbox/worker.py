@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import select
 import selectors
 import sys
 from collections.abc import Callable
@@ -89,6 +90,9 @@ class Worker:
         self._globals: dict[str, Any] = {}
         self._loaded = False
         self._max_log_chars = 4096
+        os.set_blocking(in_fd, False)
+        self._poller = select.poll()
+        self._poller.register(in_fd, select.POLLIN)
         self._selector = _BlockAwareSelector(self._before_block)
         self.loop = asyncio.SelectorEventLoop(self._selector)
 
@@ -100,14 +104,24 @@ class Worker:
             written = os.write(self._out, data)
             data = data[written:]
 
-    def _read_frames(self) -> list[dict[str, Any]]:
-        chunk = os.read(self._in, 1 << 16)
-        if not chunk:
-            os._exit(0)  # the host is gone; nobody to report to
-        return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
+    def _read_frames(self, *, wait: bool) -> list[dict[str, Any]]:
+        """Read what the pipe has. The fd is non-blocking: a sync call may already have taken
+        the bytes the loop saw as readable, and the loop must then not block on an empty pipe.
+        """
+        while True:
+            try:
+                chunk = os.read(self._in, 1 << 16)
+            except BlockingIOError:
+                if not wait:
+                    return []
+                self._poller.poll()
+                continue
+            if not chunk:
+                os._exit(0)  # the host is gone; nobody to report to
+            return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
 
     def _on_readable(self) -> None:
-        self._backlog.extend(self._read_frames())
+        self._backlog.extend(self._read_frames(wait=False))
         self._drain_backlog()
 
     def _drain_backlog(self) -> None:
@@ -313,17 +327,21 @@ class Worker:
         """Block on the pipe for this call's reply; queue every other frame for later."""
         message["seen"] = self._seen
         self.send(message)
-        while True:
-            for frame in self._read_frames():
-                if frame.get("t") == "reply" and frame.get("id") == call_id:
-                    self._seen += 1
-                    if self._backlog:
-                        self.loop.call_soon(self._drain_backlog)
-                    self._woken = True
-                    if frame.get("ok"):
-                        return decode_from_host(frame.get("value"), self._callbacks, self)
-                    raise script_error(str(frame.get("etype")), str(frame.get("error")))
-                self._backlog.append(frame)
+        reply: dict[str, Any] | None = None
+        while reply is None:
+            # One read may carry the reply and later frames: keep every other frame, in order.
+            for frame in self._read_frames(wait=True):
+                if reply is None and frame.get("t") == "reply" and frame.get("id") == call_id:
+                    reply = frame
+                else:
+                    self._backlog.append(frame)
+        self._seen += 1
+        self._woken = True
+        if self._backlog:
+            self.loop.call_soon(self._drain_backlog)
+        if reply.get("ok"):
+            return decode_from_host(reply.get("value"), self._callbacks, self)
+        raise script_error(str(reply.get("etype")), str(reply.get("error")))
 
     def report_unawaited_failure(self, what: str, error: BaseException) -> None:
         self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})

@@ -204,3 +204,21 @@ async def test_bad_header_is_a_policy_failure() -> None:
     assert raised.value.failure.kind == "policy"
     assert "hdr.py" in str(raised.value)
     assert "memoryLimit" in str(raised.value)
+
+
+async def test_stress_interleaved_sync_and_async_calls_lose_nothing() -> None:
+    # Replies, invokes and sync replies share reads; none may be dropped or reordered away.
+    source = (
+        "async def mixed(i):\n"
+        "    a = api.v1.echoSync(i)\n"
+        "    b = await api.v1.echo(i * 2)\n"
+        "    c = api.v1.echoSync(i * 3)\n"
+        "    return [a, b, c]\n"
+        "api.v1.register('mixed', mixed)\n"
+    )
+    async with running(source) as (worker, host):
+        results = await asyncio.gather(
+            *(worker.invoke(host.callbacks["mixed"], i) for i in range(300))
+        )
+        assert results == [[i, i * 2, i * 3] for i in range(300)]
+        await worker.wait_idle()

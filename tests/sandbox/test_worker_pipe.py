@@ -64,3 +64,12 @@ def test_script_location_uses_the_deepest_script_frame() -> None:
         script_location(raised.value, "name.py") == "name.py:2: ZeroDivisionError: division by zero"
     )
     assert script_location(ValueError(), "x.py") == "x.py: ValueError"
+
+
+def test_reader_callback_on_a_drained_pipe_does_not_block() -> None:
+    # The loop saw the fd readable, then a sync call consumed the bytes before the reader
+    # callback ran: the callback must return, not block the worker forever on an empty pipe.
+    worker, _host_w, _host_r = make_worker()
+    worker._on_readable()
+    assert worker._backlog == []
+    worker.loop.close()
