@@ -177,7 +177,8 @@ async def test_backend_faults_reach_the_script_and_budgets_are_right(
     async with hosted(tmp_path, SimSettings(faults=f"{fault}#1")) as env:
         await env.run(source)
         lines = env.lines()
-        assert lines[0].startswith("error:") and words in lines[0], lines
+        assert lines[0].startswith("error:"), lines
+        assert words in lines[0], lines
         assert lines[1] == "then ok"
         assert env.host.limits.allowed_output("t") == 2048 - charged - 10
         outcomes = [g.outcome for g in env.host.diagnostics("t").limits.recent_generations]
