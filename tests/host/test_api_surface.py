@@ -1,0 +1,265 @@
+"""Every other api.v1 call from a real sandboxed script: tokens, basics, storages, timers,
+rollover helper, permissions, hooks, messaging."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from host_helpers import hosted
+
+from nai_script.host.api.basics import roll_dice
+from nai_script.host.dispatch import ApiUsageError
+from nai_script.host.host import ROUTES, grant_permissions
+from nai_script.host.storage import STORAGE_CAP_BYTES
+from nai_script.host.surface import function_paths
+from nai_script.limits import FakeClock
+from nai_script.tokenizers import context_size, rollover_tokens
+
+
+def test_every_described_function_has_a_route_and_no_route_is_hidden() -> None:
+    assert set(function_paths()) == set(ROUTES)
+
+
+async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
+    source = (
+        '"""\n---\nid: consts\nname: Consts\nversion: 2.1.0\nauthor: Ann\n'
+        'description: d\nmemoryLimit: 300\n---\n"""\n'
+        "s = api.v1.script\n"
+        "api.v1.log(s.id, s.name, s.version, s.author, s.description, s.memoryLimit)\n"
+        "ids = await api.v1.tokenizer.encode('hello world', 'glm-4-6')\n"
+        "api.v1.log(await api.v1.tokenizer.decode(ids, 'glm-4-6'))\n"
+        "api.v1.log(await api.v1.maxTokens('xialong-v1'), await api.v1.rolloverTokens('xialong-v1'))\n"
+        "u = api.v1.uuid()\n"
+        "api.v1.log(len(u), u != api.v1.uuid())\n"
+        "api.v1.log('x', 1, [1, 2], {'a': None}, True)\n"
+        "api.v1.error('bad thing', 3)\n"
+        "b = api.v1.random.bool(1)\n"
+        "f = api.v1.random.float(2, 3)\n"
+        "i = api.v1.random.int(5, 5)\n"
+        "api.v1.log(b, 2 <= f <= 3, i)\n"
+        "try:\n    api.v1.random.roll('3x6')\nexcept ValueError as e:\n    api.v1.log(str(e))\n"
+        "try:\n    await api.v1.maxTokens('nope')\nexcept ValueError as e:\n"
+        "    api.v1.log('unknown' in str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        lines = env.lines()
+        assert lines[0] == "consts Consts 2.1.0 Ann d 300"
+        assert lines[1] == "hello world"
+        assert lines[2] == (f"{context_size('xialong-v1', 3)} {rollover_tokens('xialong-v1', 3)}")
+        assert lines[3] == "36 True"
+        assert lines[4] == 'x 1 [1, 2] {"a": null} True'
+        assert lines[5] == "True True 5"
+        assert lines[6].startswith("random.roll: '3x6' is not dice notation")
+        assert lines[7] == "True"
+        assert env.lines(level="error") == ["bad thing 3"]
+
+
+def test_dice_notation() -> None:
+    import random
+
+    rng = random.Random(1)
+    result = roll_dice("3d6+2", rng)
+    assert len(result["rolls"]) == 3
+    assert result["total"] == sum(result["rolls"]) + 2
+    assert roll_dice("d20-1", rng)["modifier"] == -1
+    for bad in ("0d6", "2d0", "1001d6", "abc", "3d6+"):
+        with pytest.raises(ApiUsageError):
+            roll_dice(bad, rng)
+
+
+async def test_bad_arguments_name_call_and_argument(tmp_path: Path) -> None:
+    source = (
+        "for call in (lambda: api.v1.random.int(1), lambda: api.v1.random.int(1, 2, 3),"
+        " lambda: api.v1.random.int(1, 2, bogus=1), lambda: api.v1.random.int(5, 1)):\n"
+        "    try:\n        call()\n    except ValueError as e:\n        api.v1.log(str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "api.v1.random.int: missing argument 'max'",
+            "api.v1.random.int: takes at most 2 arguments, got 3",
+            "api.v1.random.int: unknown argument 'bogus'",
+            "random.int: min 5 is greater than max 1",
+        ]
+
+
+async def test_config_defaults_and_host_overrides(tmp_path: Path) -> None:
+    source = (
+        '"""\n---\nid: cfg\nname: Cfg\nconfig:\n  - name: a\n    default: 1\n'
+        '  - name: b\n    default: x\n---\n"""\n'
+        "api.v1.log(api.v1.config.get('a'), api.v1.config.get('b'))\n"
+    )
+    async with hosted(tmp_path, config_overrides={"cfg": {"b": "over"}}) as env:
+        await env.run(source)
+        assert env.lines() == ["1 over"]
+
+
+async def test_storages_persist_scope_and_cap(tmp_path: Path) -> None:
+    source = (
+        "await api.v1.storage.set('k', {'v': [1, 2]})\n"
+        "await api.v1.storyStorage.set('k', 'story')\n"
+        "await api.v1.historyStorage.set('k', 'hist')\n"
+        "await api.v1.tempStorage.set('k', 'temp')\n"
+        "api.v1.log(await api.v1.storage.get('k'), await api.v1.storyStorage.get('k'),"
+        " await api.v1.historyStorage.get('k'), await api.v1.tempStorage.get('k'))\n"
+        "api.v1.log(await api.v1.storage.setIfAbsent('k', 1), await api.v1.storage.has('k'),"
+        " await api.v1.storage.getOrDefault('none', 7), await api.v1.storage.list())\n"
+        f"try:\n    await api.v1.storage.set('big', 'x' * {STORAGE_CAP_BYTES})\n"
+        "except Exception as e:\n    api.v1.log('cap:', 'storage.set' in str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            '{"v": [1, 2]} story hist temp',
+            'False True 7 ["k"]',
+            "cap: True",
+        ]
+    async with hosted(tmp_path) as env:  # a new host on the same data dir
+        await env.run(
+            "api.v1.log(await api.v1.storage.get('k'), await api.v1.tempStorage.get('k'))\n"
+        )
+        assert env.lines() == ['{"v": [1, 2]} None']
+
+
+async def test_timers_on_the_host_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    source = (
+        "def a(): api.v1.log('a')\n"
+        "def b(): api.v1.log('b')\n"
+        "await api.v1.timers.setTimeout(a, 1000)\n"
+        "tid = await api.v1.timers.setTimeout(b, 500)\n"
+        "api.v1.log('cleared', await api.v1.timers.clearTimeout(tid))\n"
+    )
+    async with hosted(tmp_path, clock=clock) as env:
+        script = await env.load(source)
+        await script.worker.wait_idle()  # type: ignore[union-attr]
+        assert env.lines() == ["cleared True"]
+        assert len(script.timers) == 1
+        clock.advance(0.999)
+        await asyncio.sleep(0.05)
+        assert env.lines() == ["cleared True"]
+        clock.advance(0.002)
+        await env.host.wait_idle(script)
+        assert env.lines() == ["cleared True", "a"]
+
+
+async def test_unload_cancels_pending_timers(tmp_path: Path) -> None:
+    async with hosted(tmp_path) as env:
+        script = await env.load("await api.v1.timers.setTimeout(lambda: None, 60000)\n")
+        assert script.timers
+        assert await env.host.unload_script("t")
+        assert not script.timers
+        assert env.host.scripts == []
+
+
+async def test_rollover_helper_methods(tmp_path: Path) -> None:
+    source = (
+        "h = api.v1.createRolloverHelper({'maxTokens': 10, 'rolloverTokens': 5,"
+        " 'model': 'glm-4-6'})\n"
+        "await h.add([{'content': 'a', 'tokens': 4}, {'content': 'b', 'tokens': 4}])\n"
+        "await h.add({'content': 'c', 'tokens': 4})\n"
+        "api.v1.log(h.count(), h.totalTokens(), len(h.peek()))\n"
+        "await h.add({'content': 'd', 'tokens': 4})\n"
+        "api.v1.log(h.count(), h.totalTokens(), [i.content for i in h.read()])\n"
+        "api.v1.log(len(h.getAll()))\n"
+        "h.compact()\n"
+        "api.v1.log(len(h.getAll()))\n"
+        "h.remove(1)\n"
+        "api.v1.log([i.content for i in h.read()], h.getConfig())\n"
+        "await h.add({'content': 'hello world'})\n"
+        "api.v1.log(h.read()[-1].tokens > 0)\n"
+        "h.clear()\n"
+        "api.v1.log(h.count())\n"
+        "try:\n    await h.add({'tokens': 3})\nexcept ValueError as e:\n    api.v1.log(str(e))\n"
+        "try:\n    api.v1.createRolloverHelper({'maxTokens': 0, 'model': 'glm-4-6'})\n"
+        "except ValueError as e:\n    api.v1.log(str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        lines = env.lines()
+        assert lines[0] == "3 12 3"
+        assert lines[1] == '2 8 ["c", "d"]'
+        assert lines[2] == "4"
+        assert lines[3] == "2"
+        assert lines[4] == '["c"] ' + '{"maxTokens": 10, "rolloverTokens": 5, "model": "glm-4-6"}'
+        assert lines[5] == "True"
+        assert lines[6] == "0"
+        assert lines[7].startswith("rolloverHelper.add: rollover item 0")
+        assert lines[8].startswith("createRolloverHelper.maxTokens:")
+
+
+async def test_permissions_denied_by_default_granted_by_policy(tmp_path: Path) -> None:
+    source = (
+        '"""\n---\nid: perm\nname: Perm\npermissions: [documentEdit]\n---\n"""\n'
+        "api.v1.log(api.v1.permissions.has('documentEdit'), api.v1.permissions.list())\n"
+        "api.v1.log(await api.v1.permissions.request('storyEdit'))\n"
+        "try:\n    api.v1.permissions.has('rootAccess')\nexcept ValueError as e:\n"
+        "    api.v1.log('unknown permission' in str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ["False []", "False", "True"]
+    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+        await env.run(source)
+        assert env.lines() == ['True ["documentEdit"]', "True", "True"]
+
+
+async def test_hooks_fire_in_load_order_and_failures_are_skipped(tmp_path: Path) -> None:
+    async with hosted(tmp_path) as env:
+        for name, body in (
+            ("h1", "return 'one'"),
+            ("h2", "raise ValueError('boom')"),
+            ("h3", "return {'text': p.text + '!'}"),
+        ):
+            await env.run(
+                f"def hook(p=None):\n    {body}\n"
+                "api.v1.hooks.register('onResponse', hook)\n"
+                "api.v1.log(api.v1.hooks.isRegistered('onResponse'))\n",
+                f"{name}.py",
+            )
+        results = await env.host.fire_hook("onResponse", {"text": "hi"})
+        assert results == [("h1", "one"), ("h3", {"text": "hi!"})]
+        assert "boom" in env.lines("h2", level="error")[0]
+        await env.run("api.v1.log(api.v1.hooks.unregister('onResponse'))\n", "h1b.py")
+        with pytest.raises(Exception, match="unknown hook"):
+            await env.run("api.v1.hooks.register('onNothing', print)\n", "bad.py")
+
+
+async def test_messaging_between_scripts(tmp_path: Path) -> None:
+    async with hosted(tmp_path) as env:
+        await env.run(
+            "def got(m):\n    api.v1.log('b got', m.data, m.fromScriptId)\n"
+            "sub = api.v1.messaging.onMessage(got)\n"
+            "def stop():\n    api.v1.log(api.v1.messaging.unsubscribe(sub))\n",
+            "b.py",
+        )
+        a = await env.run(
+            "api.v1.log(await api.v1.messaging.send('b', {'n': 1}))\n"
+            "api.v1.log(await api.v1.messaging.broadcast('all'))\n"
+            "try:\n    await api.v1.messaging.send('zzz', 1)\n"
+            "except Exception as e:\n    api.v1.log('no target' if 'zzz' in str(e) else str(e))\n",
+            "a.py",
+        )
+        for script in env.host.scripts:
+            await env.host.wait_idle(script)
+        assert env.lines("a") == ["1", "1", "no target"]
+        assert sorted(env.lines("b")) == ["b got all a", 'b got {"n": 1} a']
+        b = env.host.script_by_id("b")
+        assert b is not None
+        await b.worker.invoke("stop")  # type: ignore[union-attr]
+        assert env.lines("b")[-1] == "True"
+        assert a.subscriptions == {}
+
+
+async def test_diagnostics_data(tmp_path: Path) -> None:
+    async with hosted(tmp_path) as env:
+        await env.run("api.v1.log('x')\napi.v1.error('y')\n")
+        diag = env.host.diagnostics("t")
+        assert [line.text for line in diag.recent_logs] == ["x", "y"]
+        assert [line.text for line in diag.recent_errors] == ["y"]
+        assert diag.worker.alive
+        assert diag.limits.output.available == 2048
+        assert diag.model_dump(mode="json")["limits"]["input"]["capacity"] == 2 * 28672
