@@ -1,0 +1,111 @@
+"""``nai-script run`` as a subprocess: output streams, exit codes 0/1/2/3/4, stdin events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = [sys.executable, "-m", "nai_script", "run"]
+
+
+def run(
+    tmp_path: Path, source: str, *extra: str, stdin: str = "", name: str = "s.py"
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / name
+    script.write_text(source)
+    return subprocess.run(
+        [*RUN, str(script), "--data", str(tmp_path / "data"), *extra],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_ok_logs_to_stdout_errors_to_stderr(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        "api.v1.log('out line')\napi.v1.error('err line')\n"
+        "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 5})\n"
+        "api.v1.log(len(r.choices[0].token_ids))\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["out line", "5"]
+    assert "err line" in done.stderr
+
+
+def test_script_raising_exits_1_with_its_line(tmp_path: Path) -> None:
+    done = run(tmp_path, "x = 1\nraise ValueError('nope')\n")
+    assert done.returncode == 1
+    assert "s.py:2" in done.stderr
+    assert "nope" in done.stderr
+
+
+def test_callback_raising_later_exits_1(tmp_path: Path) -> None:
+    done = run(
+        tmp_path, "def f():\n    raise KeyError('late')\nawait api.v1.timers.setTimeout(f, 10)\n"
+    )
+    assert done.returncode == 1
+    assert "late" in done.stderr
+
+
+@pytest.mark.parametrize("args", [["--timeout", "0"], ["--backend", "openai"]])
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    done = run(tmp_path, "pass\n", *args)
+    assert done.returncode == 2
+    assert "error" in done.stderr
+
+
+def test_missing_file_and_wrong_suffix_exit_2(tmp_path: Path) -> None:
+    missing = subprocess.run(
+        [*RUN, str(tmp_path / "nope.py")], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2
+    assert "no such file" in missing.stderr
+    assert run(tmp_path, "pass\n", name="s.txt").returncode == 2
+
+
+def test_policy_rejection_exits_3_with_file_line_col(tmp_path: Path) -> None:
+    done = run(tmp_path, "a = 1\nimport os\nb = a._secret\n")
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    assert any(line.startswith(f"{tmp_path / 's.py'}:2:") for line in lines), done.stderr
+    assert any(":3:" in line for line in lines)
+
+
+def test_memory_limit_exits_4(tmp_path: Path) -> None:
+    done = run(tmp_path, "x = 'a' * (2 ** 31)\n")
+    assert done.returncode == 4, done.stderr
+    assert "memory" in done.stderr
+
+
+def test_timeout_with_pending_work_exits_4(tmp_path: Path) -> None:
+    done = run(tmp_path, "await api.v1.timers.setTimeout(lambda: None, 60000)\n", "--timeout", "1")
+    assert done.returncode == 4
+    assert "--timeout 1" in done.stderr
+
+
+def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        '"""\n---\nid: diag\nname: Diag\n---\n"""\n'
+        "await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 7})\n"
+        "await api.v1.timers.sleep(400)\n",
+        "--diagnostics",
+        stdin="interact\nmanual\n",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])["diagnostics"][0]
+    assert report["script_id"] == "diag"
+    assert report["limits"]["output"]["available"] == 2048 - 7
+    assert report["limits"]["last_interaction_at"] is not None
+    assert report["limits"]["last_manual_generation_at"] is not None
+    again = run(tmp_path, "api.v1.log(api.v1.script.getAllowedOutput())\n", name="s.py")
+    assert again.returncode == 0
