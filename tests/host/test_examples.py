@@ -78,7 +78,7 @@ def test_storage_counter_counts_across_runs(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines() == [
         "run number 2",
-        'keys: ["firstRunId", "runs"]',
+        "keys: ['firstRunId', 'runs']",
         "scratch has 3 items",
         "scratch kept: False",
     ]
