@@ -37,7 +37,7 @@ def delivered():
 async def direct(client: NovelAIClient) -> float:
     request = wire.ChatCompletionRequest(
         model="glm-4-6",
-        messages=[wire.ChatMessage(**m) for m in MESSAGES],  # type: ignore[arg-type]
+        messages=[wire.ChatMessage(**m) for m in MESSAGES],
         max_tokens=TOKENS,
     )
     start = time.perf_counter()
@@ -92,7 +92,7 @@ async def main() -> None:
                 for _ in range(10):
                     request = wire.ChatCompletionRequest(
                         model="glm-4-6",
-                        messages=[wire.ChatMessage(**m) for m in MESSAGES],  # type: ignore[arg-type]
+                        messages=[wire.ChatMessage(**m) for m in MESSAGES],
                         max_tokens=2048,
                     )
                     async for _chunk in client.stream_chat_completions(request):
