@@ -310,7 +310,8 @@ class ScriptWorker:
     ) -> Any:
         """Call a script callback (or top-level function by name); its result as plain data.
 
-        Over ``timeout`` (default ``limits.wall_seconds``) the worker is killed (wall_clock).
+        Over ``timeout`` (default ``limits.wall_seconds``) the worker is killed (wall_clock);
+        cancelling this call cancels the callback in the worker.
         """
         if self.exit_reason is not None:
             raise WorkerDied(self.exit_reason)
@@ -328,16 +329,21 @@ class ScriptWorker:
             await self._exited.wait()
             assert self.exit_reason is not None
             raise WorkerDied(self.exit_reason) from None
+        except asyncio.CancelledError:
+            # Our caller gave up: stop the callback in the worker too (it sees CancelledError).
+            if self.exit_reason is None:
+                self._send(cancel_message(invoke_id))
+            raise
         finally:
             self._invokes.pop(invoke_id, None)
         if not result.ok:
             raise ScriptFailed(result.error or ScriptFailure(kind="internal", message="failed"))
         return from_wire(result.value)
 
-    def cancel(self, invoke_id: int | None = None) -> None:
-        """Cancel one invocation, or every pending task and call in the worker."""
+    def cancel(self) -> None:
+        """Cancel every pending task and call in the worker (the script keeps running)."""
         if self.exit_reason is None:
-            self._send(cancel_message(invoke_id))
+            self._send(cancel_message(None))
 
     async def wait_idle(self) -> None:
         """Until the worker reports nothing pending (raises ``WorkerDied`` if it dies)."""

@@ -320,6 +320,8 @@ class Worker:
             return self._call_sync(call_id, message)
         future: asyncio.Future[Any] = self.loop.create_future()
         self._calls[call_id] = (future, what)
+        # A cancelled await (its task was cancelled) no longer counts as pending work.
+        future.add_done_callback(lambda done: self._calls.pop(call_id, None))
         self.send(message)
         return PendingCall(future, what, self)
 

@@ -222,3 +222,22 @@ async def test_stress_interleaved_sync_and_async_calls_lose_nothing() -> None:
         )
         assert results == [[i, i * 2, i * 3] for i in range(300)]
         await worker.wait_idle()
+
+
+async def test_cancelling_an_invoke_cancels_the_callback_in_the_worker() -> None:
+    source = (
+        "state = {'cancelled': False}\n"
+        "async def wait():\n"
+        "    try:\n"
+        "        await api.v1.never()\n"
+        "    finally:\n"
+        "        state['cancelled'] = True\n"
+        "api.v1.register('w', wait)\n"
+        "def check(): return state['cancelled']\n"
+    )
+    async with running(source) as (worker, host):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(worker.invoke(host.callbacks["w"]), 0.2)
+        await worker.wait_idle()
+        assert await worker.invoke("check") is True
+        assert worker.exit_reason is None
