@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
-from sandbox.values import from_script_value, to_script_value
+from sandbox.values import JSObject, from_script_value, to_script_value
 
 
 class ApiError(Exception):
@@ -242,10 +242,17 @@ def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
 
 
 def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:
-    """What a script sees of a host value: JS-like data, remote proxies, its own callbacks."""
-    if isinstance(value, dict):
+    """What a script sees of a host value: JS-like data (``JSObject``), remote proxies
+    wherever the host placed a remote object, and the script's own callbacks."""
+    kind = type(value)
+    if kind is dict:
         if "$remote" in value:
             return RemoteProxy(value, transport)
-        if set(value) == {"$callback"}:
+        if len(value) == 1 and "$callback" in value:
             return callbacks.get(int(value["$callback"]))
-    return to_script_value(value)
+        return JSObject(
+            {key: decode_from_host(item, callbacks, transport) for key, item in value.items()}
+        )
+    if kind is list:
+        return [decode_from_host(item, callbacks, transport) for item in value]
+    return value

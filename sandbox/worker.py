@@ -372,6 +372,7 @@ def main() -> None:
     try:
         worker.run()
     except MemoryError:
+        os.write(2, b"MemoryError: the worker ran out of memory outside the script\n")
         os._exit(MEMORY_EXIT_CODE)
     os._exit(0)
 

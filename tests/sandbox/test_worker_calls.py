@@ -241,3 +241,17 @@ async def test_cancelling_an_invoke_cancels_the_callback_in_the_worker() -> None
         await worker.wait_idle()
         assert await worker.invoke("check") is True
         assert worker.exit_reason is None
+
+
+def test_remote_objects_nested_in_results_become_proxies() -> None:
+    from sandbox.protocol import RemoteObject, RemoteRegistry, to_wire
+    from sandbox.proxy import CallbackRegistry, RemoteProxy, decode_from_host
+
+    registry = RemoteRegistry()
+    window = RemoteObject(target=1, methods={"close": "async"}, values={"title": "t"})
+    wire = to_wire({"items": [window], "meta": {"n": 1}}, registry)
+    decoded = decode_from_host(wire, CallbackRegistry(), transport=None)  # type: ignore[arg-type]
+    assert isinstance(decoded.items[0], RemoteProxy)
+    assert dir(decoded.items[0]) == ["close", "title"]
+    assert decoded.items[0].title == "t"
+    assert decoded.meta.n == 1
