@@ -68,7 +68,10 @@ def script_location(error: BaseException, filename: str) -> str:
     if isinstance(error, SyntaxError) and error.filename == filename and error.lineno:
         line = error.lineno
     where = f"{filename}:{line}" if line is not None else filename
-    text = str(error)
+    try:
+        text = str(error)  # a script's own exception class may define a failing __str__
+    except Exception:
+        text = "<exception message could not be shown>"
     return (
         f"{where}: {type(error).__name__}: {text}" if text else f"{where}: {type(error).__name__}"
     )

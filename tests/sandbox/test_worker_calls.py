@@ -255,3 +255,16 @@ def test_remote_objects_nested_in_results_become_proxies() -> None:
     assert dir(decoded.items[0]) == ["close", "title"]
     assert decoded.items[0].title == "t"
     assert decoded.meta.n == 1
+
+
+async def test_exception_with_a_failing_str_still_reports_its_line() -> None:
+    source = (
+        "class Weird(Exception):\n"
+        "    def __str__(self):\n"
+        "        raise ValueError('no')\n"
+        "def bad():\n"
+        "    raise Weird()\n"
+    )
+    async with running(source, name="w.py") as (worker, _host):
+        with pytest.raises(ScriptFailed, match=r"^w\.py:5: Weird: <exception message could not"):
+            await worker.invoke("bad")
