@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "stdout as it arrives. Uses the embedded simulator unless told otherwise.",
     )
     parser.add_argument("prompt", help="the prompt text")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})"
+    )
     parser.add_argument(
         "--max-tokens", type=int, default=100, help="most tokens to generate (default 100)"
     )

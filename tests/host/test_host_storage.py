@@ -26,7 +26,8 @@ def test_round_trips_json_values(db: StorageDB) -> None:
     assert s.get("obj") == {"x": [1, 2, {"y": None}], "ü": "✓"}
     assert s.get("missing") is None
     assert s.list() == ["n", "obj"]
-    assert s.has("n") and not s.has("missing")
+    assert s.has("n")
+    assert not s.has("missing")
     s.remove("n")
     assert not s.has("n")
     assert s.get_or_default("n", 7) == 7
