@@ -36,6 +36,7 @@ KNOWN_PERMISSIONS: frozenset[str] = frozenset(
         "fileDownload",
         "fileInput",
         "editorDecorations",
+        "imageGeneration",  # nai-script extension (api.v1.image.generate)
     }
 )
 

@@ -20,6 +20,7 @@ from nai_script.host.api import (
     budget,
     generate,
     hooks,
+    image,
     messaging,
     rollover,
     signals,
@@ -30,6 +31,7 @@ from nai_script.host.api import (
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
 from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
 from nai_script.host.errors import LoadError
+from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig, limits_interactions
 from nai_script.host.script import LoadedScript
 from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
 from nai_script.host.surface import api_description
@@ -49,6 +51,7 @@ ROUTES: dict[str, Route] = routes_from(
     budget.ROUTES,
     generate.ROUTES,
     hooks.ROUTES,
+    image.ROUTES,
     messaging.ROUTES,
     rollover.ROUTES,
     signals.ROUTES,
@@ -116,6 +119,7 @@ class ScriptHost:
         history_node_id: str = "root",
         hook_timeout: float = 10.0,
         warm_workers: int = 0,
+        image_budget_config: ImageBudgetConfig | None = None,
     ) -> None:
         self.client = client
         self.tokenizers = tokenizers
@@ -124,6 +128,12 @@ class ScriptHost:
         self.clock: Clock = clock or SystemClock()
         self.limits = Limits(self.data_dir / "limits.sqlite3", limits_config, self.clock)
         self.storage_db = StorageDB(self.data_dir / "storage.sqlite3")
+        self.image_budget = ImageBudget(
+            self.data_dir / "image_budget.sqlite3",
+            image_budget_config,
+            self.clock,
+            last_interaction=limits_interactions(self.limits),
+        )
         self.worker_limits = worker_limits or WorkerLimits()
         self.tier = int(tier)
         self.default_model = default_model
@@ -156,6 +166,7 @@ class ScriptHost:
             await self._pool.close()
         await self.limits.close()
         self.storage_db.close()
+        self.image_budget.close()
 
     # -- scripts ---------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ FUNCTIONS: dict[str, Any] = {
     "config": {"get": SYNC},
     "permissions": {"has": SYNC, "request": ASYNC, "list": SYNC},
     "hooks": {"register": SYNC, "unregister": SYNC, "isRegistered": SYNC},
+    "image": {"generate": ASYNC},  # extension: NovelAI has no image api for scripts
     "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": SYNC, "unsubscribe": SYNC},
     **{name: dict.fromkeys(STORAGE_METHODS, ASYNC) for name in STORAGE_NAMESPACES},
 }

@@ -18,6 +18,7 @@ PERMISSIONS = (
     "fileDownload",
     "fileInput",
     "editorDecorations",
+    "imageGeneration",  # our extension: api.v1.image.generate
 )
 _DICE = re.compile(r"^\s*(\d*)\s*[dD]\s*(\d+)\s*(?:([+-])\s*(\d+))?\s*$")
 MAX_DICE = 1000
