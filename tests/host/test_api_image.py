@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,20 @@ async def test_settle_partial_and_release(tmp_path: Path) -> None:
             budget.ms_until_available("s", 9)
     finally:
         budget.close()
+
+
+def test_example_script_runs_with_granted_permissions(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "image_portrait.py"
+    command = [sys.executable, "-m", "nai_script", "run", str(script), "--data", str(tmp_path)]
+    done = subprocess.run(
+        [*command, "--timeout", "30", "--grant-permissions"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second, seed = done.stdout.splitlines()
+    assert first.startswith("image 1: data:image/png;base64,")
+    assert second.startswith("image 2: data:image/png;base64,")
+    assert seed == "seed 1234"
