@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry, available, held_now
+from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry
 from nai_script.limits.prefix_cache import CachedBlock
 
 T = TypeVar("T")
@@ -171,13 +171,14 @@ class LimitsStore:
         def run(conn: sqlite3.Connection) -> list[int | None]:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                entries = _entries(conn, script_id)
                 last = _last_interaction(conn, script_id)
                 for rule, needed in requests:
-                    free = available(entries, rule, now, last)
+                    held = _held_amount(conn, script_id, rule, now, last)
+                    free = max(0, rule.capacity - held)
                     if needed > free:
                         raise Refusal(rule.kind, free, needed, rule.capacity)
-                _delete_returned(conn, entries, [rule for rule, _ in requests], now, last)
+                for rule, _ in requests:
+                    _delete_returned(conn, script_id, rule, now, last)
                 ids: list[int | None] = []
                 for rule, needed in requests:
                     if needed == 0:
@@ -298,18 +299,41 @@ def _last_interaction(conn: sqlite3.Connection, script_id: str) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
+# "Returned" exactly as ``buckets.is_returned`` says (settled, ``now >= spent_at + window``, an
+# interaction strictly after the spend), evaluated in SQLite: a reserve then costs one indexed
+# aggregate instead of building every held entry in Python (linear in the entries, ~5 us each).
+_RETURNED = "settled = 1 AND spent_at + :window <= :now AND :last IS NOT NULL AND :last > spent_at"
+
+
+def _held_amount(
+    conn: sqlite3.Connection, script_id: str, rule: BucketRule, now: float, last: float | None
+) -> int:
+    """Tokens of ``rule``'s bucket still held now (what ``buckets.available`` subtracts)."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(amount), 0) FROM held_entries"
+        f" WHERE script_id = :script AND bucket = :bucket AND NOT ({_RETURNED})",
+        _returned_params(script_id, rule, now, last),
+    ).fetchone()
+    return int(row[0])
+
+
 def _delete_returned(
-    conn: sqlite3.Connection,
-    entries: Sequence[HeldEntry],
-    rules: Sequence[BucketRule],
-    now: float,
-    last: float | None,
+    conn: sqlite3.Connection, script_id: str, rule: BucketRule, now: float, last: float | None
 ) -> None:
     """Housekeeping inside a reserve: forget entries that have returned for good."""
-    still_held: set[int] = set()
-    for rule in rules:
-        still_held.update(e.id for e in held_now(entries, rule, now, last))
-    gone = [
-        (e.id,) for e in entries if e.id not in still_held and e.bucket in {r.kind for r in rules}
-    ]
-    conn.executemany("DELETE FROM held_entries WHERE id = ?", gone)
+    conn.execute(
+        f"DELETE FROM held_entries WHERE script_id = :script AND bucket = :bucket AND {_RETURNED}",
+        _returned_params(script_id, rule, now, last),
+    )
+
+
+def _returned_params(
+    script_id: str, rule: BucketRule, now: float, last: float | None
+) -> dict[str, object]:
+    return {
+        "script": script_id,
+        "bucket": rule.kind.value,
+        "window": rule.window_s,
+        "now": now,
+        "last": last,
+    }
