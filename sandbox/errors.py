@@ -7,13 +7,16 @@ naming the attribute, type or module that was refused, so a script author sees *
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 
-class Problem(BaseModel):
-    """One reason a script cannot be compiled; ``line`` and ``column`` are 1-based."""
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One reason a script cannot be compiled; ``line`` and ``column`` are 1-based.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a pydantic model: the worker imports this module, and pydantic
+    would cost it tens of milliseconds of start-up. Pydantic models may still hold Problems.
+    """
 
     filename: str
     line: int

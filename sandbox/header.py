@@ -20,12 +20,23 @@ from __future__ import annotations
 
 import ast
 import re
-import textwrap
 from pathlib import PurePath
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sandbox.frontmatter import HeaderError, front_matter, line_of, load_mapping
+
+__all__ = [
+    "KNOWN_PERMISSIONS",
+    "ConfigOption",
+    "HeaderError",
+    "ScriptHeader",
+    "default_header",
+    "header_from_module",
+    "parse_header",
+    "script_id_from_filename",
+]
 
 KNOWN_PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -39,18 +50,6 @@ KNOWN_PERMISSIONS: frozenset[str] = frozenset(
         "imageGeneration",  # nai-script extension (api.v1.image.generate)
     }
 )
-
-_FENCE = "---"
-
-
-class HeaderError(ValueError):
-    """The front matter is not valid; ``line`` is the script line (1-based) of the problem."""
-
-    def __init__(self, filename: str, line: int, message: str) -> None:
-        self.filename = filename
-        self.line = line
-        self.message = message
-        super().__init__(f"{filename}:{line}: {message}")
 
 
 class ConfigOption(BaseModel):
@@ -122,22 +121,11 @@ def default_header(filename: str) -> ScriptHeader:
 
 def header_from_module(tree: ast.Module, filename: str) -> ScriptHeader:
     """The header of an already parsed module (the compiler parses once)."""
-    block = _front_matter(tree, filename)
+    block = front_matter(tree, filename)
     if block is None:
         return default_header(filename)
     text, first_line = block
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = first_line + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise HeaderError(filename, line, f"header is not valid YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise HeaderError(filename, first_line, "header must be a mapping of `key: value` lines")
-    fields = dict(data)
+    fields = load_mapping(text, first_line, filename)
     stem = PurePath(filename).stem or "script"
     fields.setdefault("id", script_id_from_filename(filename))
     fields.setdefault("name", stem)
@@ -147,58 +135,9 @@ def header_from_module(tree: ast.Module, filename: str) -> ScriptHeader:
         error = exc.errors()[0]
         location = tuple(error["loc"])
         key = ".".join(str(part) for part in location) or "header"
-        line = first_line + _line_of(text, location)
+        line = first_line + line_of(text, location)
         if error["type"] == "extra_forbidden":
             message = f"unknown header key {key!r}"
         else:
             message = f"header key {key!r}: {error['msg']}"
         raise HeaderError(filename, line, message) from None
-
-
-def _front_matter(tree: ast.Module, filename: str) -> tuple[str, int] | None:
-    """The YAML between the ``---`` fences and the script line its first line sits on."""
-    if not tree.body:
-        return None
-    first = tree.body[0]
-    if not (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-    ):
-        return None
-    lines = first.value.value.split("\n")
-    index = 0
-    while index < len(lines) and not lines[index].strip():
-        index += 1
-    if index >= len(lines) or lines[index].strip() != _FENCE:
-        return None
-    start = index + 1
-    for end in range(start, len(lines)):
-        if lines[end].strip() == _FENCE:
-            body = "\n".join(lines[start:end])
-            return textwrap.dedent(body), first.lineno + start
-    raise HeaderError(filename, first.lineno + index, "header opened with `---` but never closed")
-
-
-def _line_of(text: str, location: tuple[Any, ...]) -> int:
-    """0-based line inside the YAML text of the node at ``location``, as close as we can get."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return 0
-    line = 0
-    for part in location:
-        if isinstance(node, yaml.MappingNode):
-            match = next((pair for pair in node.value if pair[0].value == part), None)
-            if match is None:
-                break
-            line = match[0].start_mark.line
-            node = match[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line
-        else:
-            break
-    return line

@@ -11,16 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sandbox.api_schema import ApiDescription
 from sandbox.protocol import (
-    HEADER,
-    PROTOCOL_VERSION,
     WAKING_MESSAGES,
     ApiCall,
     ApiCallMessage,
@@ -46,6 +41,14 @@ from sandbox.protocol import (
     to_wire,
 )
 from sandbox.rlimits import WorkerLimits
+from sandbox.spawn import (
+    HELLO_TIMEOUT,
+    WORKER_ARGV,
+    WarmPool,
+    WorkerProcess,
+    read_frame,
+    spawn_worker,
+)
 from sandbox.watchdog import (
     ActivationWatchdog,
     BoundedTail,
@@ -55,11 +58,25 @@ from sandbox.watchdog import (
     read_rss_bytes,
 )
 
+__all__ = [
+    "HELLO_TIMEOUT",
+    "WORKER_ARGV",
+    "ExitSink",
+    "Handler",
+    "LoadFailed",
+    "LogSink",
+    "ScriptFailed",
+    "ScriptWorker",
+    "WarmPool",
+    "WorkerDied",
+    "WorkerError",
+    "WorkerProcess",
+    "spawn_worker",
+]
+
 Handler = Callable[[ApiCall], Awaitable[Any]]
 LogSink = Callable[[str, str], None]
 ExitSink = Callable[[ExitReason], None]
-WORKER_ARGV: tuple[str, ...] = (sys.executable, "-I", "-B", "-m", "sandbox.worker")
-HELLO_TIMEOUT = 10.0
 _ERROR_TYPES = {TypeError: "TypeError", ValueError: "ValueError"}
 
 
@@ -88,101 +105,6 @@ class ScriptFailed(WorkerError):
     def __init__(self, failure: ScriptFailure) -> None:
         self.failure = failure
         super().__init__(failure.message)
-
-
-@dataclass
-class WorkerProcess:
-    """A spawned worker that has said hello with the right protocol version."""
-
-    proc: asyncio.subprocess.Process
-    workdir: str
-    pid: int
-
-
-async def _read_frame(stream: asyncio.StreamReader, max_bytes: int) -> bytes:
-    header = await stream.readexactly(HEADER.size)
-    (length,) = HEADER.unpack(header)
-    if length > max_bytes:
-        raise ProtocolError(f"frame of {length} bytes exceeds the limit of {max_bytes} bytes")
-    try:
-        return await stream.readexactly(length)
-    except asyncio.IncompleteReadError as cut:
-        raise ProtocolError(
-            f"worker closed the pipe mid-frame ({len(cut.partial)} of {length} bytes)"
-        ) from None
-
-
-async def spawn_worker(argv: Sequence[str] = WORKER_ARGV, *, max_frame_bytes: int) -> WorkerProcess:
-    """Start a worker with an empty environment in an empty directory; check its hello."""
-    workdir = tempfile.mkdtemp(prefix="nai-worker-")
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={},
-        cwd=workdir,
-        close_fds=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    try:
-        payload = await asyncio.wait_for(_read_frame(proc.stdout, max_frame_bytes), HELLO_TIMEOUT)
-        hello = parse_worker_message(payload)
-        if not isinstance(hello, Hello):
-            raise ProtocolError(f"worker spoke {hello.t!r} before hello")
-        if hello.version != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"worker speaks protocol version {hello.version}, host speaks {PROTOCOL_VERSION}"
-            )
-    except (ProtocolError, asyncio.IncompleteReadError, TimeoutError) as error:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        stderr = b""
-        if proc.stderr is not None:
-            with contextlib.suppress(Exception):
-                stderr = await asyncio.wait_for(proc.stderr.read(4096), 1.0)
-        await proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-        if isinstance(error, ProtocolError):
-            raise
-        detail = "no hello from the worker" if isinstance(error, TimeoutError) else "worker exited"
-        tail = stderr.decode("utf-8", "replace").strip()
-        message = f"{detail} before hello" + (f"; stderr:\n{tail}" if tail else "")
-        raise ProtocolError(message) from None
-    return WorkerProcess(proc, workdir, proc.pid)
-
-
-class WarmPool:
-    """Keeps ``size`` spawned workers ready so a script starts without interpreter start-up."""
-
-    def __init__(
-        self, size: int = 1, argv: Sequence[str] = WORKER_ARGV, max_frame_bytes: int = 1 << 24
-    ):
-        self.size = size
-        self._argv = tuple(argv)
-        self._max_frame_bytes = max_frame_bytes
-        self._ready: list[asyncio.Task[WorkerProcess]] = []
-
-    def _fill(self) -> None:
-        while len(self._ready) < self.size:
-            coro = spawn_worker(self._argv, max_frame_bytes=self._max_frame_bytes)
-            self._ready.append(asyncio.ensure_future(coro))
-
-    async def take(self) -> WorkerProcess:
-        self._fill()
-        task = self._ready.pop(0)
-        self._fill()
-        return await task
-
-    async def close(self) -> None:
-        tasks, self._ready = self._ready, []
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                spawned = await task
-                spawned.proc.kill()
-                await spawned.proc.wait()
-                shutil.rmtree(spawned.workdir, ignore_errors=True)
 
 
 class ScriptWorker:
@@ -424,7 +346,7 @@ class ScriptWorker:
         assert self._proc.stdout is not None
         try:
             while True:
-                payload = await _read_frame(self._proc.stdout, self._limits.max_frame_bytes)
+                payload = await read_frame(self._proc.stdout, self._limits.max_frame_bytes)
                 self._handle(parse_worker_message(payload))
         except asyncio.IncompleteReadError as cut:
             if cut.partial:

@@ -4,79 +4,68 @@ A frame is a 4-byte big-endian payload length followed by that many bytes of UTF
 object with a ``t`` field naming the message). The worker speaks first with ``hello`` carrying
 ``PROTOCOL_VERSION``; anything else is a protocol failure. The host validates every worker
 message with the pydantic models below (the worker is untrusted); the worker side builds and
-reads plain dicts for speed.
+reads plain dicts for speed, using only ``sandbox.wire`` (framing and host -> worker messages,
+re-exported here) so that it never imports pydantic.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = 1
-HEADER = struct.Struct(">I")
-DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+from sandbox.wire import (
+    DEFAULT_MAX_FRAME_BYTES,
+    HEADER,
+    PROTOCOL_VERSION,
+    WAKING_MESSAGES,
+    FrameDecoder,
+    FrameTooLarge,
+    ProtocolError,
+    cancel_message,
+    decode_payload,
+    encode_frame,
+    invoke_message,
+    load_message,
+    reply_message,
+    shutdown_message,
+)
 
-
-class ProtocolError(Exception):
-    """The peer broke the protocol: bad frame, oversize frame, wrong version, garbage."""
-
-
-class FrameTooLarge(ProtocolError):
-    pass
-
-
-def encode_frame(message: dict[str, Any]) -> bytes:
-    """Serialise one message as a complete frame (header + compact JSON)."""
-    payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
-    return HEADER.pack(len(payload)) + payload
-
-
-def decode_payload(payload: bytes) -> dict[str, Any]:
-    """Parse a frame payload into a dict; anything else is a protocol error."""
-    try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"frame is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError(f"frame must be a JSON object, got {type(value).__name__}")
-    return value
-
-
-class FrameDecoder:
-    """Incremental decoder: feed arbitrary chunks, get complete payloads back.
-
-    Survives any split (mid-header, mid-payload) and refuses a declared length over
-    ``max_frame_bytes`` before buffering it, so a peer cannot make us allocate without bound.
-    """
-
-    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self._buffer = bytearray()
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self._buffer += chunk
-        frames: list[bytes] = []
-        while len(self._buffer) >= HEADER.size:
-            (length,) = HEADER.unpack_from(self._buffer)
-            if length > self.max_frame_bytes:
-                raise FrameTooLarge(
-                    f"frame of {length} bytes exceeds the limit of {self.max_frame_bytes} bytes"
-                )
-            end = HEADER.size + length
-            if len(self._buffer) < end:
-                break
-            frames.append(bytes(self._buffer[HEADER.size : end]))
-            del self._buffer[:end]
-        return frames
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes of an incomplete frame still buffered (non-zero at EOF means a cut frame)."""
-        return len(self._buffer)
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "HEADER",
+    "PROTOCOL_VERSION",
+    "WAKING_MESSAGES",
+    "ApiCall",
+    "ApiCallMessage",
+    "CallbackHandle",
+    "ExitReason",
+    "Fatal",
+    "FrameDecoder",
+    "FrameTooLarge",
+    "Hello",
+    "InvokeResult",
+    "Loaded",
+    "Log",
+    "ProtocolError",
+    "Release",
+    "RemoteObject",
+    "RemoteRegistry",
+    "ScriptFailure",
+    "Status",
+    "WorkerMessage",
+    "cancel_message",
+    "decode_payload",
+    "encode_frame",
+    "from_wire",
+    "invoke_message",
+    "load_message",
+    "parse_worker_message",
+    "reply_message",
+    "shutdown_message",
+    "to_wire",
+]
 
 
 # --- worker -> host messages (validated on the host) ---------------------------------------
@@ -179,40 +168,6 @@ def parse_worker_message(payload: bytes) -> WorkerMessage:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "frame"
         raise ProtocolError(f"bad worker frame at {where}: {first['msg']}") from None
-
-
-# --- host -> worker messages (built by the host, read as dicts by the worker) ------------------
-
-#: Messages that can make the worker run script code; both sides count them (``seen``).
-WAKING_MESSAGES = frozenset({"load", "invoke", "reply", "cancel"})
-
-
-def load_message(
-    *, source: str, filename: str, api: dict[str, Any], limits: dict[str, Any]
-) -> dict[str, Any]:
-    return {"t": "load", "source": source, "filename": filename, "api": api, "limits": limits}
-
-
-def invoke_message(invoke_id: int, target: int | str, args: list[Any]) -> dict[str, Any]:
-    """``target`` is a callback handle id, or the name of a top-level script function."""
-    return {"t": "invoke", "id": invoke_id, "target": target, "args": args}
-
-
-def reply_message(
-    call_id: int, *, value: Any = None, error: str | None = None, error_type: str = "ApiError"
-) -> dict[str, Any]:
-    if error is not None:
-        return {"t": "reply", "id": call_id, "ok": False, "error": error, "etype": error_type}
-    return {"t": "reply", "id": call_id, "ok": True, "value": value}
-
-
-def cancel_message(invoke_id: int | None) -> dict[str, Any]:
-    """Cancel one invocation, or (``None``) all pending work in the worker."""
-    return {"t": "cancel", "id": invoke_id}
-
-
-def shutdown_message() -> dict[str, Any]:
-    return {"t": "shutdown"}
 
 
 # --- host-side values: what a handler sees of a call, and what it may return ----------------

@@ -14,9 +14,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_MEMORY_MB = 256
-MEMORY_CEILING_MB = 1024
-MEMORY_FLOOR_MB = 128
+from sandbox.worker_rlimits import (
+    DEFAULT_MEMORY_MB,
+    MEMORY_CEILING_MB,
+    MEMORY_FLOOR_MB,
+    apply_worker_rlimits,
+    memory_mb_within,
+)
+
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "MEMORY_CEILING_MB",
+    "MEMORY_FLOOR_MB",
+    "WorkerLimits",
+    "apply_worker_rlimits",
+    "memory_mb_within",
+]
 
 
 class WorkerLimits(BaseModel):
@@ -45,33 +58,8 @@ class WorkerLimits(BaseModel):
 
     def memory_mb_for(self, requested_mb: int | None) -> int:
         """The RLIMIT_AS a script gets: its header's ``memoryLimit`` within floor..ceiling."""
-        if not requested_mb or requested_mb <= 0:
-            return min(self.memory_default_mb, self.memory_ceiling_mb)
-        return max(MEMORY_FLOOR_MB, min(int(requested_mb), self.memory_ceiling_mb))
+        return memory_mb_within(requested_mb, self.memory_default_mb, self.memory_ceiling_mb)
 
     def wire(self) -> dict[str, Any]:
         """What the worker needs of these limits (it reads plain dicts)."""
         return self.model_dump()
-
-
-def apply_worker_rlimits(limits: dict[str, Any], memory_mb: int) -> None:
-    """Tighten the calling process's rlimits; only ever lowers them (runs in the worker)."""
-    import resource
-
-    def lower(which: int, soft: int, hard: int | None = None) -> None:
-        _, current_hard = resource.getrlimit(which)
-        hard = soft if hard is None else hard
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-            soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
-
-    lower(resource.RLIMIT_CORE, 0)
-    lower(resource.RLIMIT_FSIZE, int(limits["max_file_bytes"]))
-    lower(resource.RLIMIT_NOFILE, int(limits["max_open_files"]))
-    # Ignored for root (CAP_SYS_RESOURCE); otherwise no fork and no thread creation.
-    lower(resource.RLIMIT_NPROC, 0)
-    backstop = int(limits["cpu_backstop_seconds"])
-    lower(resource.RLIMIT_CPU, backstop, backstop + 5)
-    address_space = memory_mb * 1024 * 1024
-    lower(resource.RLIMIT_AS, address_space)

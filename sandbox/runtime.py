@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sandbox.compiler import CompiledScript
+from sandbox.compiler import CompiledCode
 from sandbox.guards import (
     ScriptClassMeta,
     guarded_aiter,
@@ -59,7 +59,7 @@ def make_globals(
 
 
 def run_compiled(
-    compiled: CompiledScript, globals: dict[str, Any]
+    compiled: CompiledCode, globals: dict[str, Any]
 ) -> Coroutine[Any, Any, Any] | None:
     """Execute the module body; for top-level ``await`` return the coroutine to await."""
     result = eval(compiled.code, globals)

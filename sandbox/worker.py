@@ -5,6 +5,10 @@ stdin and leave on stdout; both are moved to private descriptors at start so str
 fd 1 land in stderr instead of corrupting the protocol. Script code runs on an asyncio loop
 whose selector reports, just before the loop would block, whether anything is pending
 (``idle``) or not (``wait``): that is how the host's watchdog knows the script stopped running.
+
+Start-up time is the cold-start budget, so nothing on this module's import path may import
+pydantic (or YAML, unless the script has a header): ``sandbox.wire``, ``compile_for_worker``
+and ``sandbox.worker_rlimits`` are the pydantic-free halves of their host-side counterparts.
 """
 
 from __future__ import annotations
@@ -19,16 +23,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from sandbox.compiler import compile_script
+from sandbox.compiler import compile_for_worker
 from sandbox.errors import PolicyError
-from sandbox.header import HeaderError
-from sandbox.protocol import (
-    PROTOCOL_VERSION,
-    WAKING_MESSAGES,
-    FrameDecoder,
-    decode_payload,
-    encode_frame,
-)
+from sandbox.frontmatter import HeaderError
 from sandbox.proxy import (
     ApiNamespace,
     CallbackRegistry,
@@ -38,8 +35,15 @@ from sandbox.proxy import (
     encode_for_host,
     script_error,
 )
-from sandbox.rlimits import WorkerLimits, apply_worker_rlimits
 from sandbox.runtime import make_globals, run_compiled
+from sandbox.wire import (
+    PROTOCOL_VERSION,
+    WAKING_MESSAGES,
+    FrameDecoder,
+    decode_payload,
+    encode_frame,
+)
+from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 
 MEMORY_EXIT_CODE = 70
 
@@ -177,7 +181,7 @@ class Worker:
         self._decoder.max_frame_bytes = int(limits["max_frame_bytes"])
         self._max_log_chars = int(limits["log_line_bytes"]) + 1
         try:
-            compiled = compile_script(str(message["source"]), self._filename)
+            compiled, requested = compile_for_worker(str(message["source"]), self._filename)
         except HeaderError as error:
             failure = {"kind": "policy", "message": str(error), "problems": [str(error)]}
             self.send({"t": "loaded", "ok": False, "error": failure})
@@ -190,8 +194,9 @@ class Worker:
         except Exception as error:
             self.send({"t": "loaded", "ok": False, "error": self._failure(error)})
             return
-        requested = getattr(compiled.header, "memoryLimit", None)
-        memory_mb = WorkerLimits(**limits).memory_mb_for(requested)
+        memory_mb = memory_mb_within(
+            requested, int(limits["memory_default_mb"]), int(limits["memory_ceiling_mb"])
+        )
         api: ApiNamespace = build_api(dict(message["api"]), self)
         self._globals = make_globals(api, print_sink=self._print, script_name=self._filename)
         apply_worker_rlimits(limits, memory_mb)
