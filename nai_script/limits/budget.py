@@ -57,12 +57,8 @@ class Reservation:
             )
         self.state = state
 
-    async def settle(self, output_used: int, input_used: int | None = None) -> None:
-        """Charge what the generation really used (input defaults to the reservation).
-
-        A charge above the reservation is kept as charged (the tokens were really used); the
-        bucket then shows 0 available, never a negative amount.
-        """
+    def _charge(self, output_used: int, input_used: int | None) -> list[tuple[int, int]]:
+        """Validate, close the reservation, and say what each entry is charged."""
         used_input = self.input_reserved if input_used is None else input_used
         for name, value in (("output_used", output_used), ("input_used", used_input)):
             if value < 0:
@@ -75,13 +71,22 @@ class Reservation:
             settlements.append((self._input_entry, used_input))
         self.output_charged = output_used if self._output_entry is not None else 0
         self.input_charged = used_input if self._input_entry is not None else 0
-        await self._limits._settle_entries(settlements)
+        return settlements
+
+    async def settle(self, output_used: int, input_used: int | None = None) -> None:
+        """Charge what the generation really used (input defaults to the reservation).
+
+        A charge above the reservation is kept as charged (the tokens were really used); the
+        bucket then shows 0 available, never a negative amount. Visible to this ``Limits`` at
+        once; committed in order in the background (``Limits.flush`` waits for it).
+        """
+        self._limits._settle_soon(self._charge(output_used, input_used))
 
     async def release(self) -> None:
         """Refund everything: the generation was never sent."""
         self._close(ReservationState.RELEASED)
         settlements = [(e, 0) for e in (self._output_entry, self._input_entry) if e is not None]
-        await self._limits._settle_entries(settlements)
+        self._limits._settle_soon(settlements)
 
 
 class GenerationBudget:
@@ -104,12 +109,14 @@ class GenerationBudget:
         self._stat_index = stat_index
 
     async def succeed(self, output_used: int) -> None:
-        """Charge the output used and the uncached input, then cache the prompt's blocks."""
-        await self.reservation.settle(output_used, self.uncached_tokens)
+        """Charge the output used and the uncached input, and cache the prompt's blocks: one
+        commit, queued (the result need not wait for its fsync)."""
+        reservation = self.reservation
+        settlements = reservation._charge(output_used, self.uncached_tokens)
+        self._limits._settle_soon(settlements, cache_for=(reservation.script_id, self.prompt_ids))
         self._limits._mark_generation(
-            self.reservation.script_id, self._stat_index, GenerationOutcome.SUCCEEDED
+            reservation.script_id, self._stat_index, GenerationOutcome.SUCCEEDED
         )
-        await self._limits.insert(self.reservation.script_id, self.prompt_ids)
 
     async def fail(self, output_streamed: int, *, charge_input: bool | None = None) -> None:
         """A failed or cancelled call: charge only what was streamed.

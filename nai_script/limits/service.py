@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -28,7 +29,7 @@ from nai_script.limits.diagnostics import (
     bucket_diagnostics,
 )
 from nai_script.limits.prefix_cache import ScriptPrefixCache, block_keys, count_cached_tokens
-from nai_script.limits.store import LimitsStore, Refusal, StaleReservation
+from nai_script.limits.store import LimitsStore, Refusal
 
 
 class LimitsConfig(BaseModel):
@@ -229,13 +230,29 @@ class Limits:
             except RuntimeError:  # store closed meanwhile; the entries stay charged
                 pass
 
-    async def _settle_entries(self, settlements: Sequence[tuple[int, int]]) -> None:
-        if settlements:
-            try:
-                await self._store.write(LimitsStore.settle_tx(settlements))
-            except StaleReservation as exc:
-                raise RuntimeError(str(exc)) from None
+    def _settle_soon(
+        self,
+        settlements: Sequence[tuple[int, int]],
+        cache_for: tuple[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Settle (and cache a succeeded prompt) now in memory, durably in the background.
+
+        The writer keeps order, so the next reserve sees it; reads here see it at once. A
+        crash before the commit leaves the entries in flight, charged in full on recovery.
+        """
+        cache = None
+        if cache_for is not None:
+            script_id, prompt_ids = cache_for
+            change = self._cache(script_id).insert(block_keys(prompt_ids), self.clock.now())
+            if change.touched or change.evicted:
+                cache = (script_id, change.touched, change.evicted)
+        if settlements or cache is not None:
+            self._store.settle_soon(settlements, cache)
         self._notify()
+
+    async def flush(self) -> None:
+        """Wait until every write queued so far (settles included) is committed."""
+        await self._store.write(_no_write)
 
     async def recover_orphaned_reservations(self) -> int:
         """At host start: reservations left in flight by a crash are charged in full (we do
@@ -328,3 +345,7 @@ class Limits:
             cache_blocks=len(self._cache(script_id)),
             recent_generations=[stat for _, stat in self._recent.get(script_id, ())],
         )
+
+
+def _no_write(conn: sqlite3.Connection) -> None:
+    """A marker write: the writer runs writes in order, so its return means all before it."""

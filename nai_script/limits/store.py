@@ -11,6 +11,7 @@ one ``BEGIN IMMEDIATE`` transaction, which also makes two processes on one file 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry
 from nai_script.limits.prefix_cache import CachedBlock
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 MANUAL_GENERATION = "manual_generation"
 SCHEMA_VERSION = "1"
 
@@ -106,6 +108,9 @@ class LimitsStore:
         )
         self._reader = _connect(self.path, synchronous, busy_timeout_ms)
         self._closed = False
+        # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
+        # Reads apply them, so this process sees a settle the moment it is queued.
+        self._queued_settlements: dict[int, int] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -114,6 +119,44 @@ class LimitsStore:
         if self._closed:
             raise RuntimeError(f"limits store {self.path} is closed")
         return self._writer_pool.submit(fn, self._writer)
+
+    def settle_soon(
+        self,
+        settlements: Sequence[tuple[int, int]],
+        cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None = None,
+    ) -> Future[list[int]]:
+        """Queue a settle (and a cache write) as one transaction, visible to reads at once.
+
+        The caller need not wait for the commit: the writer thread runs writes in order, so a
+        later reserve always sees this settle. If the process dies first, the entries stay in
+        flight and ``recover_orphaned_reservations`` charges them in full (never a refill).
+        """
+        for entry_id, used in settlements:
+            self._queued_settlements[entry_id] = used
+        try:
+            future = self.submit(self.settle_and_cache_tx(settlements, cache))
+        except RuntimeError:
+            self._forget_queued(settlements)
+            raise
+        future.add_done_callback(lambda done: self._settle_landed(settlements, done))
+        return future
+
+    def _forget_queued(self, settlements: Sequence[tuple[int, int]]) -> None:
+        for entry_id, _ in settlements:
+            self._queued_settlements.pop(entry_id, None)
+
+    def _settle_landed(
+        self, settlements: Sequence[tuple[int, int]], done: Future[list[int]]
+    ) -> None:
+        """Writer thread, after the commit (or failure): reads now come from the file."""
+        self._forget_queued(settlements)
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            log.error("limits: settling entries %s failed: %r", settlements, error)
+        elif stale := done.result():
+            log.warning("limits: held entries %s were no longer in flight when settled", stale)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a write on the writer thread and wait for its commit.
@@ -134,7 +177,13 @@ class LimitsStore:
     # -- reads (caller's thread) ----------------------------------------------------------
 
     def read_state(self, script_id: str) -> tuple[list[HeldEntry], float | None]:
-        """The script's entries and its effective last interaction, from one snapshot."""
+        """The script's entries and its effective last interaction, from one snapshot.
+
+        Queued settlements are copied *before* the snapshot: whether or not their commit lands
+        in between, each in-flight row they name is shown settled (a settlement is removed
+        from the queue only after its commit, and applies only to rows still in flight).
+        """
+        queued = dict(self._queued_settlements)
         conn = self._reader
         conn.execute("BEGIN")
         try:
@@ -142,7 +191,7 @@ class LimitsStore:
             last = _last_interaction(conn, script_id)
         finally:
             conn.execute("COMMIT")
-        return entries, last
+        return _apply_queued(entries, queued) if queued else entries, last
 
     def interaction_times(self, script_id: str) -> tuple[float | None, float | None]:
         """(this script's last interaction, last manual generation), for diagnostics."""
@@ -206,19 +255,38 @@ class LimitsStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for entry_id, used in settlements:
-                    if used == 0:
-                        cursor = conn.execute(
-                            "DELETE FROM held_entries WHERE id = ? AND settled = 0", (entry_id,)
-                        )
-                    else:
-                        cursor = conn.execute(
-                            "UPDATE held_entries SET amount = ?, settled = 1"
-                            " WHERE id = ? AND settled = 0",
-                            (used, entry_id),
-                        )
-                    if cursor.rowcount != 1:
+                    if not _settle_entry(conn, entry_id, used):
                         raise StaleReservation(f"held entry {entry_id} is no longer in flight")
                 conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return run
+
+    @staticmethod
+    def settle_and_cache_tx(
+        settlements: Sequence[tuple[int, int]],
+        cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
+    ) -> Callable[[sqlite3.Connection], list[int]]:
+        """One commit for a generation's end: settle its entries and write its cache blocks.
+
+        Entries no longer in flight (settled by another process's recovery) are skipped and
+        returned, not fatal: nobody awaits this write to report them to.
+        """
+
+        def run(conn: sqlite3.Connection) -> list[int]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stale = [
+                    entry_id
+                    for entry_id, used in settlements
+                    if not _settle_entry(conn, entry_id, used)
+                ]
+                if cache is not None:
+                    _write_cache(conn, *cache)
+                conn.execute("COMMIT")
+                return stale
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -264,22 +332,55 @@ class LimitsStore:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    "DELETE FROM cache_blocks WHERE script_id = ? AND key = ?",
-                    [(script_id, key) for key in evicted],
-                )
-                conn.executemany(
-                    "INSERT INTO cache_blocks (script_id, key, depth, last_used)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (script_id, key) DO UPDATE SET"
-                    " depth = excluded.depth, last_used = excluded.last_used",
-                    [(script_id, b.key, b.depth, b.last_used) for b in touched],
-                )
+                _write_cache(conn, script_id, touched, evicted)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
         return run
+
+
+def _settle_entry(conn: sqlite3.Connection, entry_id: int, used: int) -> bool:
+    """Charge ``used`` in an in-flight entry (0 removes it); False if it is not in flight."""
+    if used == 0:
+        cursor = conn.execute("DELETE FROM held_entries WHERE id = ? AND settled = 0", (entry_id,))
+    else:
+        cursor = conn.execute(
+            "UPDATE held_entries SET amount = ?, settled = 1 WHERE id = ? AND settled = 0",
+            (used, entry_id),
+        )
+    return cursor.rowcount == 1
+
+
+def _write_cache(
+    conn: sqlite3.Connection,
+    script_id: str,
+    touched: Sequence[CachedBlock],
+    evicted: Sequence[bytes],
+) -> None:
+    conn.executemany(
+        "DELETE FROM cache_blocks WHERE script_id = ? AND key = ?",
+        [(script_id, key) for key in evicted],
+    )
+    conn.executemany(
+        "INSERT INTO cache_blocks (script_id, key, depth, last_used)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (script_id, key) DO UPDATE SET"
+        " depth = excluded.depth, last_used = excluded.last_used",
+        [(script_id, b.key, b.depth, b.last_used) for b in touched],
+    )
+
+
+def _apply_queued(entries: list[HeldEntry], queued: dict[int, int]) -> list[HeldEntry]:
+    """Show queued settlements: in-flight rows they name become settled (or gone at 0)."""
+    shown: list[HeldEntry] = []
+    for entry in entries:
+        used = None if entry.settled else queued.get(entry.id)
+        if used is None:
+            shown.append(entry)
+        elif used > 0:
+            shown.append(entry.model_copy(update={"amount": used, "settled": True}))
+    return shown
 
 
 def _entries(conn: sqlite3.Connection, script_id: str) -> list[HeldEntry]:
