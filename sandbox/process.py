@@ -41,70 +41,22 @@ from sandbox.protocol import (
     to_wire,
 )
 from sandbox.rlimits import WorkerLimits
-from sandbox.spawn import (
-    HELLO_TIMEOUT,
-    WORKER_ARGV,
-    WarmPool,
-    WorkerProcess,
-    read_frame,
-    spawn_worker,
-)
+from sandbox.script_log import LogSink, ScriptLog
+from sandbox.serving import api_call_of, error_reply
+from sandbox.spawn import HELLO_TIMEOUT as HELLO_TIMEOUT
+from sandbox.spawn import WORKER_ARGV, WarmPool, WorkerProcess, read_frame, spawn_worker
 from sandbox.watchdog import (
     ActivationWatchdog,
     BoundedTail,
-    LogThrottle,
     classify_death,
     read_cpu_seconds,
     read_rss_bytes,
 )
-
-__all__ = [
-    "HELLO_TIMEOUT",
-    "WORKER_ARGV",
-    "ExitSink",
-    "Handler",
-    "LoadFailed",
-    "LogSink",
-    "ScriptFailed",
-    "ScriptWorker",
-    "WarmPool",
-    "WorkerDied",
-    "WorkerError",
-    "WorkerProcess",
-    "spawn_worker",
-]
+from sandbox.worker_errors import LoadFailed, ScriptFailed, WorkerDied
+from sandbox.worker_errors import WorkerError as WorkerError
 
 Handler = Callable[[ApiCall], Awaitable[Any]]
-LogSink = Callable[[str, str], None]
 ExitSink = Callable[[ExitReason], None]
-_ERROR_TYPES = {TypeError: "TypeError", ValueError: "ValueError"}
-
-
-class WorkerError(Exception):
-    """Base of the failures ``ScriptWorker`` raises."""
-
-
-class WorkerDied(WorkerError):
-    def __init__(self, reason: ExitReason) -> None:
-        self.reason = reason
-        super().__init__(str(reason))
-
-
-class LoadFailed(WorkerError):
-    """The script did not load: policy problems, an exception at top level, or a death."""
-
-    def __init__(self, message: str, *, failure: ScriptFailure | None, reason: ExitReason | None):
-        self.failure = failure
-        self.reason = reason
-        super().__init__(message)
-
-
-class ScriptFailed(WorkerError):
-    """An invoked callback raised; the message points at the script's own line."""
-
-    def __init__(self, failure: ScriptFailure) -> None:
-        self.failure = failure
-        super().__init__(failure.message)
 
 
 class ScriptWorker:
@@ -130,17 +82,12 @@ class ScriptWorker:
         self._api = api
         self._handler = handler
         self._limits = limits
-        self._on_log = on_log
         self._on_exit = on_exit
         self._remotes = RemoteRegistry()
         self._watchdog = ActivationWatchdog(
             cpu_limit=limits.cpu_seconds, wall_limit=limits.wall_seconds
         )
-        self._throttle = LogThrottle(
-            rate=limits.log_lines_per_second,
-            burst=limits.log_burst,
-            max_line_bytes=limits.log_line_bytes,
-        )
+        self._log = ScriptLog(limits, on_log)
         self._stderr = BoundedTail(limits.stderr_tail_bytes)
         self._running = asyncio.Event()
         self._idle = asyncio.Event()
@@ -316,7 +263,7 @@ class ScriptWorker:
 
     @property
     def log_lines_dropped(self) -> int:
-        return self._throttle.dropped_total
+        return self._log.dropped_total
 
     # --- internals ------------------------------------------------------------------------
 
@@ -364,7 +311,7 @@ class ScriptWorker:
             self._calls.add(task)
             task.add_done_callback(self._calls.discard)
         elif isinstance(message, Status):
-            self._report_drops()
+            self._log.report_drops()
             if self._blocked(message.seen) and message.t == "idle":
                 self._idle.set()
         elif isinstance(message, InvokeResult):
@@ -372,7 +319,7 @@ class ScriptWorker:
             if future is not None and not future.done():
                 future.set_result(message)
         elif isinstance(message, Log):
-            self._log(message.level, message.text)
+            self._log.write(message.level, message.text)
         elif isinstance(message, Loaded):
             if self._loaded.done():
                 raise ProtocolError("worker sent a second 'loaded'")
@@ -390,51 +337,15 @@ class ScriptWorker:
         self._running.clear()
         return True
 
-    def _log(self, level: str, text: str) -> None:
-        line = self._throttle.admit(text)
-        if line is None:
-            return
-        self._report_drops()
-        if self._on_log is not None:
-            self._on_log(level, line)
-
-    def _report_drops(self) -> None:
-        dropped = self._throttle.take_dropped()
-        if dropped and self._on_log is not None:
-            self._on_log("error", f"[{dropped} log lines dropped: the script logs too fast]")
-
     async def _serve(self, message: ApiCallMessage) -> None:
         try:
-            remote = None
-            if message.remote is not None:
-                remote = self._remotes.get(message.remote)
-                if remote is None:
-                    raise ValueError(f"unknown remote object {message.remote}")
-            else:
-                kind = self._api.kind_of(message.path)
-                if kind is None:
-                    raise ValueError(f"api has no function {message.path!r}")
-                if (kind == "sync") != message.sync:
-                    raise ValueError(f"{message.path} is {kind}")
-            call = ApiCall(
-                script_name=self.name,
-                call_id=message.id,
-                path=message.path,
-                remote=remote,
-                method=message.method,
-                sync=message.sync,
-                args=from_wire(message.args, self._remotes),
-                kwargs=from_wire(message.keywords, self._remotes),
-            )
+            call = api_call_of(message, script_name=self.name, api=self._api, remotes=self._remotes)
             value = to_wire(await self._handler(call), self._remotes)
             reply = reply_message(message.id, value=value)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            etype = next((n for t, n in _ERROR_TYPES.items() if isinstance(error, t)), "ApiError")
-            reply = reply_message(
-                message.id, error=str(error) or type(error).__name__, error_type=etype
-            )
+            reply = error_reply(message.id, error)
         if self.exit_reason is None:
             self._send(reply)
 
@@ -473,7 +384,7 @@ class ScriptWorker:
         for task in [*self._calls, *self._tasks]:
             if task is not asyncio.current_task():
                 task.cancel()
-        self._report_drops()
+        self._log.report_drops()
         self._exited.set()
         shutil.rmtree(self._spawned.workdir, ignore_errors=True)
         if self._on_exit is not None:
