@@ -91,8 +91,31 @@ def validate_request(messages: Any, params: Any) -> tuple[list[Message], Generat
         raise ApiUsageError(first_validation_problem(error, "params")) from None
 
 
+class _PendingChoice:
+    """A choice's deltas not yet delivered (the callback's dict is built once, at delivery)."""
+
+    __slots__ = ("finish_reason", "texts", "token_ids")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.token_ids: list[int] = []
+        self.finish_reason: str | None = None
+
+    def as_choice(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "text": "".join(self.texts),
+            "token_ids": self.token_ids,
+            "finish_reason": self.finish_reason,
+        }
+
+
 class StreamCollector:
-    """Accumulates choices and feeds the script's callback, coalescing while it is busy."""
+    """Accumulates choices and feeds the script's callback, coalescing while it is busy.
+
+    ``add`` runs once per streamed token, on the loop that also reads the stream: it only
+    appends to lists; strings are joined and dicts built once per delivery, not per chunk.
+    """
 
     def __init__(self, ctx: CallContext, callback: CallbackHandle | None) -> None:
         self._ctx = ctx
@@ -101,36 +124,41 @@ class StreamCollector:
         self.token_ids: dict[int, list[int]] = {}
         self.finish: dict[int, str | None] = {}
         self.streamed_tokens = 0
-        self._pending: dict[int, dict[str, Any]] = {}
+        self._pending: dict[int, _PendingChoice] = {}
         self._delivery: asyncio.Task[None] | None = None
         self.callback_failed = False
         self.deliveries = 0
 
     def add(self, chunk: wire.ChatCompletionChunk) -> None:
+        delivering = self._callback is not None and not self.callback_failed
         for choice in chunk.choices:
+            index = choice.index
             text = choice.delta.content or ""
-            ids = choice.token_ids or []
-            self.texts.setdefault(choice.index, []).append(text)
-            self.token_ids.setdefault(choice.index, []).extend(ids)
+            ids = choice.token_ids or ()
+            texts = self.texts.get(index)
+            if texts is None:
+                texts = self.texts[index] = []
+                self.token_ids[index] = []
+            texts.append(text)
+            self.token_ids[index].extend(ids)
             self.streamed_tokens += len(ids)
             if choice.finish_reason is not None:
-                self.finish[choice.index] = choice.finish_reason
-            if self._callback is not None and not self.callback_failed:
-                pending = self._pending.setdefault(
-                    choice.index,
-                    {"index": choice.index, "text": "", "token_ids": [], "finish_reason": None},
-                )
-                pending["text"] += text
-                pending["token_ids"].extend(ids)
-                pending["finish_reason"] = choice.finish_reason or pending["finish_reason"]
+                self.finish[index] = choice.finish_reason
+            if delivering:
+                pending = self._pending.get(index)
+                if pending is None:
+                    pending = self._pending[index] = _PendingChoice()
+                pending.texts.append(text)
+                pending.token_ids.extend(ids)
+                if choice.finish_reason is not None:
+                    pending.finish_reason = choice.finish_reason
         if self._pending and (self._delivery is None or self._delivery.done()):
             self._delivery = asyncio.ensure_future(self._deliver())
 
     async def _deliver(self) -> None:
         while self._pending and not self.callback_failed:
-            batch = [self._pending[i] for i in sorted(self._pending)]
-            self._pending = {}
-            await self._invoke(batch, False)
+            pending, self._pending = self._pending, {}
+            await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
 
     async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
         assert self._callback is not None
