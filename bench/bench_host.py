@@ -29,6 +29,9 @@ def on_chunk(choices, final):
 async def gen(n):
     r = await api.v1.generate({MESSAGES!r}, {{"model": "glm-4-6", "max_tokens": n}}, on_chunk)
     return len(r.choices[0].token_ids)
+async def gen_plain(n):
+    r = await api.v1.generate({MESSAGES!r}, {{"model": "glm-4-6", "max_tokens": n}})
+    return len(r.choices[0].token_ids)
 def delivered():
     return chunks[0]
 """
@@ -68,18 +71,27 @@ async def main() -> None:
                 for _ in range(3):  # warm both paths
                     await direct(client)
                     await worker.invoke("gen", TOKENS)
-                ours, base = [], []
+                    await worker.invoke("gen_plain", TOKENS)
+                ours, plain, base = [], [], []
                 for _ in range(ROUNDS):
                     base.append(await direct(client))
                     start = time.perf_counter()
                     assert await worker.invoke("gen", TOKENS) == TOKENS
                     ours.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    assert await worker.invoke("gen_plain", TOKENS) == TOKENS
+                    plain.append(time.perf_counter() - start)
                 b, o = statistics.median(base), statistics.median(ours)
+                p = statistics.median(plain)
                 print(f"generate {TOKENS} tokens, median of {ROUNDS} (simulator, unlimited speed)")
                 print(f"  client core direct stream : {b * 1000:8.2f} ms")
                 print(
                     f"  sandboxed script generate : {o * 1000:8.2f} ms   ratio {o / b:.2f}x"
                     "  (target <= 1.15x)"
+                )
+                print(
+                    f"  ... same, no callback      : {p * 1000:8.2f} ms   ratio {p / b:.2f}x"
+                    "  (the rest is the callback's deliveries to the worker)"
                 )
 
                 before = await worker.invoke("delivered")
