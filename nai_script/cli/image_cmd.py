@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nai_script.backend import open_backend
 from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags, run_async
-from nai_script.client import errors
+from nai_script.client import NovelAIClient, errors
 from nai_script.client.image import DEFAULT_IMAGE_MODEL, build_image_request, generate_image
 from nai_script.client.image_models import (
     MAX_SEED,
@@ -25,6 +25,7 @@ from nai_script.client.image_models import (
     ImageRequestError,
     Sampler,
 )
+from nai_script.client.image_stream import ImageStreamEvent, stream_body, stream_image
 from nai_script.client.image_zip import ImageArchiveError
 from nai_script.config import BackendConfig, BackendKind, ConfigError, resolve_backend
 
@@ -73,6 +74,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--dry-run", action="store_true", help="print the request JSON and send nothing"
     )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="use /ai/generate-image-stream and show each sample's step progress on stderr",
+    )
     add_backend_flags(parser)
     parser.set_defaults(func=_run)
 
@@ -108,7 +114,8 @@ def _build(args: argparse.Namespace) -> ImageGenerationRequest:
 def _run(args: argparse.Namespace) -> int:
     request = _build(args)
     if args.dry_run:
-        print(json.dumps(request.wire(), indent=2, ensure_ascii=False))
+        body = _stream_body(request) if args.stream else request.wire()
+        print(json.dumps(body, indent=2, ensure_ascii=False))
         return EXIT_OK
     try:
         config = resolve_backend(backend=args.backend, base_url=args.base_url)
@@ -123,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
     started = time.monotonic()
     images: list[bytes] = []
-    run_async(_generate(config, request, images))
+    run_async(_generate(config, request, images, stream=args.stream))
     for index, image in enumerate(images):
         path = out / f"{request.parameters.seed}_{index}.png"
         path.write_bytes(image)
@@ -132,8 +139,34 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stream_body(request: ImageGenerationRequest) -> dict[str, object]:
+    try:
+        return stream_body(request)
+    except ImageRequestError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+
+
+def _show_progress(event: ImageStreamEvent, samples: int, steps: int) -> None:
+    what = "done" if event.is_final else f"step {event.step_ix + 1}/{steps}"
+    print(f"  sample {event.samp_ix + 1}/{samples}: {what}", file=sys.stderr, flush=True)
+
+
+async def _collect_stream(client: NovelAIClient, request: ImageGenerationRequest) -> list[bytes]:
+    params = request.parameters
+    finals: dict[int, bytes] = {}
+    async for event in stream_image(client, request):
+        _show_progress(event, params.n_samples, params.steps)
+        if event.is_final:
+            finals[event.samp_ix] = event.image
+    return [finals[ix] for ix in sorted(finals)]
+
+
 async def _generate(
-    config: BackendConfig, request: ImageGenerationRequest, images: list[bytes]
+    config: BackendConfig,
+    request: ImageGenerationRequest,
+    images: list[bytes],
+    *,
+    stream: bool = False,
 ) -> int:
     """Generate into ``images`` (files are written by the caller, off the event loop)."""
     params = request.parameters
@@ -145,7 +178,10 @@ async def _generate(
                 file=sys.stderr,
                 flush=True,
             )
-            images.extend(await generate_image(backend.client, request))
-    except (errors.NovelAIError, ImageArchiveError) as exc:
+            if stream:
+                images.extend(await _collect_stream(backend.client, request))
+            else:
+                images.extend(await generate_image(backend.client, request))
+    except (errors.NovelAIError, ImageArchiveError, ImageRequestError) as exc:
         raise CLIError(str(exc)) from None
     return EXIT_OK

@@ -24,6 +24,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "native_routes",
     "user_routes",
     "image_routes",
+    "image_stream_routes",
     "account_routes",
 )
 

@@ -32,7 +32,16 @@ def _status_for(problems: list[str]) -> int:
     return 500 if any(m in p for p in problems for m in _STRUCTURE_MARKERS) else 400
 
 
-def _base_seed(state: SimState, request: ImageGenerationRequest) -> int:
+def parse_generation(body: dict[str, object]) -> ImageGenerationRequest:
+    """Validate a request body as NovelAI does; shared with the streaming route."""
+    try:
+        return ImageGenerationRequest.model_validate(body)
+    except ValidationError as exc:
+        problems = describe_validation_error(exc)
+        raise SimHTTPError(_status_for(problems), "; ".join(problems)) from None
+
+
+def base_seed(state: SimState, request: ImageGenerationRequest) -> int:
     seed = request.parameters.seed
     if seed:
         return seed
@@ -55,18 +64,14 @@ async def generate_image(request: web.Request) -> web.Response:
     token = require_bearer(request, state)
     plan = state.plan_faults(request)
     body = await read_json_object(request)
-    try:
-        parsed = ImageGenerationRequest.model_validate(body)
-    except ValidationError as exc:
-        problems = describe_validation_error(exc)
-        raise SimHTTPError(_status_for(problems), "; ".join(problems)) from None
+    parsed = parse_generation(body)
     async with state.generation_slot("image", token, locked=state.settings.image_concurrency_lock):
         delay_ms = state.settings.latency_ms + plan.slow_ms
         if delay_ms:
             await state.sleep(delay_ms / 1000)
         if plan.status is not None:
             raise SimHTTPError(plan.status, plan.message or f"simulated fault {plan.status}")
-        seed = _base_seed(state, parsed)
+        seed = base_seed(state, parsed)
         archive = await asyncio.to_thread(_render, parsed, seed)
     return web.Response(body=archive, content_type=SENT_CONTENT_TYPE)
 
