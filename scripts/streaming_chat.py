@@ -43,6 +43,6 @@ for question in questions[: api.v1.config.get("turns")]:
     text = reply.choices[0].text
     await history.add({"role": "assistant", "content": text})
     api.v1.log(f"user: {question}")
-    api.v1.log(f"assistant ({len(streamed)} chunks): {text.strip()[:60]}")
+    api.v1.log(f"assistant ({len(streamed)} callback deliveries): {text.strip()}")
 
 api.v1.log(f"history: {history.count()} items, {history.totalTokens()} tokens")
