@@ -27,8 +27,6 @@ from nai_script.client.image_models import (
 from nai_script.client.image_zip import unpack_images
 
 GENERATE_IMAGE_PATH = "/ai/generate-image"
-# The streaming variant (server-sent previews, then the finals) is read by ``image_stream``.
-GENERATE_IMAGE_STREAM_PATH = "/ai/generate-image-stream"
 DEFAULT_IMAGE_MODEL = ImageModelName.V4_5_FULL
 
 
