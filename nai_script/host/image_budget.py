@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from nai_script.limits import Clock, Limits, SystemClock
+from nai_script.limits.buckets import is_returned
 
 T = TypeVar("T")
 LastInteraction = Callable[[str], float | None]
@@ -76,19 +77,13 @@ class ImageBudgetExceeded(Exception):
 
 
 def held_images(
-    entries: Iterable[ImageEntry], window_s: float, now: float, last_interaction: float | None
+    entries: Iterable[ImageEntry],
+    config: ImageBudgetConfig,
+    now: float,
+    last_interaction: float | None,
 ) -> int:
     """Images still counted: in flight, inside the window, or not followed by an interaction."""
-    return sum(
-        e.images
-        for e in entries
-        if not (
-            e.settled
-            and now >= e.spent_at + window_s
-            and last_interaction is not None
-            and last_interaction > e.spent_at
-        )
-    )
+    return sum(e.images for e in entries if not is_returned(e, config, now, last_interaction))
 
 
 def limits_interactions(limits: Limits) -> LastInteraction:
@@ -180,7 +175,7 @@ class ImageBudget:
         """Images that can be generated now."""
         held = held_images(
             self.entries(script_id),
-            self.config.window_s,
+            self.config,
             self.clock.now(),
             self._last_interaction(script_id),
         )
@@ -190,18 +185,17 @@ class ImageBudget:
         """Milliseconds until ``images`` fit, ignoring the interaction condition (0 = now)."""
         if not 0 <= images <= self.config.capacity:
             raise ValueError(f"images: must be 0..{self.config.capacity}, got {images}")
-        now, window = self.clock.now(), self.config.window_s
+        now, config = self.clock.now(), self.config
         last = self._last_interaction(script_id)
         entries = self.entries(script_id)
-        held = held_images(entries, window, now, last)
-        needed_back = held + images - self.config.capacity
+        needed_back = held_images(entries, config, now, last) + images - config.capacity
         for entry in sorted(entries, key=lambda e: e.spent_at):
             if needed_back <= 0:
                 break
-            if held_images([entry], window, now, last) and entry.settled:
+            if entry.settled and not is_returned(entry, config, now, last):
                 needed_back -= entry.images
                 if needed_back <= 0:
-                    return max(0, math.ceil((entry.spent_at + window - now) * 1000))
+                    return max(0, math.ceil((entry.spent_at + config.window_s - now) * 1000))
         return 0
 
     async def reserve(self, script_id: str, images: int) -> ImageReservation:
@@ -210,10 +204,10 @@ class ImageBudget:
             raise ValueError(f"images: must be > 0, got {images}")
         now = self.clock.now()
         last = self._last_interaction(script_id)
-        capacity, window = self.config.capacity, self.config.window_s
+        config, capacity = self.config, self.config.capacity
 
         def check_and_take(db: sqlite3.Connection) -> int:
-            held = held_images(self._entries(db, script_id), window, now, last)
+            held = held_images(self._entries(db, script_id), config, now, last)
             if held + images > capacity:
                 raise ImageBudgetExceeded(
                     script_id=script_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,13 +83,32 @@ class NeverFits(LimitError, ValueError):
         )
 
 
-def is_returned(
-    entry: HeldEntry, rule: BucketRule, now: float, last_interaction: float | None
-) -> bool:
-    """Both conditions: window passed (inclusive) and an interaction strictly after the spend."""
+class Spend(Protocol):
+    """What the return rule reads of an entry (``HeldEntry``, the image budget's entries)."""
+
+    @property
+    def settled(self) -> bool: ...
+
+    @property
+    def spent_at(self) -> float: ...
+
+
+class Window(Protocol):
+    """What the return rule reads of a rule (``BucketRule``, the image budget's config)."""
+
+    @property
+    def window_s(self) -> float: ...
+
+
+def is_returned(entry: Spend, rule: Window, now: float, last_interaction: float | None) -> bool:
+    """Both conditions: window passed (inclusive) and an interaction strictly after the spend.
+
+    In-flight entries never return. The one return rule: the token buckets, their SQL twin in
+    ``store._RETURNED`` and the image budget all apply it.
+    """
     return (
         entry.settled
-        and now >= entry.due_at(rule)
+        and now >= entry.spent_at + rule.window_s
         and last_interaction is not None
         and last_interaction > entry.spent_at
     )
