@@ -4,7 +4,7 @@ completions, chat completions (SSE or single body), models, token counting."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
@@ -26,6 +26,7 @@ from nai_script.client.models import (
     TokenCountRequest,
     TokenCountResponse,
     Usage,
+    WireModel,
 )
 from nai_script.sim.auth import require_bearer
 from nai_script.sim.catalog import OWNED_BY, TEXT_MODELS
@@ -37,7 +38,7 @@ from nai_script.sim.generation import (
     serve_generation,
     stop_list,
 )
-from nai_script.sim.prose import Generation
+from nai_script.sim.prose import GeneratedToken, Generation
 from nai_script.sim.state import SimState, state_of
 from nai_script.sim.streaming import SSE_DONE, sse_data
 from nai_script.sim.tokens import count_prompt_ids
@@ -86,60 +87,24 @@ async def completions(request: web.Request) -> web.StreamResponse:
     token = require_bearer(request, state)
     req = parse_body(CompletionRequest, await read_json_object(request))
     resolve_model(state, req.model)
-    max_tokens = checked_max_tokens(req.max_tokens)
-    stops = stop_list(req.stop)
-    prompt_tokens = prompt_token_count(state, req.prompt)
-    seed = generation_seed(state, req.model, req.prompt, req.seed)
-    answer_id = state.next_id("cmpl")
-    created = int(time.time())
-
-    def produce() -> Generation:
-        return state.prose.generate(seed, max_tokens, stops)
-
-    def frames(generation: Generation) -> Iterator[bytes]:
-        last = len(generation.tokens) - 1
-        for index, tok in enumerate(generation.tokens):
-            final = index == last
-            chunk = CompletionChunk(
-                id=answer_id,
-                created=created,
-                model=req.model,
-                choices=[
-                    CompletionChoice(
-                        text=tok.text,
-                        token_ids=[tok.id],
-                        finish_reason=generation.finish_reason if final else None,
-                    )
-                ],
-                usage=_usage(prompt_tokens, generation) if final else None,
-            )
-            yield sse_data(chunk.to_wire())
-
-    def body(generation: Generation) -> dict[str, object]:
-        return CompletionResponse(
-            id=answer_id,
-            created=created,
-            model=req.model,
-            choices=[
-                CompletionChoice(
-                    text=generation.text,
-                    token_ids=generation.token_ids,
-                    finish_reason=generation.finish_reason,
-                )
-            ],
-            usage=_usage(prompt_tokens, generation),
-        ).to_wire()
-
-    return await serve_generation(
+    return await _serve_text(
         request,
         state,
         token,
-        stream=req.stream,
-        status=200,
-        produce=produce,
-        frames=frames,
-        body=body,
-        trailer=SSE_DONE,
+        req,
+        prompt_tokens=prompt_token_count(state, req.prompt),
+        prompt_key=req.prompt,
+        id_prefix="cmpl",
+        chunk_type=CompletionChunk,
+        chunk_choice=lambda index, tok, finish: CompletionChoice(
+            text=tok.text, token_ids=[tok.id], finish_reason=finish
+        ),
+        answer_type=CompletionResponse,
+        answer_choice=lambda generation: CompletionChoice(
+            text=generation.text,
+            token_ids=generation.token_ids,
+            finish_reason=generation.finish_reason,
+        ),
     )
 
 
@@ -148,12 +113,49 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     token = require_bearer(request, state)
     req = parse_body(ChatCompletionRequest, await read_json_object(request))
     resolve_model(state, req.model)
+    return await _serve_text(
+        request,
+        state,
+        token,
+        req,
+        prompt_tokens=chat_token_count(state, req.model, req.messages),
+        prompt_key=[(m.role, m.content) for m in req.messages],
+        id_prefix="chatcmpl",
+        chunk_type=ChatCompletionChunk,
+        chunk_choice=lambda index, tok, finish: ChatChunkChoice(
+            delta=ChatDelta(role="assistant" if index == 0 else None, content=tok.text),
+            token_ids=[tok.id],
+            finish_reason=finish,
+        ),
+        answer_type=ChatCompletionResponse,
+        answer_choice=lambda generation: ChatChoice(
+            message=ChatResponseMessage(role="assistant", content=generation.text),
+            token_ids=generation.token_ids,
+            finish_reason=generation.finish_reason,
+        ),
+    )
+
+
+async def _serve_text(
+    request: web.Request,
+    state: SimState,
+    token: str,
+    req: CompletionRequest | ChatCompletionRequest,
+    *,
+    prompt_tokens: int,
+    prompt_key: object,
+    id_prefix: str,
+    chunk_type: Callable[..., WireModel],
+    chunk_choice: Callable[[int, GeneratedToken, str | None], WireModel],
+    answer_type: Callable[..., WireModel],
+    answer_choice: Callable[[Generation], WireModel],
+) -> web.StreamResponse:
+    """What completions and chat completions share; they differ only in their choice shapes
+    (``chunk_choice`` gets the token's index, the token and the finish reason of the last)."""
     max_tokens = checked_max_tokens(req.max_tokens)
     stops = stop_list(req.stop)
-    prompt_tokens = chat_token_count(state, req.model, req.messages)
-    prompt_key = [(m.role, m.content) for m in req.messages]
     seed = generation_seed(state, req.model, prompt_key, req.seed)
-    answer_id = state.next_id("chatcmpl")
+    answer_id = state.next_id(id_prefix)
     created = int(time.time())
 
     def produce() -> Generation:
@@ -163,33 +165,21 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         last = len(generation.tokens) - 1
         for index, tok in enumerate(generation.tokens):
             final = index == last
-            chunk = ChatCompletionChunk(
+            chunk = chunk_type(
                 id=answer_id,
                 created=created,
                 model=req.model,
-                choices=[
-                    ChatChunkChoice(
-                        delta=ChatDelta(role="assistant" if index == 0 else None, content=tok.text),
-                        token_ids=[tok.id],
-                        finish_reason=generation.finish_reason if final else None,
-                    )
-                ],
+                choices=[chunk_choice(index, tok, generation.finish_reason if final else None)],
                 usage=_usage(prompt_tokens, generation) if final else None,
             )
             yield sse_data(chunk.to_wire())
 
     def body(generation: Generation) -> dict[str, object]:
-        return ChatCompletionResponse(
+        return answer_type(
             id=answer_id,
             created=created,
             model=req.model,
-            choices=[
-                ChatChoice(
-                    message=ChatResponseMessage(role="assistant", content=generation.text),
-                    token_ids=generation.token_ids,
-                    finish_reason=generation.finish_reason,
-                )
-            ],
+            choices=[answer_choice(generation)],
             usage=_usage(prompt_tokens, generation),
         ).to_wire()
 
