@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from image_helpers import run_image_cli
 
 from nai_script.client.image_zip import PNG_SIGNATURE, png_size
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_TOKEN", "NAI_SCRIPT_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "nai_script", "image", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=60,
-    )
-
-
 def test_writes_numbered_pngs(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = _run(
+    result = run_image_cli(
         "--prompt",
         "a lighthouse",
         "--character",
@@ -54,7 +41,7 @@ def test_writes_numbered_pngs(tmp_path: Path) -> None:
 
 
 def test_dry_run_prints_request_and_sends_nothing(tmp_path: Path) -> None:
-    result = _run(
+    result = run_image_cli(
         "--prompt",
         "p",
         "--negative",
@@ -84,13 +71,13 @@ def test_dry_run_prints_request_and_sends_nothing(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
-    result = _run("--prompt", "p", "--size", "100x64", "--dry-run", cwd=tmp_path)
+    result = run_image_cli("--prompt", "p", "--size", "100x64", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
     assert "parameters.width" in result.stderr
     assert "Traceback" not in result.stderr
-    result = _run("--prompt", "p", "--size", "big", cwd=tmp_path)
+    result = run_image_cli("--prompt", "p", "--size", "big", cwd=tmp_path)
     assert result.returncode == 2
     assert "--size" in result.stderr
-    result = _run("--prompt", "p", "--character", "x@Z9", "--dry-run", cwd=tmp_path)
+    result = run_image_cli("--prompt", "p", "--character", "x@Z9", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
     assert "not a grid cell" in result.stderr

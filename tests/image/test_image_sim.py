@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
+from image_helpers import TOKEN, client_for, post_raw
 
-from nai_script.client import ClientSettings, NovelAIClient
 from nai_script.client.errors import (
     AuthenticationError,
     BadRequestError,
@@ -18,26 +16,14 @@ from nai_script.client.errors import (
 )
 from nai_script.client.image import build_image_request, generate_image
 from nai_script.client.image_zip import png_size
-from nai_script.sim import SimServer, SimSettings
-
-TOKEN = "pst-image-tests"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimSettings()) as server:
-        yield server
-
-
-def _client(sim: SimServer, token: str = TOKEN) -> NovelAIClient:
-    return NovelAIClient(ClientSettings.for_base_url(sim.base_url, token=token))
+from nai_script.sim import SimServer
 
 
 async def test_generates_right_count_and_size(sim: SimServer) -> None:
     request = build_image_request(
         "a lighthouse", characters=["keeper@C3"], width=128, height=64, n_samples=3, seed=11
     )
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         images = await generate_image(client, request)
     assert len(images) == 3
     assert all(png_size(img) == (128, 64) for img in images)
@@ -46,19 +32,15 @@ async def test_generates_right_count_and_size(sim: SimServer) -> None:
 
 async def test_same_seed_same_image(sim: SimServer) -> None:
     request = build_image_request("x", width=64, height=64, seed=5, model="nai-diffusion-3")
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         first = await generate_image(client, request)
         second = await generate_image(client, request)
     assert first == second
 
 
 async def _post(sim: SimServer, body: dict[str, Any], token: str | None = TOKEN) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{sim.base_url}/ai/generate-image", json=body, headers=headers) as response,
-    ):
-        return response.status, await response.json()
+    status, _, answer = await post_raw(sim, "/ai/generate-image", body, token)
+    return status, answer
 
 
 def _valid_body() -> dict[str, Any]:
@@ -98,25 +80,18 @@ async def test_status_codes(sim: SimServer) -> None:
     unknown_extra = _valid_body()
     unknown_extra["parameters"]["prefer_brownian"] = True
     unknown_extra["use_new_shared_trial"] = True
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{sim.base_url}/ai/generate-image",
-            json=unknown_extra,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as response,
-    ):
-        assert response.status == 200
-        assert response.content_type == "application/x-zip-compressed"
+    status, content_type, _ = await post_raw(sim, "/ai/generate-image", unknown_extra)
+    assert status == 200
+    assert content_type == "application/x-zip-compressed"
 
 
 async def test_client_maps_errors(sim: SimServer) -> None:
     request = build_image_request("x", width=64, height=64)
-    async with _client(sim, token="not-a-pst-token") as client:
+    async with client_for(sim, token="not-a-pst-token") as client:
         with pytest.raises(AuthenticationError):
             await generate_image(client, request)
     sim.settings.faults = "500"  # type: ignore[assignment]
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         with pytest.raises(ServerError):
             await generate_image(client, request)
     sim.settings.faults = ""  # type: ignore[assignment]
@@ -125,7 +100,7 @@ async def test_client_maps_errors(sim: SimServer) -> None:
 async def test_concurrency_lock(sim: SimServer) -> None:
     sim.settings.latency_ms = 300
     request = build_image_request("x", width=64, height=64)
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         results = await asyncio.gather(
             generate_image(client, request), generate_image(client, request), return_exceptions=True
         )
@@ -139,11 +114,11 @@ async def test_concurrency_lock(sim: SimServer) -> None:
 async def test_lock_is_per_token_and_can_be_off(sim: SimServer) -> None:
     sim.settings.latency_ms = 200
     request = build_image_request("x", width=64, height=64)
-    async with _client(sim) as one, _client(sim, "pst-other") as two:
+    async with client_for(sim) as one, client_for(sim, "pst-other") as two:
         results = await asyncio.gather(generate_image(one, request), generate_image(two, request))
     assert all(len(r) == 1 for r in results)
     sim.settings.image_concurrency_lock = False
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         results = await asyncio.gather(
             generate_image(client, request), generate_image(client, request)
         )
@@ -154,7 +129,7 @@ async def test_bad_request_error_class_for_400(sim: SimServer) -> None:
     # A request our builder would refuse, sent raw through the client, comes back as 400.
     body = _valid_body()
     body["parameters"]["n_samples"] = 9
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         with pytest.raises(BadRequestError, match="n_samples"):
             await client.request_bytes(
                 "POST", "image", "/ai/generate-image", json=body, idempotent=False

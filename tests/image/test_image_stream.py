@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
+from image_helpers import client_for, post_raw, run_image_cli
 
-from nai_script.client import ClientSettings, NovelAIClient
+from nai_script.client import NovelAIClient
 from nai_script.client.errors import (
     AuthenticationError,
     ConcurrencyLockedError,
@@ -33,20 +30,8 @@ from nai_script.client.image_stream import (
 )
 from nai_script.client.image_zip import PNG_SIGNATURE, png_size
 from nai_script.client.sse import ServerSentEvent
-from nai_script.sim import SimServer, SimSettings
+from nai_script.sim import SimServer
 from nai_script.sim.image_stream_routes import preview_steps, sigma_at
-
-TOKEN = "pst-image-stream-tests"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimSettings()) as server:
-        yield server
-
-
-def _client(sim: SimServer, token: str = TOKEN) -> NovelAIClient:
-    return NovelAIClient(ClientSettings.for_base_url(sim.base_url, token=token))
 
 
 async def _events(client: NovelAIClient, **kwargs: object) -> list[ImageStreamEvent]:
@@ -55,7 +40,7 @@ async def _events(client: NovelAIClient, **kwargs: object) -> list[ImageStreamEv
 
 
 async def test_events_in_order_per_sample_and_final_pngs(sim: SimServer) -> None:
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         events = await _events(client, width=128, height=64, n_samples=3, steps=10, seed=9)
     for sample in range(3):
         mine = [e for e in events if e.samp_ix == sample]
@@ -76,7 +61,7 @@ async def test_events_in_order_per_sample_and_final_pngs(sim: SimServer) -> None
 
 async def test_finals_equal_the_zip_route(sim: SimServer) -> None:
     request = build_image_request("x", characters=["a@B2"], width=64, height=128, n_samples=2)
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         streamed = await stream_final_images(client, request)
         zipped = await generate_image(client, request)
     assert streamed == zipped
@@ -84,7 +69,7 @@ async def test_finals_equal_the_zip_route(sim: SimServer) -> None:
 
 
 async def test_one_step_has_only_a_final(sim: SimServer) -> None:
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         events = await _events(client, width=64, height=64, steps=1)
     assert [(e.event_type, e.step_ix) for e in events] == [("final", 0)]
 
@@ -111,47 +96,32 @@ def test_stream_body_sets_sse_and_refuses_msgpack() -> None:
 async def test_sim_refuses_msgpack_with_the_field_named(sim: SimServer) -> None:
     body = build_image_request("x", width=64, height=64).wire()
     body["parameters"]["stream"] = "msgpack"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{sim.base_url}/ai/generate-image-stream",
-            json=body,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as response,
-    ):
-        assert response.status == 400
-        assert "parameters.stream" in (await response.json())["message"]
+    status, _, answer = await post_raw(sim, "/ai/generate-image-stream", body)
+    assert status == 400
+    assert "parameters.stream" in answer["message"]
 
 
 async def test_sim_validates_like_the_zip_route(sim: SimServer) -> None:
     body = stream_body(build_image_request("x", characters=["a@B2"], width=64, height=64))
     body["parameters"]["v4_prompt"]["caption"]["char_captions"][0]["centers"] = []
     body["parameters"]["steps"] = 99
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{sim.base_url}/ai/generate-image-stream",
-            json=body,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as response,
-    ):
-        assert response.status == 500
-        message = (await response.json())["message"]
-        assert "centers" in message
-        assert "parameters.steps" in message
+    status, _, answer = await post_raw(sim, "/ai/generate-image-stream", body)
+    assert status == 500
+    assert "centers" in answer["message"]
+    assert "parameters.steps" in answer["message"]
 
 
 async def test_http_errors_are_typed(sim: SimServer) -> None:
     request = build_image_request("x", width=64, height=64)
-    async with _client(sim, token="not-a-pst-token") as client:
+    async with client_for(sim, token="not-a-pst-token") as client:
         with pytest.raises(AuthenticationError):
             await stream_final_images(client, request)
     sim.settings.faults = "500"  # type: ignore[assignment]
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         with pytest.raises(ServerError):
             await stream_final_images(client, request)
     sim.settings.faults = "429"  # type: ignore[assignment]
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         with pytest.raises(ConcurrencyLockedError):
             await stream_final_images(client, request)
 
@@ -159,7 +129,7 @@ async def test_http_errors_are_typed(sim: SimServer) -> None:
 async def test_concurrency_lock_holds_for_the_whole_stream(sim: SimServer) -> None:
     sim.settings.latency_ms = 300
     request = build_image_request("x", width=64, height=64)
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         results = await asyncio.gather(
             stream_final_images(client, request),
             stream_final_images(client, request),
@@ -182,13 +152,13 @@ async def test_drop_mid_stream_is_a_protocol_error(sim: SimServer, drop_after: i
         async for event in stream_image(client, request):
             seen.append(event)
 
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         with pytest.raises(ProtocolError):
             await consume(client)
     assert len(seen) == drop_after
     # The lock was released: the next request goes through.
     sim.settings.faults = ""  # type: ignore[assignment]
-    async with _client(sim) as client:
+    async with client_for(sim) as client:
         assert len(await stream_final_images(client, request)) == 2
 
 
@@ -260,21 +230,9 @@ async def test_stream_without_all_finals_or_with_a_stray_sample_fails() -> None:
         await stream_final_images(stray, request)  # type: ignore[arg-type]
 
 
-def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_TOKEN", "NAI_SCRIPT_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "nai_script", "image", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=60,
-    )
-
-
 def test_cli_stream_shows_progress_and_writes_pngs(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = _run_cli(
+    result = run_image_cli(
         "--prompt",
         "a lighthouse",
         "--stream",
@@ -299,6 +257,6 @@ def test_cli_stream_shows_progress_and_writes_pngs(tmp_path: Path) -> None:
 
 
 def test_cli_stream_dry_run_shows_the_stream_field(tmp_path: Path) -> None:
-    result = _run_cli("--prompt", "p", "--stream", "--seed", "3", "--dry-run", cwd=tmp_path)
+    result = run_image_cli("--prompt", "p", "--stream", "--seed", "3", "--dry-run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["parameters"]["stream"] == "sse"
