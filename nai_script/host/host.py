@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +47,7 @@ from sandbox.rlimits import WorkerLimits
 LogSink = Callable[[LoadedScript, Literal["log", "error"], str], None]
 PermissionPolicy = Callable[[LoadedScript, list[str], str | None], Awaitable[list[str]]]
 DEFAULT_MODEL = "glm-4-6"
+logger = logging.getLogger(__name__)
 ROUTES: dict[str, Route] = routes_from(
     basics.ROUTES,
     budget.ROUTES,
@@ -189,7 +191,7 @@ class ScriptHost:
         except (OSError, UnicodeDecodeError) as error:
             raise LoadError("internal", f"{path}: cannot read the script: {error}") from None
         try:
-            compiled = compile_script(source, str(path))
+            compiled = compile_script(source, str(path), basics.PERMISSIONS)
         except PolicyError as error:
             raise LoadError(
                 "policy", str(error), problems=[str(p) for p in error.problems]
@@ -294,9 +296,15 @@ class ScriptHost:
         return await route(ctx)
 
     def emit_log(self, script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
+        """Record the line and hand it to ``on_log``. The sink is the host's output: if it
+        fails (a closed pipe, a full disk), that is the host's problem, never the script's, so
+        it is logged here and ``api.v1.log`` still succeeds."""
         script.record_log(level, text)
         if self.on_log is not None:
-            self.on_log(script, level, text)
+            try:
+                self.on_log(script, level, text)
+            except Exception as error:
+                logger.warning("on_log sink failed: %s: %s", type(error).__name__, error)
 
     async def invoke_callback(
         self,

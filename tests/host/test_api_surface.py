@@ -57,6 +57,22 @@ async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
         assert env.lines(level="error") == ["bad thing 3"]
 
 
+async def test_a_failing_log_sink_is_never_the_scripts_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def closed_pipe(script: object, level: str, text: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    async with hosted(tmp_path) as env:
+        env.host.on_log = closed_pipe
+        script = await env.run("api.v1.log('one')\napi.v1.error('two')\napi.v1.log('three')\n")
+        assert [line.text for line in script.recent_logs] == ["one", "two", "three"]
+        assert script.failures == 0
+        assert script.exit_reason is None
+        assert [line.text for line in script.recent_errors] == ["two"]
+    assert "on_log sink failed: BrokenPipeError" in caplog.text
+
+
 def test_dice_notation() -> None:
     import random
 
