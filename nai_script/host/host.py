@@ -32,7 +32,7 @@ from nai_script.host.api import (
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
 from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
 from nai_script.host.errors import LoadError
-from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig, limits_interactions
+from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
 from nai_script.host.script import LoadedScript
 from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
 from nai_script.host.surface import api_description
@@ -134,7 +134,7 @@ class ScriptHost:
             self.data_dir / "image_budget.sqlite3",
             image_budget_config,
             self.clock,
-            last_interaction=limits_interactions(self.limits),
+            last_interaction=self.limits.last_interaction,
         )
         self.worker_limits = worker_limits or WorkerLimits()
         self.tier = int(tier)

@@ -3,8 +3,8 @@
 Works like the token buckets (docs/limits.md): each generation takes one entry of N images
 with its spend time, and an entry returns only once its window has passed **and** the user
 interacted strictly after the spend. The token buckets' schema has only the output and input
-kinds, so this lives in its own small SQLite file next to them; the interaction times are
-read from the limits (one source of truth for "the user interacted").
+kinds, so this lives in its own small SQLite file next to them; the last interaction is read
+from the limits (``Limits.last_interaction``, one source of truth for "the user interacted").
 
 Every check-and-charge is one ``BEGIN IMMEDIATE`` transaction, so concurrent calls (or two
 processes on the file) never take more than the capacity. Writes run on a worker thread so
@@ -23,7 +23,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nai_script.limits import Clock, Limits, SystemClock
+from nai_script.limits import Clock, SystemClock
 from nai_script.limits.buckets import is_returned
 
 T = TypeVar("T")
@@ -84,18 +84,6 @@ def held_images(
 ) -> int:
     """Images still counted: in flight, inside the window, or not followed by an interaction."""
     return sum(e.images for e in entries if not is_returned(e, config, now, last_interaction))
-
-
-def limits_interactions(limits: Limits) -> LastInteraction:
-    """The latest interaction that counts for a script: its own UI or a manual generation."""
-
-    def last(script_id: str) -> float | None:
-        diagnostics = limits.diagnostics(script_id)
-        times = [diagnostics.last_interaction_at, diagnostics.last_manual_generation_at]
-        present = [t for t in times if t is not None]
-        return max(present) if present else None
-
-    return last
 
 
 class ImageReservation:

@@ -116,6 +116,11 @@ class Limits:
 
     # -- queries -----------------------------------------------------------------------------
 
+    def last_interaction(self, script_id: str) -> float | None:
+        """The latest interaction that returns this script's entries: its own UI events or a
+        manual generation, whichever came last (None if neither happened)."""
+        return self._store.last_interaction(script_id)
+
     def _allowed(self, script_id: str, rule: BucketRule) -> int:
         entries, last = self._store.read_state(script_id)
         return buckets.available(entries, rule, self.clock.now(), last)

@@ -193,6 +193,10 @@ class LimitsStore:
             conn.execute("COMMIT")
         return _apply_queued(entries, queued) if queued else entries, last
 
+    def last_interaction(self, script_id: str) -> float | None:
+        """The script's effective last interaction (its own or a manual generation)."""
+        return _last_interaction(self._reader, script_id)
+
     def interaction_times(self, script_id: str) -> tuple[float | None, float | None]:
         """(this script's last interaction, last manual generation), for diagnostics."""
         own = self._reader.execute(

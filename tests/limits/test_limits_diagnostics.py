@@ -67,3 +67,22 @@ async def test_cache_hits_per_generation_in_a_bounded_ring(tmp_path: Path) -> No
         # Charged: 130 uncached + 0 (failed with nothing streamed) + 0 (released) + 0 (cached).
         assert diag.input.held == 130
         assert diag.output.held == 13
+
+
+async def test_last_interaction_is_the_later_of_own_ui_and_manual_generation(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(T0)
+    async with open_limits(tmp_path / "i.db", clock) as limits:
+        assert limits.last_interaction("s") is None
+        await limits.record_interaction("s")
+        assert limits.last_interaction("s") == T0
+        assert limits.last_interaction("other") is None  # per script
+        clock.advance(5)
+        await limits.record_manual_generation()
+        assert limits.last_interaction("s") == T0 + 5
+        assert limits.last_interaction("other") == T0 + 5  # a manual generation counts for all
+        clock.advance(5)
+        await limits.record_interaction("s")
+        assert limits.last_interaction("s") == T0 + 10
+        assert limits.last_interaction("other") == T0 + 5
