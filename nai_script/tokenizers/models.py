@@ -63,6 +63,12 @@ class ModelInfo(BaseModel):
 
 _ALL_TIERS = tuple(Tier)
 
+# glm-4-6 per tier. [XL] available to all tiers; sizes assumed: Opus as Xialong, lower tiers
+# 8192 (Paper/Tablet) and 16384 (Scroll), rollover 8192 on Opus only. The simulator's model
+# mirrors it so the limits behave alike.
+_GLM_CONTEXT = {Tier.PAPER: 8192, Tier.TABLET: 8192, Tier.SCROLL: 16384, Tier.OPUS: 28672}
+_GLM_ROLLOVER = {Tier.OPUS: 8192}
+
 MODELS: dict[str, ModelInfo] = {
     info.id: info
     for info in (
@@ -72,15 +78,8 @@ MODELS: dict[str, ModelInfo] = {
             # NovelAI's .def name for GLM is assumed (the GLM 4.5/4.6 vocabulary is shared).
             tokenizer="glm45_tokenizer",
             chat_template="glm",
-            # [XL] available to all tiers; sizes assumed: Opus as Xialong, lower tiers 8192
-            # (Paper/Tablet) and 16384 (Scroll), rollover 8192 on Opus only.
-            context_tokens={
-                Tier.PAPER: 8192,
-                Tier.TABLET: 8192,
-                Tier.SCROLL: 16384,
-                Tier.OPUS: 28672,
-            },
-            rollover_tokens={Tier.OPUS: 8192},
+            context_tokens=_GLM_CONTEXT,
+            rollover_tokens=_GLM_ROLLOVER,
         ),
         ModelInfo(
             id="xialong-v1",
@@ -123,14 +122,8 @@ MODELS: dict[str, ModelInfo] = {
             display_name="nai-script simulator",
             tokenizer="nai-sim-v1",
             chat_template="glm",
-            # The simulator's own model: assumed to mirror glm-4-6 so limits behave alike.
-            context_tokens={
-                Tier.PAPER: 8192,
-                Tier.TABLET: 8192,
-                Tier.SCROLL: 16384,
-                Tier.OPUS: 28672,
-            },
-            rollover_tokens={Tier.OPUS: 8192},
+            context_tokens=_GLM_CONTEXT,  # the simulator's own model mirrors glm-4-6
+            rollover_tokens=_GLM_ROLLOVER,
             is_simulator=True,
         ),
     )

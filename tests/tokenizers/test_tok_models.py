@@ -47,6 +47,16 @@ def test_documented_context_sizes(model: str, tier: Tier, size: int) -> None:
     assert context_size(model, tier) == size
 
 
+def test_simulator_model_mirrors_glm_4_6_at_every_tier() -> None:
+    for tier in Tier:
+        assert context_size("nai-sim-v1", tier) == context_size("glm-4-6", tier)
+        assert rollover_tokens("nai-sim-v1", tier) == rollover_tokens("glm-4-6", tier)
+    assert (context_size("glm-4-6", Tier.SCROLL), rollover_tokens("glm-4-6", Tier.OPUS)) == (
+        16384,
+        8192,
+    )
+
+
 def test_models_without_rollover_report_zero() -> None:
     assert rollover_tokens("kayra-v1", Tier.OPUS) == 0
 
