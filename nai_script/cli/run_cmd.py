@@ -14,11 +14,12 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import platformdirs
 
@@ -101,10 +102,22 @@ def _run(args: argparse.Namespace) -> int:
 def _printer(many: bool) -> LogSink:
     def on_log(script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
         line = f"[{script.id}] {text}" if many else text
-        stream = sys.stdout if level == "log" else sys.stderr
-        print(line, file=stream, flush=True)
+        _print_line(line, sys.stdout if level == "log" else sys.stderr)
 
     return on_log
+
+
+def _print_line(line: str, stream: TextIO) -> None:
+    """Print one line. When the reader has gone (``nai-script run s.py | head``), output stops
+    quietly and the run goes on to its usual exit code: a closed pipe is not the script's
+    failure."""
+    try:
+        print(line, file=stream, flush=True)
+    except BrokenPipeError:
+        # Later writes, and the flush at exit, go to /dev/null instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def _read_stdin_events(host: ScriptHost, script_ids: Callable[[], list[str]]) -> None:
@@ -171,7 +184,7 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
             code = await _load_and_wait(host, paths, args.timeout)
             if args.diagnostics:
                 report = [host.script_diagnostics(s).model_dump(mode="json") for s in host.scripts]
-                print(json.dumps({"diagnostics": report}), flush=True)
+                _print_line(json.dumps({"diagnostics": report}), sys.stdout)
     return code
 
 

@@ -55,6 +55,28 @@ def test_callback_raising_later_exits_1(tmp_path: Path) -> None:
     assert "late" in done.stderr
 
 
+def test_reader_closing_stdout_stops_output_quietly(tmp_path: Path) -> None:
+    """``nai-script run s.py | head -1``: the closed pipe is never the script's failure."""
+    script = tmp_path / "s.py"
+    script.write_text(
+        "for i in range(3000):\n    api.v1.log('line', i, 'x' * 100)\napi.v1.error('finished')\n"
+    )
+    with subprocess.Popen(
+        [*RUN, str(script), "--data", str(tmp_path / "data"), "--diagnostics"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.readline().startswith("line 0 ")
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0, stderr
+    assert stderr.strip() == "finished"
+
+
 @pytest.mark.parametrize("args", [["--timeout", "0"], ["--backend", "openai"]])
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     done = run(tmp_path, "pass\n", *args)
