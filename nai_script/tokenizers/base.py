@@ -115,3 +115,51 @@ class SpecialTokenSplicer:
         if run:
             parts.append(self._decode_plain(run))
         return "".join(parts)
+
+
+class SplicingTokenizer:
+    """The shared body of the file-backed tokenizers: name, vocabulary size and specials, with
+    ``encode``/``decode`` through a ``SpecialTokenSplicer`` over the backend's plain calls.
+
+    ``spliced`` are the specials the splicer handles (default: all of ``specials``); a backend
+    that splits some specials natively passes only the others.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        vocab_size: int,
+        specials: Mapping[str, int],
+        spliced: Mapping[str, int] | None = None,
+    ) -> None:
+        self._name = name
+        self._vocab_size = vocab_size
+        self._specials = specials
+        self._splicer = SpecialTokenSplicer(
+            specials if spliced is None else spliced, self._encode_plain, self._decode_plain
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab_size
+
+    @property
+    def special_tokens(self) -> Mapping[str, int]:
+        return self._specials
+
+    def encode(self, text: str) -> list[int]:
+        return self._splicer.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        check_ids(self._name, self._vocab_size, ids)
+        return self._splicer.decode(ids)
+
+    def _encode_plain(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def _decode_plain(self, ids: Sequence[int]) -> str:
+        raise NotImplementedError

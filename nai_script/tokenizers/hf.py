@@ -8,23 +8,21 @@ decoding, the splicer does the work so that specials decode to their exact text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tokenizers import AddedToken
 from tokenizers import Tokenizer as RawTokenizer
 
-from nai_script.tokenizers.base import SpecialTokenSplicer, check_ids
+from nai_script.tokenizers.base import SplicingTokenizer
 from nai_script.tokenizers.errors import TokenizerError
 
 
-class HFTokenizer:
+class HFTokenizer(SplicingTokenizer):
     """A ``Tokenizer`` over a ``tokenizers.Tokenizer``."""
 
     def __init__(self, raw: RawTokenizer, name: str, extra_specials: Iterable[str] = ()) -> None:
         self._raw = raw
-        self._name = name
-        self._vocab_size = raw.get_vocab_size(with_added_tokens=True)
         specials, natively_split = _specials_of(raw)
         for text in extra_specials:
             if text in specials:
@@ -36,8 +34,7 @@ class HFTokenizer:
                 )
             specials[text] = token_id
             natively_split = False
-        self._specials = specials
-        self._splicer = SpecialTokenSplicer(specials, self._encode_plain, self._decode_plain)
+        super().__init__(name, raw.get_vocab_size(with_added_tokens=True), specials)
         self._native_split = natively_split
 
     @classmethod
@@ -57,18 +54,6 @@ class HFTokenizer:
         return cls(raw, name, extra_specials)
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def vocab_size(self) -> int:
-        return self._vocab_size
-
-    @property
-    def special_tokens(self) -> Mapping[str, int]:
-        return self._specials
-
-    @property
     def raw(self) -> RawTokenizer:
         """The underlying library object (benchmarks compare against it)."""
         return self._raw
@@ -84,10 +69,6 @@ class HFTokenizer:
             encodings = self._raw.encode_batch(list(texts), add_special_tokens=False)
             return [encoding.ids for encoding in encodings]
         return [self._splicer.encode(text) for text in texts]
-
-    def decode(self, ids: Sequence[int]) -> str:
-        check_ids(self._name, self._vocab_size, ids)
-        return self._splicer.decode(ids)
 
     def _encode_plain(self, text: str) -> list[int]:
         return self._raw.encode(text, add_special_tokens=False).ids

@@ -11,26 +11,25 @@ that normalises text decodes to the normalised text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
 
-from nai_script.tokenizers.base import SpecialTokenSplicer, check_ids
+from nai_script.tokenizers.base import SplicingTokenizer
 from nai_script.tokenizers.errors import TokenizerError
 
 
-class SentencePieceTokenizer:
+class SentencePieceTokenizer(SplicingTokenizer):
     """A ``Tokenizer`` over a ``sentencepiece.SentencePieceProcessor``."""
 
     def __init__(
         self, processor: spm.SentencePieceProcessor, name: str, extra_specials: Iterable[str] = ()
     ) -> None:
         self._sp = processor
-        self._name = name
-        self._vocab_size = int(processor.get_piece_size())
+        vocab_size = int(processor.get_piece_size())
         specials: dict[str, int] = {}
-        for token_id in range(self._vocab_size):
+        for token_id in range(vocab_size):
             if processor.is_control(token_id):
                 specials[processor.id_to_piece(token_id)] = token_id
         native: dict[str, int] = {}
@@ -43,8 +42,7 @@ class SentencePieceTokenizer:
                     f"tokenizer {name!r} has no piece {text!r}, which its chat template needs"
                 )
             native[text] = token_id  # a user-defined symbol: SentencePiece splits it itself
-        self._specials = {**specials, **native}
-        self._splicer = SpecialTokenSplicer(specials, self._encode_plain, self._decode_plain)
+        super().__init__(name, vocab_size, {**specials, **native}, spliced=specials)
 
     @classmethod
     def from_file(
@@ -63,25 +61,6 @@ class SentencePieceTokenizer:
             where = source or f"tokenizer {name!r}"
             raise TokenizerError(f"{where}: not a valid SentencePiece model ({exc})") from exc
         return cls(processor, name, extra_specials)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def vocab_size(self) -> int:
-        return self._vocab_size
-
-    @property
-    def special_tokens(self) -> Mapping[str, int]:
-        return self._specials
-
-    def encode(self, text: str) -> list[int]:
-        return self._splicer.encode(text)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        check_ids(self._name, self._vocab_size, ids)
-        return self._splicer.decode(ids)
 
     def _encode_plain(self, text: str) -> list[int]:
         return list(self._sp.encode(text, out_type=int))
