@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from types import CodeType
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -56,11 +56,14 @@ class _Outcome(Generic[HeaderT]):
     header: HeaderT | None
 
 
-def compile_script(source: str, filename: str) -> CompiledScript:
-    """Compile ``source``; raise :class:`PolicyError` listing every problem found."""
-    from sandbox.header import header_from_module
+def compile_script(
+    source: str, filename: str, known_permissions: Collection[str] | None = None
+) -> CompiledScript:
+    """Compile ``source``; raise :class:`PolicyError` listing every problem found.
 
-    outcome = _compile(source, filename, header_from_module)
+    ``known_permissions``: the host's permission names; the header may request no others.
+    """
+    outcome = _compile(source, filename, _full_header(known_permissions))
     if outcome.compiled is None or outcome.header is None:
         raise PolicyError(outcome.problems)
     code = outcome.compiled
@@ -78,11 +81,20 @@ def compile_for_worker(source: str, filename: str) -> tuple[CompiledCode, int | 
     return outcome.compiled, outcome.header
 
 
-def check_script(source: str, filename: str) -> list[Problem]:
+def check_script(
+    source: str, filename: str, known_permissions: Collection[str] | None = None
+) -> list[Problem]:
     """Every problem that would stop ``source`` from compiling; empty when it is fine."""
+    return _compile(source, filename, _full_header(known_permissions)).problems
+
+
+def _full_header(
+    known_permissions: Collection[str] | None,
+) -> Callable[[ast.Module, str], ScriptHeader]:
+    """The host-side header reader (imports pydantic, so only on the host's path)."""
     from sandbox.header import header_from_module
 
-    return _compile(source, filename, header_from_module).problems
+    return lambda tree, filename: header_from_module(tree, filename, known_permissions)
 
 
 def _compile(

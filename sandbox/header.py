@@ -20,15 +20,22 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Collection
 from pathlib import PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sandbox.frontmatter import HeaderError, front_matter, line_of, load_mapping
 
 __all__ = [
-    "KNOWN_PERMISSIONS",
     "ConfigOption",
     "HeaderError",
     "ScriptHeader",
@@ -38,18 +45,8 @@ __all__ = [
     "script_id_from_filename",
 ]
 
-KNOWN_PERMISSIONS: frozenset[str] = frozenset(
-    {
-        "storyEdit",
-        "documentEdit",
-        "lorebookEdit",
-        "clipboardWrite",
-        "fileDownload",
-        "fileInput",
-        "editorDecorations",
-        "imageGeneration",  # nai-script extension (api.v1.image.generate)
-    }
-)
+#: What a permission name may look like; which names exist is the host's business.
+PERMISSION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
 
 class ConfigOption(BaseModel):
@@ -89,11 +86,15 @@ class ScriptHeader(BaseModel):
 
     @field_validator("permissions")
     @classmethod
-    def _known_permissions(cls, value: list[str]) -> list[str]:
-        unknown = [item for item in value if item not in KNOWN_PERMISSIONS]
+    def _permission_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        malformed = [item for item in value if not PERMISSION_NAME.fullmatch(item)]
+        if malformed:
+            raise ValueError(f"{malformed[0]!r} is not a permission name")
+        known: Collection[str] | None = (info.context or {}).get("known_permissions")
+        unknown = [item for item in value if known is not None and item not in known]
         if unknown:
             raise ValueError(
-                f"unknown permission {unknown[0]!r}; known: {', '.join(sorted(KNOWN_PERMISSIONS))}"
+                f"unknown permission {unknown[0]!r}; known: {', '.join(sorted(known or ()))}"
             )
         return value
 
@@ -105,13 +106,19 @@ def script_id_from_filename(filename: str) -> str:
     return slug or "script"
 
 
-def parse_header(source: str, filename: str) -> ScriptHeader:
-    """Parse the front matter of ``source`` (a script's text); defaults when there is none."""
+def parse_header(
+    source: str, filename: str, known_permissions: Collection[str] | None = None
+) -> ScriptHeader:
+    """Parse the front matter of ``source`` (a script's text); defaults when there is none.
+
+    ``known_permissions``, when given, is the host's list of permission names: any other name
+    in the header is an error. Without it any well-formed name is accepted.
+    """
     try:
         tree = ast.parse(source, filename)
     except (SyntaxError, ValueError):
         return default_header(filename)
-    return header_from_module(tree, filename)
+    return header_from_module(tree, filename, known_permissions)
 
 
 def default_header(filename: str) -> ScriptHeader:
@@ -119,8 +126,10 @@ def default_header(filename: str) -> ScriptHeader:
     return ScriptHeader(id=script_id_from_filename(filename), name=stem)
 
 
-def header_from_module(tree: ast.Module, filename: str) -> ScriptHeader:
-    """The header of an already parsed module (the compiler parses once)."""
+def header_from_module(
+    tree: ast.Module, filename: str, known_permissions: Collection[str] | None = None
+) -> ScriptHeader:
+    """The header of an already parsed module (the compiler parses once); see ``parse_header``."""
     block = front_matter(tree, filename)
     if block is None:
         return default_header(filename)
@@ -130,7 +139,8 @@ def header_from_module(tree: ast.Module, filename: str) -> ScriptHeader:
     fields.setdefault("id", script_id_from_filename(filename))
     fields.setdefault("name", stem)
     try:
-        return ScriptHeader.model_validate(fields)
+        context = {"known_permissions": known_permissions}
+        return ScriptHeader.model_validate(fields, context=context)
     except ValidationError as exc:
         error = exc.errors()[0]
         location = tuple(error["loc"])

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from nai_script.cli.common import EXIT_OK, EXIT_POLICY, EXIT_USAGE, CLIError
+from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.folder import SCRIPT_SUFFIX, list_scripts
 from sandbox.compiler import check_script
 from sandbox.errors import Problem
@@ -78,7 +79,7 @@ def check_file(path: Path) -> FileCheck:
     except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
         problem = Problem(filename=name, line=1, column=1, message=f"cannot decode source: {exc}")
         return FileCheck(file=name, ok=False, problems=[problem])
-    problems = check_script(source, name)
+    problems = check_script(source, name, PERMISSIONS)
     return FileCheck(file=name, ok=not problems, problems=problems)
 
 

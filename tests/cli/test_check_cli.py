@@ -58,6 +58,16 @@ def test_header_problems_are_reported_on_their_line(
     assert out == f"{path}:4:1: unknown header key 'bogus'\n"
 
 
+def test_a_permission_the_host_does_not_know_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "perm.py", '"""\n---\npermissions: [storyEdit, rootAccess]\n---\n"""\n')
+    code, out, _ = run(["check", path], capsys)
+    assert code == 3
+    assert out.startswith(f"{path}:3:1: header key 'permissions': ")
+    assert "unknown permission 'rootAccess'; known: " in out
+
+
 def test_syntax_errors_are_problems_not_tracebacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

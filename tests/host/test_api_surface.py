@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from host_helpers import hosted
 
-from nai_script.host.api.basics import roll_dice
+from nai_script.host.api.basics import PERMISSIONS, roll_dice
 from nai_script.host.dispatch import ApiUsageError
+from nai_script.host.errors import LoadError
 from nai_script.host.host import ROUTES, grant_permissions
 from nai_script.host.storage import STORAGE_CAP_BYTES
 from nai_script.host.surface import function_paths
@@ -221,6 +222,21 @@ async def test_permissions_denied_by_default_granted_by_policy(tmp_path: Path) -
     async with hosted(tmp_path, permission_policy=grant_permissions) as env:
         await env.run(source)
         assert env.lines() == ['True ["documentEdit"]', "True", "True"]
+
+
+async def test_unknown_header_permission_is_refused_at_load_naming_file_and_line(
+    tmp_path: Path,
+) -> None:
+    source = '"""\n---\nid: perm\npermissions:\n  - documentEdit\n  - rootAccess\n---\n"""\n'
+    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+        with pytest.raises(LoadError) as caught:
+            await env.load(source, "perm.py")
+        assert caught.value.kind == "policy"
+        assert caught.value.problems == [
+            f"{env.folder / 'perm.py'}:4:1: header key 'permissions': Value error, "
+            f"unknown permission 'rootAccess'; known: {', '.join(sorted(PERMISSIONS))}"
+        ]
+        assert env.host.scripts == []
 
 
 async def test_hooks_fire_in_load_order_and_failures_are_skipped(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.compiler import check_script, compile_script
+from sandbox.errors import PolicyError
 from sandbox.header import HeaderError, parse_header, script_id_from_filename
 
 FULL = '''"""
@@ -96,9 +97,9 @@ def test_indented_header_in_docstring_is_accepted() -> None:
     assert (header.name, header.memoryLimit) == ("Indented", 32)
 
 
-def header_error(source: str) -> HeaderError:
+def header_error(source: str, known_permissions: tuple[str, ...] | None = None) -> HeaderError:
     with pytest.raises(HeaderError) as caught:
-        parse_header(source, "bad.py")
+        parse_header(source, "bad.py", known_permissions)
     return caught.value
 
 
@@ -131,10 +132,42 @@ def test_unknown_config_key_is_refused() -> None:
     assert error.line == 5
 
 
+PERMISSIONS_HEADER = '"""\n---\nname: X\npermissions: [documentEdit, rootAccess]\n---\n"""\n'
+
+
+def test_any_well_formed_permission_name_is_accepted_without_a_vocabulary() -> None:
+    # The sandbox knows no permission names; the host passes its own (known_permissions).
+    header = parse_header(PERMISSIONS_HEADER, "p.py")
+    assert header.permissions == ["documentEdit", "rootAccess"]
+
+
 def test_unknown_permission_lists_the_known_ones() -> None:
-    error = header_error('"""\n---\npermissions: [documentEdit, rootAccess]\n---\n"""\n')
-    assert "rootAccess" in error.message
-    assert "documentEdit" in error.message
+    error = header_error(PERMISSIONS_HEADER, ("storyEdit", "documentEdit"))
+    assert error.line == 4
+    assert error.message == (
+        "header key 'permissions': Value error, unknown permission 'rootAccess'; "
+        "known: documentEdit, storyEdit"
+    )
+
+
+def test_compile_and_check_pass_the_vocabulary_on() -> None:
+    known = ("documentEdit",)
+    with pytest.raises(PolicyError, match=r"^p\.py:4:1: .*unknown permission 'rootAccess'"):
+        compile_script(PERMISSIONS_HEADER, "p.py", known)
+    assert [p.line for p in check_script(PERMISSIONS_HEADER, "p.py", known)] == [4]
+    assert check_script(PERMISSIONS_HEADER, "p.py") == []
+
+
+@pytest.mark.parametrize("name", ["", "root access", "9lives", "x/y"])
+def test_malformed_permission_names_are_refused(name: str) -> None:
+    error = header_error(f'"""\n---\npermissions:\n  - "{name}"\n---\n"""\n')
+    assert error.line == 3
+    assert f"{name!r} is not a permission name" in error.message
+
+
+def test_permission_names_must_be_text() -> None:
+    error = header_error('"""\n---\npermissions: [7]\n---\n"""\n')
+    assert "permissions.0" in error.message
 
 
 @pytest.mark.parametrize(
