@@ -19,10 +19,17 @@ from nai_script.account.crypto import derive_encryption_key
 from nai_script.account.keystore import KeystoreError
 from nai_script.account.remote import fetch_keystore, sanity_check
 from nai_script.backend import open_backend
-from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags, run_async
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    backend_from_args,
+    run_async,
+)
 from nai_script.client import errors
 from nai_script.client.auth import derive_access_key
-from nai_script.config import ENV_TOKEN, BackendConfig, BackendKind, ConfigError, resolve_backend
+from nai_script.config import ENV_TOKEN, BackendConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,13 +75,7 @@ def _access_key(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> BackendConfig:
-    try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
-    except ConfigError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
-    if config.kind is BackendKind.OPENAI:
-        raise CLIError("account tools need the sim or novelai backend", EXIT_USAGE)
-    return config
+    return backend_from_args(args, openai_refusal="account tools need the sim or novelai backend")
 
 
 def _access_token(args: argparse.Namespace) -> int:

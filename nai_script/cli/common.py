@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # config imports pydantic; `nai-script --help` and `check` need not pay for it
+    from nai_script.config import BackendConfig
 
 # Exit codes are a contract (SPEC section 9).
 EXIT_OK = 0
@@ -44,3 +47,18 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="base URL of the backend server. Env: NAI_SCRIPT_BASE_URL.",
     )
+
+
+def backend_from_args(args: argparse.Namespace, *, openai_refusal: str = "") -> BackendConfig:
+    """The backend that ``--backend``/``--base-url`` (then the env) choose; a bad choice is a
+    one-line usage error, and so is an OpenAI-compatible server when ``openai_refusal`` says
+    why this command cannot use one."""
+    from nai_script.config import BackendKind, ConfigError, resolve_backend
+
+    try:
+        config = resolve_backend(backend=args.backend, base_url=args.base_url)
+    except ConfigError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    if openai_refusal and config.kind is BackendKind.OPENAI:
+        raise CLIError(openai_refusal, EXIT_USAGE)
+    return config

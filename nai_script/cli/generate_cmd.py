@@ -6,9 +6,16 @@ import argparse
 import sys
 
 from nai_script.backend import open_backend
-from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags, run_async
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    backend_from_args,
+    run_async,
+)
 from nai_script.client import errors, models
-from nai_script.config import BackendConfig, ConfigError, resolve_backend
+from nai_script.config import BackendConfig
 
 DEFAULT_MODEL = "glm-4-6"
 
@@ -35,11 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     if args.max_tokens < 1:
         raise CLIError("--max-tokens must be at least 1", EXIT_USAGE)
-    try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
-    except ConfigError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
-    return run_async(_generate(config, args))
+    return run_async(_generate(backend_from_args(args), args))
 
 
 async def _generate(config: BackendConfig, args: argparse.Namespace) -> int:

@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 from nai_script.backend import open_backend
-from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags, run_async
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    backend_from_args,
+    run_async,
+)
 from nai_script.client import NovelAIClient, errors
 from nai_script.client.image import DEFAULT_IMAGE_MODEL, build_image_request, generate_image
 from nai_script.client.image_models import (
@@ -27,7 +34,7 @@ from nai_script.client.image_models import (
 )
 from nai_script.client.image_stream import ImageStreamEvent, stream_body, stream_image
 from nai_script.client.image_zip import ImageArchiveError
-from nai_script.config import BackendConfig, BackendKind, ConfigError, resolve_backend
+from nai_script.config import BackendConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,12 +124,9 @@ def _run(args: argparse.Namespace) -> int:
         body = _stream_body(request) if args.stream else request.wire()
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return EXIT_OK
-    try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
-    except ConfigError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
-    if config.kind is BackendKind.OPENAI:
-        raise CLIError("image generation needs the sim or novelai backend", EXIT_USAGE)
+    config = backend_from_args(
+        args, openai_refusal="image generation needs the sim or novelai backend"
+    )
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,14 @@ import asyncio
 import re
 import sys
 
-from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, add_backend_flags
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    backend_from_args,
+)
 from nai_script.client.codec import pack_token_ids, unpack_token_ids
-from nai_script.config import ConfigError, resolve_backend
 from nai_script.tokenizers import (
     MODELS,
     Tokenizer,
@@ -125,10 +130,7 @@ def _check_model(model: str) -> None:
 
 def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
     _check_model(model)
-    try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
-    except ConfigError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
+    config = backend_from_args(args)
     registry = TokenizerRegistry(config.kind.value)
     try:
         if config.kind.value == "sim":

@@ -160,3 +160,12 @@ async def test_cli_sanity_check_wrong_password(tmp_path: Path) -> None:
     assert code == 1
     assert "email/password" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("action", ["access-token", "sanity-check"])
+async def test_cli_refuses_an_openai_backend_before_asking_for_a_password(action: str) -> None:
+    backend = ("--backend", "openai", "--base-url", "http://127.0.0.1:9")
+    code, out, err = await _cli(action, DEMO_EMAIL, *backend, stdin=DEMO_PASSWORD + "\n")
+    assert code == 2
+    assert out == ""
+    assert err.strip() == "nai-script: error: account tools need the sim or novelai backend"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from image_helpers import run_image_cli
 
+from nai_script.cli.main import main
 from nai_script.client.image_zip import PNG_SIGNATURE, png_size
 
 
@@ -81,3 +83,18 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     result = run_image_cli("--prompt", "p", "--character", "x@Z9", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
     assert "not a grid cell" in result.stderr
+
+
+def test_openai_backend_is_refused_before_anything_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NAI_TOKEN", "NAI_SCRIPT_BACKEND", "NAI_SCRIPT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "out"
+    argv = ["image", "--prompt", "p", "--out", str(out), "--backend", "openai"]
+    code = main([*argv, "--base-url", "http://127.0.0.1:9"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "nai-script: error: image generation needs the sim or novelai backend"
+    )
+    assert not out.exists()
