@@ -70,7 +70,7 @@ async def generate_image(request: web.Request) -> web.Response:
         if delay_ms:
             await state.sleep(delay_ms / 1000)
         if plan.status is not None:
-            raise SimHTTPError(plan.status, plan.message or f"simulated fault {plan.status}")
+            raise SimHTTPError(plan.status, plan.message)
         seed = base_seed(state, parsed)
         archive = await asyncio.to_thread(_render, parsed, seed)
     return web.Response(body=archive, content_type=SENT_CONTENT_TYPE)

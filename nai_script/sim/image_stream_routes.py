@@ -84,7 +84,7 @@ async def generate_image_stream(request: web.Request) -> web.StreamResponse:
         if plan.slow_ms:
             await state.sleep(plan.slow_ms / 1000)
         if plan.status is not None:
-            raise SimHTTPError(plan.status, plan.message or f"simulated fault {plan.status}")
+            raise SimHTTPError(plan.status, plan.message)
         seed = base_seed(state, parsed)
         gen_id = _gen_id(parsed, seed)
         label = parsed.model.value
