@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import operator
 from collections import Counter, OrderedDict, defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import BuiltinMethodType, MappingProxyType
 from typing import Any
 
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.Guards import guarded_unpack_sequence
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from sandbox.errors import ForbiddenAttributeError, ForbiddenWriteError, SandboxError
@@ -235,17 +235,7 @@ def _check_write_name(obj: Any, name: str) -> None:
         raise ForbiddenAttributeError(obj, name, "names starting with '_' are private")
 
 
-# --- items, iteration, calls ------------------------------------------------------------------
-
-
-def guarded_getitem(obj: Any, key: Any) -> Any:
-    """``_getitem_``: subscripting exposes nothing attribute access does not already guard."""
-    return obj[key]
-
-
-def guarded_iter(obj: Any) -> Iterator[Any]:
-    """``_getiter_``: plain ``iter``; kept as a named hook so policies can count iterations."""
-    return iter(obj)
+# --- iteration, calls ------------------------------------------------------------------
 
 
 def guarded_aiter(obj: Any) -> AsyncIterator[Any]:
@@ -286,13 +276,6 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     """``_inplacevar_``: ``x op= y`` for attribute and item targets."""
     return _INPLACE_OPERATORS[op](target, value)
-
-
-def guarded_iter_unpack(
-    iterable: Iterable[Any], spec: dict[str, Any], getiter: Callable[[Any], Iterator[Any]]
-) -> Iterator[Any]:
-    """``_iter_unpack_sequence_``: RestrictedPython's own, re-exported under one roof."""
-    return guarded_iter_unpack_sequence(iterable, spec, getiter)
 
 
 # --- print ------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import operator
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
 from sandbox.compiler import CompiledCode
 from sandbox.guards import (
     ScriptClassMeta,
@@ -21,8 +23,6 @@ from sandbox.guards import (
     guarded_getattr,
     guarded_getattr_super,
     guarded_inplacevar,
-    guarded_iter_unpack,
-    guarded_unpack_sequence,
     guarded_write,
     make_print_factory,
 )
@@ -49,7 +49,7 @@ def make_globals(
         "_getiter_": iter,
         "_getaiter_": guarded_aiter,
         "_inplacevar_": guarded_inplacevar,
-        "_iter_unpack_sequence_": guarded_iter_unpack,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_aiter_unpack_sequence_": guarded_aiter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_apply_": guarded_apply,
