@@ -22,7 +22,7 @@ from nai_script.sim.errors import SimHTTPError, read_json_object
 from nai_script.sim.image_routes import base_seed, parse_generation
 from nai_script.sim.png import seed_picture
 from nai_script.sim.state import SimState, state_of
-from nai_script.sim.streaming import drop_connection, open_event_stream, sse_event
+from nai_script.sim.streaming import Pacer, drop_connection, open_event_stream, sse_event
 
 GENERATE_IMAGE_STREAM_PATH = "/ai/generate-image-stream"
 PREVIEWS_PER_SAMPLE = 4
@@ -81,16 +81,15 @@ async def generate_image_stream(request: web.Request) -> web.StreamResponse:
     _stream_format(body)
     params = parsed.parameters
     async with state.generation_slot("image", token, locked=state.settings.image_concurrency_lock):
-        if plan.slow_ms:
-            await state.sleep(plan.slow_ms / 1000)
+        pacer = Pacer(state, plan)
+        await pacer.first_byte()
         if plan.status is not None:
             raise SimHTTPError(plan.status, plan.message)
         seed = base_seed(state, parsed)
         gen_id = _gen_id(parsed, seed)
         label = parsed.model.value
         response = await open_event_stream(request)
-        if state.settings.latency_ms:
-            await state.sleep(state.settings.latency_ms / 1000)
+        await pacer.first_token()
         pw = max(8, params.width // PREVIEW_DIVISOR)
         ph = max(8, params.height // PREVIEW_DIVISOR)
         sent = 0
