@@ -39,9 +39,14 @@ CREATE TABLE IF NOT EXISTS kv (
 """
 
 
-def _encode(key: object, value: Any) -> tuple[str, str]:
+def _check_key(key: object) -> str:
     if not isinstance(key, str) or not key:
         raise StorageError(f"storage key must be a non-empty string, got {key!r}")
+    return key
+
+
+def _encode(key: object, value: Any) -> tuple[str, str]:
+    key = _check_key(key)
     try:
         return key, json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -182,23 +187,22 @@ class ScriptStorage:
         return cls(_MemorySlice())
 
     def get(self, key: str) -> Any:
-        raw = self._raw.get_raw(_encode(key, None)[0])
-        return None if raw is None else json.loads(raw)
+        return self.get_or_default(key, None)
 
     def set(self, key: str, value: Any) -> None:
         self._raw.put_raw(*_encode(key, value))
 
     def remove(self, key: str) -> None:
-        self._raw.delete_raw(_encode(key, None)[0])
+        self._raw.delete_raw(_check_key(key))
 
     def list(self) -> list[str]:
         return self._raw.keys()
 
     def has(self, key: str) -> bool:
-        return self._raw.get_raw(_encode(key, None)[0]) is not None
+        return self._raw.get_raw(_check_key(key)) is not None
 
     def get_or_default(self, key: str, default: Any) -> Any:
-        raw = self._raw.get_raw(_encode(key, None)[0])
+        raw = self._raw.get_raw(_check_key(key))
         return default if raw is None else json.loads(raw)
 
     def set_if_absent(self, key: str, value: Any) -> bool:

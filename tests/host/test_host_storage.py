@@ -63,6 +63,16 @@ def test_bad_keys_are_refused(db: StorageDB, key: object) -> None:
     s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
     with pytest.raises(StorageError, match="non-empty string"):
         s.set(key, 1)  # type: ignore[arg-type]
+    calls = [
+        lambda: s.get(key),  # type: ignore[arg-type]
+        lambda: s.has(key),  # type: ignore[arg-type]
+        lambda: s.remove(key),  # type: ignore[arg-type]
+        lambda: s.get_or_default(key, 0),  # type: ignore[arg-type]
+        lambda: s.set_if_absent(key, 1),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(StorageError, match="non-empty string"):
+            call()
 
 
 def test_cap_refuses_the_write_that_would_pass_it_and_keeps_the_old_value(db: StorageDB) -> None:
