@@ -55,6 +55,47 @@ def test_callback_raising_later_exits_1(tmp_path: Path) -> None:
     assert "late" in done.stderr
 
 
+def test_hook_raising_exits_1(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        "def loaded():\n    raise KeyError('in hook')\n"
+        "api.v1.hooks.register('onScriptsLoaded', loaded)\n",
+    )
+    assert done.returncode == 1
+    assert "hook onScriptsLoaded raised: " in done.stderr
+    assert "s.py:2" in done.stderr
+
+
+def test_message_handler_raising_exits_1(tmp_path: Path) -> None:
+    receiver, sender = tmp_path / "receiver.py", tmp_path / "sender.py"
+    receiver.write_text(
+        '"""\n---\nid: receiver\nname: Receiver\n---\n"""\n'
+        "def handler(message):\n    raise KeyError('in handler')\n"
+        "api.v1.messaging.onMessage(handler)\n"
+    )
+    sender.write_text(
+        '"""\n---\nid: sender\nname: Sender\n---\n"""\nawait api.v1.messaging.broadcast(1)\n'
+    )
+    done = subprocess.run(
+        [*RUN, str(receiver), str(sender), "--data", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "[receiver] message handler raised: " in done.stderr
+
+
+def test_unawaited_failed_call_is_reported_but_not_a_raise(tmp_path: Path) -> None:
+    """The failure never reached the script's code (it did not await the call): stderr says
+    so, and the exit code stays 0."""
+    done = run(tmp_path, "api.v1.messaging.send('nobody', 1)\napi.v1.log('after')\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["after"]
+    assert "v1.messaging.send failed (not awaited): " in done.stderr
+
+
 def test_reader_closing_stdout_stops_output_quietly(tmp_path: Path) -> None:
     """``nai-script run s.py | head -1``: the closed pipe is never the script's failure."""
     script = tmp_path / "s.py"
