@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from nai_script.client.image import build_image_request
 from nai_script.sim import SimServer, SimSettings, SimState
 
 AUTH = {"Authorization": "Bearer pst-test-token"}
@@ -190,6 +191,20 @@ async def test_slow_and_latency_delay_the_start(timed_sim: SimServer, fake_time:
             json={**COMPLETION, "stream": True},
             headers={"X-Sim-Fault": "slow@250"},
         )
+        await resp.read()
+    assert fake_time.sleeps == [0.25, 0.1]
+
+
+async def test_slow_and_latency_delay_the_image_stream_too(
+    timed_sim: SimServer, fake_time: FakeTime
+) -> None:
+    timed_sim.settings.latency_ms = 100
+    body = build_image_request("x", width=64, height=64, steps=1).wire()
+    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
+        resp = await session.post(
+            "/ai/generate-image-stream", json=body, headers={"X-Sim-Fault": "slow@250"}
+        )
+        assert resp.status == 200
         await resp.read()
     assert fake_time.sleeps == [0.25, 0.1]
 
