@@ -190,9 +190,9 @@ class ModuleView:
         return f"<module {object.__getattribute__(self, '_module')!r} (sandboxed)>"
 
 
-def make_import(views: dict[str, ModuleView] | None = None) -> Callable[..., ModuleView]:
-    """Build the ``__import__`` a script's builtins get; ``views`` caches one view per module."""
-    cache: dict[str, ModuleView] = {} if views is None else views
+def make_import() -> Callable[..., ModuleView]:
+    """Build the ``__import__`` one script's builtins get (one view per module, per script)."""
+    cache: dict[str, ModuleView] = {}
 
     def guarded_import(
         name: str,

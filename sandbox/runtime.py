@@ -26,7 +26,7 @@ from sandbox.guards import (
     guarded_write,
     make_print_factory,
 )
-from sandbox.modules import ModuleView, make_import
+from sandbox.modules import make_import
 from sandbox.safe_builtins import make_builtins
 
 
@@ -37,9 +37,8 @@ def make_globals(
     script_name: str = "script",
 ) -> dict[str, Any]:
     """The globals dict for one script run: restricted builtins, guards and ``api``."""
-    views: dict[str, ModuleView] = {}
     return {
-        "__builtins__": make_builtins(make_import(views)),
+        "__builtins__": make_builtins(make_import()),
         "__name__": script_name,
         "__metaclass__": ScriptClassMeta,
         "_getattr_": guarded_getattr,

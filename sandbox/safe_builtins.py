@@ -146,9 +146,7 @@ def safe_getattr(obj: Any, name: str, default: Any = MISSING, /) -> Any:
     return checked_getattr(obj, name, default)
 
 
-def make_builtins(
-    import_function: Callable[..., Any], extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def make_builtins(import_function: Callable[..., Any]) -> dict[str, Any]:
     """A fresh builtins dict for one script (scripts cannot modify it: no name reaches it)."""
     table: dict[str, Any] = {name: getattr(builtins, name) for name in PLAIN_BUILTIN_NAMES}
     table.update({name: getattr(builtins, name) for name in EXCEPTION_NAMES})
@@ -164,6 +162,4 @@ def make_builtins(
             "__build_class__": builtins.__build_class__,
         }
     )
-    if extra:
-        table.update(extra)
     return table

@@ -311,6 +311,15 @@ def test_random_is_private_per_script_and_does_not_touch_host_state() -> None:
     assert random.random() == expected
 
 
+def test_each_script_gets_its_own_module_views() -> None:
+    first, second = make_import(), make_import()
+    assert first("random") is not second("random")
+    first("random").seed(7)
+    second("random").seed(7)
+    first("random").random()
+    assert first("random").random() != second("random").random()
+
+
 def test_builtins_table_has_no_dangerous_entries() -> None:
     table = make_builtins(make_import())
     for name in ("eval", "exec", "compile", "open", "input", "globals", "locals", "vars", "id"):
@@ -340,5 +349,5 @@ def test_async_script_through_guards_runs_in_a_fresh_loop() -> None:
     script_globals = make_globals(Host(), print_sink=lambda _text: None)
     pending = run_compiled(compiled, script_globals)
     assert pending is not None
-    asyncio.run(pending)  # type: ignore[arg-type]
+    asyncio.run(pending)
     assert script_globals["v"] == "[1]"
