@@ -289,4 +289,4 @@ def test_coroutine_never_awaited_is_not_leaked_by_compile() -> None:
     script_globals["g"] = g
     pending = run_compiled(compiled, script_globals)
     assert pending is not None
-    assert asyncio.run(pending) is None  # type: ignore[arg-type]
+    assert asyncio.run(pending) is None
