@@ -10,6 +10,7 @@ import pytest
 from host_helpers import hosted
 
 from nai_script.host.api.basics import PERMISSIONS, roll_dice
+from nai_script.host.api.rollover import METHODS as ROLLOVER_METHODS
 from nai_script.host.dispatch import ApiUsageError
 from nai_script.host.errors import LoadError
 from nai_script.host.host import ROUTES, grant_permissions
@@ -21,6 +22,31 @@ from nai_script.tokenizers import context_size, rollover_tokens
 
 def test_every_described_function_has_a_route_and_no_route_is_hidden() -> None:
     assert set(function_paths()) == set(ROUTES)
+
+
+def test_sync_and_async_follow_spec_section_4() -> None:
+    """What returns a Promise in NovelAI's type definitions is async here; the rest is sync."""
+    kinds = function_paths()
+    spec_sync = [
+        "log", "error", "uuid", "createRolloverHelper", "hooks.register",
+        "script.getAllowedOutput", "script.getAllowedInput", "script.getTimeUntilAllowedOutput",
+        "script.getTimeUntilAllowedInput", "script.countUncachedInputTokens",
+    ]  # fmt: skip
+    spec_async = [
+        "generate", "maxTokens", "rolloverTokens", "tokenizer.encode", "tokenizer.decode",
+        "script.waitForAllowedOutput", "script.waitForAllowedInput", "timers.setTimeout",
+        "messaging.send", "messaging.broadcast",
+    ]  # fmt: skip
+    spec_async += [
+        f"{namespace}.{method}"
+        for namespace in ("storage", "storyStorage", "historyStorage", "tempStorage")
+        for method in ("get", "set", "remove", "list", "has", "getOrDefault", "setIfAbsent")
+    ]
+    assert {name: kinds[f"v1.{name}"] for name in spec_sync} == dict.fromkeys(spec_sync, "sync")
+    assert {name: kinds[f"v1.{name}"] for name in spec_async} == dict.fromkeys(spec_async, "async")
+    helper = dict.fromkeys(["read", "peek", "count", "totalTokens", "getAll"], "sync")
+    helper |= dict.fromkeys(["remove", "clear", "compact", "getConfig"], "sync")
+    assert dict(ROLLOVER_METHODS) == {"add": "async", **helper}
 
 
 async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
