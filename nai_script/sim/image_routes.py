@@ -15,6 +15,7 @@ import hashlib
 from aiohttp import web
 from pydantic import ValidationError
 
+from nai_script.client.image import GENERATE_IMAGE_PATH
 from nai_script.client.image_models import ImageGenerationRequest, describe_validation_error
 from nai_script.client.image_zip import SENT_CONTENT_TYPE, pack_images
 from nai_script.sim.auth import require_bearer
@@ -22,7 +23,6 @@ from nai_script.sim.errors import SimHTTPError, read_json_object
 from nai_script.sim.png import seed_picture
 from nai_script.sim.state import SimState, state_of
 
-GENERATE_IMAGE_PATH = "/ai/generate-image"
 _STRUCTURE_MARKERS = ("v4_prompt", "v4_negative_prompt", "char_captions", "centers")
 
 

@@ -17,6 +17,7 @@ import math
 from aiohttp import web
 
 from nai_script.client.image_models import ImageGenerationRequest
+from nai_script.client.image_stream import GENERATE_IMAGE_STREAM_PATH
 from nai_script.sim.auth import require_bearer
 from nai_script.sim.errors import SimHTTPError, read_json_object
 from nai_script.sim.image_routes import base_seed, parse_generation
@@ -24,7 +25,6 @@ from nai_script.sim.png import seed_picture
 from nai_script.sim.state import SimState, state_of
 from nai_script.sim.streaming import Pacer, drop_connection, open_event_stream, sse_event
 
-GENERATE_IMAGE_STREAM_PATH = "/ai/generate-image-stream"
 PREVIEWS_PER_SAMPLE = 4
 PREVIEW_DIVISOR = 8
 _SIGMA_MAX = 14.6146
