@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nai_script.limits import Clock, SystemClock
 from nai_script.limits.buckets import is_returned
+from nai_script.limits.store import connect, immediate
 
 T = TypeVar("T")
 LastInteraction = Callable[[str], float | None]
@@ -124,10 +125,7 @@ class ImageBudget:
         self.clock: Clock = clock or SystemClock()
         self._last_interaction = last_interaction or (lambda _script_id: None)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={self.config.synchronous}")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = connect(path, self.config.synchronous)
         self._db.executescript(_SCHEMA)
         # Reservations a crashed host left in flight are charged in full: a crash never refills.
         self._transaction(lambda db: db.execute("UPDATE image_entries SET settled=1"))
@@ -138,14 +136,7 @@ class ImageBudget:
 
     def _transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = body(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return result
+            return immediate(self._db, body)
 
     @staticmethod
     def _entries(db: sqlite3.Connection, script_id: str) -> list[ImageEntry]:

@@ -65,12 +65,28 @@ class StaleReservation(Exception):
     """Settle or release of an entry that is already settled, released or gone."""
 
 
-def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+def connect(
+    path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL", busy_timeout_ms: int = 5000
+) -> sqlite3.Connection:
+    """An autocommit WAL connection usable from any thread (the host's SQLite files share it)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     return conn
+
+
+def immediate(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction: committed, or rolled back if it
+    raises (the write lock is taken first, so a check-and-charge never races)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _row_to_entry(row: tuple[int, str, str, int, int, float, int]) -> HeldEntry:
@@ -100,13 +116,13 @@ class LimitsStore:
     ) -> None:
         self.path = Path(path)
         self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="limits-sqlite")
-        self._writer = _connect(self.path, synchronous, busy_timeout_ms)
+        self._writer = connect(self.path, synchronous, busy_timeout_ms)
         self._writer.executescript(_SCHEMA)
         self._writer.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
             (SCHEMA_VERSION,),
         )
-        self._reader = _connect(self.path, synchronous, busy_timeout_ms)
+        self._reader = connect(self.path, synchronous, busy_timeout_ms)
         self._closed = False
         # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
         # Reads apply them, so this process sees a settle the moment it is queued.
@@ -221,52 +237,40 @@ class LimitsStore:
     ) -> Callable[[sqlite3.Connection], list[int | None]]:
         """Check every bucket and insert the entries, all or nothing."""
 
-        def run(conn: sqlite3.Connection) -> list[int | None]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                last = _last_interaction(conn, script_id)
-                for rule, needed in requests:
-                    held = _held_amount(conn, script_id, rule, now, last)
-                    free = max(0, rule.capacity - held)
-                    if needed > free:
-                        raise Refusal(rule.kind, free, needed, rule.capacity)
-                for rule, _ in requests:
-                    _delete_returned(conn, script_id, rule, now, last)
-                ids: list[int | None] = []
-                for rule, needed in requests:
-                    if needed == 0:
-                        ids.append(None)
-                        continue
-                    cursor = conn.execute(
-                        "INSERT INTO held_entries (script_id, bucket, amount, reserved, spent_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (script_id, rule.kind.value, needed, needed, now),
-                    )
-                    ids.append(cursor.lastrowid)
-                conn.execute("COMMIT")
-                return ids
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def body(conn: sqlite3.Connection) -> list[int | None]:
+            last = _last_interaction(conn, script_id)
+            for rule, needed in requests:
+                held = _held_amount(conn, script_id, rule, now, last)
+                free = max(0, rule.capacity - held)
+                if needed > free:
+                    raise Refusal(rule.kind, free, needed, rule.capacity)
+            for rule, _ in requests:
+                _delete_returned(conn, script_id, rule, now, last)
+            ids: list[int | None] = []
+            for rule, needed in requests:
+                if needed == 0:
+                    ids.append(None)
+                    continue
+                cursor = conn.execute(
+                    "INSERT INTO held_entries (script_id, bucket, amount, reserved, spent_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (script_id, rule.kind.value, needed, needed, now),
+                )
+                ids.append(cursor.lastrowid)
+            return ids
 
-        return run
+        return lambda conn: immediate(conn, body)
 
     @staticmethod
     def settle_tx(settlements: Sequence[tuple[int, int]]) -> Callable[[sqlite3.Connection], None]:
         """Charge the used amounts in the same entries; a zero charge removes the entry."""
 
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for entry_id, used in settlements:
-                    if not _settle_entry(conn, entry_id, used):
-                        raise StaleReservation(f"held entry {entry_id} is no longer in flight")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def body(conn: sqlite3.Connection) -> None:
+            for entry_id, used in settlements:
+                if not _settle_entry(conn, entry_id, used):
+                    raise StaleReservation(f"held entry {entry_id} is no longer in flight")
 
-        return run
+        return lambda conn: immediate(conn, body)
 
     @staticmethod
     def settle_and_cache_tx(
@@ -279,23 +283,17 @@ class LimitsStore:
         returned, not fatal: nobody awaits this write to report them to.
         """
 
-        def run(conn: sqlite3.Connection) -> list[int]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                stale = [
-                    entry_id
-                    for entry_id, used in settlements
-                    if not _settle_entry(conn, entry_id, used)
-                ]
-                if cache is not None:
-                    _write_cache(conn, *cache)
-                conn.execute("COMMIT")
-                return stale
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def body(conn: sqlite3.Connection) -> list[int]:
+            stale = [
+                entry_id
+                for entry_id, used in settlements
+                if not _settle_entry(conn, entry_id, used)
+            ]
+            if cache is not None:
+                _write_cache(conn, *cache)
+            return stale
 
-        return run
+        return lambda conn: immediate(conn, body)
 
     @staticmethod
     def settle_all_in_flight_tx() -> Callable[[sqlite3.Connection], int]:
@@ -332,17 +330,7 @@ class LimitsStore:
         script_id: str, touched: Sequence[CachedBlock], evicted: Sequence[bytes]
     ) -> Callable[[sqlite3.Connection], None]:
         """Write an insert's effect on the cache through, in one transaction."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                _write_cache(conn, script_id, touched, evicted)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-        return run
+        return lambda conn: immediate(conn, lambda c: _write_cache(c, script_id, touched, evicted))
 
 
 def _settle_entry(conn: sqlite3.Connection, entry_id: int, used: int) -> bool:
