@@ -59,6 +59,15 @@ Handler = Callable[[ApiCall], Awaitable[Any]]
 ExitSink = Callable[[ExitReason], None]
 
 
+class _InvokeTimedOut(Exception):
+    """Set on an invocation's future when its wall-clock limit passes."""
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_InvokeTimedOut())
+
+
 class ScriptWorker:
     """One running script. Build with ``await ScriptWorker.start(...)``."""
 
@@ -186,14 +195,17 @@ class ScriptWorker:
             raise WorkerDied(self.exit_reason)
         self._next_invoke += 1
         invoke_id = self._next_invoke
-        future: asyncio.Future[InvokeResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[InvokeResult] = loop.create_future()
         self._invokes[invoke_id] = future
         key: int | str = target.id if isinstance(target, CallbackHandle) else target
         self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes)))
         limit = self._limits.wall_seconds if timeout is None else timeout
+        # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
+        timer = loop.call_later(limit, _time_out, future)
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), limit)
-        except TimeoutError:
+            result = await future
+        except _InvokeTimedOut:
             self._terminate("wall_clock", f"callback did not return within {limit:g} s")
             await self._exited.wait()
             assert self.exit_reason is not None
@@ -204,6 +216,7 @@ class ScriptWorker:
                 self._send(cancel_message(invoke_id))
             raise
         finally:
+            timer.cancel()
             self._invokes.pop(invoke_id, None)
         if not result.ok:
             raise ScriptFailed(result.error or ScriptFailure(kind="internal", message="failed"))

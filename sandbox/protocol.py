@@ -246,9 +246,23 @@ class RemoteRegistry:
         return self._objects.get(remote_id)
 
 
+#: Types that cross the wire as they are; a list of only these is copied without recursion.
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+
+
+def _all_scalars(items: list[Any] | tuple[Any, ...]) -> bool:
+    """True when no item needs converting (token id lists: a C-level type scan)."""
+    return _SCALARS.issuperset(map(type, items))
+
+
 def from_wire(value: Any, remotes: RemoteRegistry | None = None) -> Any:
     """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle`` and, given
     the worker's ``remotes``, ``{"$remote": n}`` the host's own ``RemoteObject`` again."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list and _all_scalars(value):
+        return list(value)
     if isinstance(value, dict):
         if len(value) == 1 and "$callback" in value and type(value["$callback"]) is int:
             return CallbackHandle(value["$callback"])
@@ -265,6 +279,11 @@ def from_wire(value: Any, remotes: RemoteRegistry | None = None) -> Any:
 
 def to_wire(value: Any, remotes: RemoteRegistry) -> Any:
     """A handler's result for the worker: models dumped, remote objects and handles marked."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if (kind is list or kind is tuple) and _all_scalars(value):
+        return list(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):

@@ -49,15 +49,15 @@ MEMORY_EXIT_CODE = 70
 
 
 class _BlockAwareSelector(selectors.DefaultSelector):
-    """Calls ``before_block`` whenever the loop is about to wait (timeout not zero)."""
+    """Calls ``before_select(blocking)`` once per loop iteration, just before it polls;
+    ``blocking`` is true when the loop is about to wait (timeout not zero)."""
 
-    def __init__(self, before_block: Callable[[], None]) -> None:
+    def __init__(self, before_select: Callable[[bool], None]) -> None:
         super().__init__()
-        self._before_block = before_block
+        self._before_select = before_select
 
     def select(self, timeout: float | None = None) -> list[Any]:
-        if timeout is None or timeout > 0:
-            self._before_block()
+        self._before_select(timeout is None or timeout > 0)
         return super().select(timeout)
 
 
@@ -86,6 +86,7 @@ class Worker:
         self._in = in_fd
         self._out = out_fd
         self._decoder = FrameDecoder()
+        self._outbox: list[bytes] = []
         self._backlog: list[dict[str, Any]] = []
         self._callbacks = CallbackRegistry()
         self._next_call = 0
@@ -100,13 +101,24 @@ class Worker:
         os.set_blocking(in_fd, False)
         self._poller = select.poll()
         self._poller.register(in_fd, select.POLLIN)
-        self._selector = _BlockAwareSelector(self._before_block)
+        self._selector = _BlockAwareSelector(self._before_select)
         self.loop = asyncio.SelectorEventLoop(self._selector)
 
     # --- pipe -----------------------------------------------------------------------------
 
     def send(self, message: dict[str, Any]) -> None:
-        data = memoryview(encode_frame(message))
+        """Write now (after anything queued by ``send_soon``, which keeps its order)."""
+        self._outbox.append(encode_frame(message))
+        self._flush()
+
+    def send_soon(self, message: dict[str, Any]) -> None:
+        """Queue a frame for the end of this loop iteration: an invocation's result then
+        shares one write with the status frame that follows it, waking the host once."""
+        self._outbox.append(encode_frame(message))
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        data = memoryview(frames[0] if len(frames) == 1 else b"".join(frames))
         while data:
             written = os.write(self._out, data)
             data = data[written:]
@@ -136,12 +148,15 @@ class Worker:
             self._woken = True
             self._dispatch(self._backlog.pop(0))
 
-    def _before_block(self) -> None:
-        if not self._woken:
-            return
-        self._woken = False
-        busy = bool(self._tasks) or bool(self._calls)
-        self.send({"t": "wait" if busy else "idle", "seen": self._seen})
+    def _before_select(self, blocking: bool) -> None:
+        """Once per loop iteration: send what ``send_soon`` queued and, if the loop is about
+        to block after being woken, the status frame that pauses the host's watchdog."""
+        if blocking and self._woken:
+            self._woken = False
+            busy = bool(self._tasks) or bool(self._calls)
+            self._outbox.append(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
+        if self._outbox:
+            self._flush()
 
     # --- host -> worker -------------------------------------------------------------------
 
@@ -230,10 +245,11 @@ class Worker:
                 except TypeError as exc:
                     error = exc
                 else:
-                    self.send({"t": "invoke_result", "id": invoke_id, "ok": True, "value": value})
+                    result = {"t": "invoke_result", "id": invoke_id, "ok": True, "value": value}
+                    self.send_soon(result)
                     return
             failure = self._failure(error)
-            self.send({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
+            self.send_soon({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
 
         self._run(lambda: fn(*args), invoke_id, finish, holder)
 
@@ -367,6 +383,8 @@ class Worker:
         self.send({"t": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid()})
         self.loop.add_reader(self._in, self._on_readable)
         self.loop.run_forever()
+        if self._outbox:
+            self._flush()
 
 
 def main() -> None:

@@ -1,0 +1,77 @@
+"""The worker's outbox: an invocation's result and the status behind it share one write."""
+
+from __future__ import annotations
+
+import os
+
+from sandbox.protocol import FrameDecoder, decode_payload, encode_frame
+from sandbox.worker import Worker
+
+
+def make_worker() -> tuple[Worker, int, int]:
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    return Worker(to_worker_r, from_worker_w), to_worker_w, from_worker_r
+
+
+def one_read(fd: int) -> list[dict[str, object]]:
+    """The frames of a single read: what one host wake-up would see."""
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return []
+    return [decode_payload(p) for p in FrameDecoder().feed(data)]
+
+
+def test_result_waits_for_the_iteration_end_and_leaves_with_the_status() -> None:
+    worker, host_w, host_r = make_worker()
+    worker._globals = {"f": lambda x: x + 1}
+    os.write(host_w, encode_frame({"t": "invoke", "id": 1, "target": "f", "args": [41]}))
+    worker._on_readable()
+    assert one_read(host_r) == []  # queued, not yet written
+    worker._before_select(True)
+    assert one_read(host_r) == [
+        {"t": "invoke_result", "id": 1, "ok": True, "value": 42},
+        {"t": "idle", "seen": 1},
+    ]
+    worker.loop.close()
+
+
+def test_a_non_blocking_iteration_flushes_without_a_status() -> None:
+    worker, host_w, host_r = make_worker()
+    worker._globals = {"f": lambda: None}
+    os.write(host_w, encode_frame({"t": "invoke", "id": 3, "target": "f", "args": []}))
+    worker._on_readable()
+    worker._before_select(False)
+    assert one_read(host_r) == [{"t": "invoke_result", "id": 3, "ok": True, "value": None}]
+    worker._before_select(True)  # the status still follows when the loop blocks
+    assert one_read(host_r) == [{"t": "idle", "seen": 1}]
+    worker.loop.close()
+
+
+def test_failed_result_is_queued_too_and_a_direct_send_keeps_the_order() -> None:
+    worker, host_w, host_r = make_worker()
+
+    def boom() -> None:
+        raise ValueError("nope")
+
+    worker._globals = {"f": boom}
+    os.write(host_w, encode_frame({"t": "invoke", "id": 2, "target": "f", "args": []}))
+    worker._on_readable()
+    worker._print("after")  # a log line sent at once must not overtake the queued result
+    frames = one_read(host_r)
+    assert [f["t"] for f in frames] == ["invoke_result", "log"]
+    assert frames[0]["ok"] is False
+    assert "ValueError: nope" in str(frames[0]["error"])
+    worker._before_select(True)
+    assert one_read(host_r) == [{"t": "idle", "seen": 1}]
+    worker.loop.close()
+
+
+def test_nothing_is_written_by_an_iteration_with_nothing_to_say() -> None:
+    worker, _host_w, host_r = make_worker()
+    worker._before_select(True)
+    worker._before_select(False)
+    assert one_read(host_r) == []
+    worker.loop.close()
