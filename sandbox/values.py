@@ -53,9 +53,7 @@ def to_script_value(data: Any) -> Any:
     if kind is dict or kind is JSObject:
         # dict.items, not data.items: a JSObject's "items" key would shadow the method.
         return JSObject({key: to_script_value(value) for key, value in dict.items(data)})
-    if kind is list:
-        return [to_script_value(item) for item in data]
-    if kind is tuple:
+    if kind is list or kind is tuple:
         return [to_script_value(item) for item in data]
     return data
 

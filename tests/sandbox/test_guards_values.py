@@ -39,6 +39,14 @@ def test_rewrapping_a_jsobject_with_method_named_keys() -> None:
     assert from_script_value(again) == {"items": [1], "keys": {"get": 2}, "values": None}
 
 
+def test_tuples_and_lists_become_lists_of_wrapped_values() -> None:
+    value = to_script_value({"pairs": ({"a": 1}, [{"b": 2}])})
+    assert value == {"pairs": [{"a": 1}, [{"b": 2}]]}
+    assert type(value.pairs) is list
+    assert value.pairs[0].a == 1
+    assert value.pairs[1][0].b == 2
+
+
 def test_missing_and_private_attributes() -> None:
     value = JSObject(a=1)
     with pytest.raises(AttributeError, match="'missing'"):
