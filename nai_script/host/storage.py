@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from nai_script.limits.store import connect, immediate
+
 STORAGE_CAP_BYTES = 4 * 1024 * 1024
 
 
@@ -58,10 +60,8 @@ class StorageDB:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a value is on disk before the script's set() resolves.
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = connect(self.path, "FULL")
         self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -93,8 +93,8 @@ class StorageDB:
         self, scope: Scope, script_id: str, owner: str, key: str, value: str, cap: int | None
     ) -> None:
         """Write one value; with a cap, refuse (and write nothing) if the total would pass it."""
-        with self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
+
+        def body(conn: sqlite3.Connection) -> None:
             if cap is not None:
                 old = self.get(scope, script_id, owner, key)
                 old_size = 0 if old is None else len(key.encode()) + len(old.encode())
@@ -109,11 +109,13 @@ class StorageDB:
                         f"storage is full: writing {key!r} would use {new_total} bytes, "
                         f"over the {cap // (1024 * 1024)} MB limit per script"
                     )
-            self._conn.execute(
+            conn.execute(
                 "INSERT INTO kv(scope, script_id, owner, key, value) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(scope, script_id, owner, key) DO UPDATE SET value=excluded.value",
                 (scope.value, script_id, owner, key, value),
             )
+
+        immediate(self._conn, body)
 
     def delete(self, scope: Scope, script_id: str, owner: str, key: str) -> None:
         self._conn.execute(
