@@ -32,11 +32,12 @@ from nai_script.cli.common import (
     EXIT_USAGE,
     CLIError,
     add_backend_flags,
+    backend_from_args,
     run_async,
 )
 from nai_script.client import NovelAIClient
 from nai_script.client import errors as client_errors
-from nai_script.config import BackendConfig, BackendKind, ConfigError, resolve_backend
+from nai_script.config import BackendConfig, BackendKind
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
 from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
@@ -92,11 +93,7 @@ def _run(args: argparse.Namespace) -> int:
             raise CLIError(f"{path}: no such file", EXIT_USAGE)
     if args.timeout <= 0:
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
-    try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
-    except ConfigError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
-    return run_async(_run_scripts(config, paths, args))
+    return run_async(_run_scripts(backend_from_args(args), paths, args))
 
 
 def _printer(many: bool) -> LogSink:
