@@ -142,16 +142,7 @@ class NovelAIClient:
     # -- OpenAI-like text endpoints -----------------------------------------------------------
 
     async def completions(self, request: models.CompletionRequest) -> models.CompletionResponse:
-        body = request.to_wire()
-        body["stream"] = False
-        return await self._request_model(
-            models.CompletionResponse,
-            "POST",
-            "text",
-            self._oa_path("completions"),
-            json=body,
-            idempotent=False,
-        )
+        return await self._post_openai(models.CompletionResponse, "completions", request)
 
     def stream_completions(
         self, request: models.CompletionRequest
@@ -161,22 +152,23 @@ class NovelAIClient:
     async def chat_completions(
         self, request: models.ChatCompletionRequest
     ) -> models.ChatCompletionResponse:
-        body = request.to_wire()
-        body["stream"] = False
-        return await self._request_model(
-            models.ChatCompletionResponse,
-            "POST",
-            "text",
-            self._oa_path("chat/completions"),
-            json=body,
-            idempotent=False,
-        )
+        return await self._post_openai(models.ChatCompletionResponse, "chat/completions", request)
 
     def stream_chat_completions(
         self, request: models.ChatCompletionRequest
     ) -> AsyncIterator[models.ChatCompletionChunk]:
         return self._stream_openai(
             models.ChatCompletionChunk, self._oa_path("chat/completions"), request
+        )
+
+    async def _post_openai(
+        self, response_model: type[ModelT], name: str, request: models.WireModel
+    ) -> ModelT:
+        """One non-streamed OpenAI-like generation (never retried)."""
+        body = request.to_wire()
+        body["stream"] = False
+        return await self._request_model(
+            response_model, "POST", "text", self._oa_path(name), json=body, idempotent=False
         )
 
     async def _stream_openai(

@@ -380,6 +380,14 @@ async def test_retries_give_up_after_attempts(serve, recorder: Recorder) -> None
     ("route", "call"),
     [
         ("POST /oa/v1/completions", lambda c: c.completions(completion())),
+        (
+            "POST /oa/v1/chat/completions",
+            lambda c: c.chat_completions(
+                models.ChatCompletionRequest(
+                    model="m", messages=[models.ChatMessage(role="user", content="hi")]
+                )
+            ),
+        ),
         ("POST /ai/generate", lambda c: c.generate(models.GenerateRequest(input="x", model="m"))),
         ("POST /oa/v1/completions", lambda c: anext(c.stream_completions(completion()))),
     ],
