@@ -123,7 +123,6 @@ class ScriptFolderWatcher:
         load_existing: bool = True,
         on_outcome: OutcomeCallback | None = None,
         force_polling: bool | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = Path(directory).resolve()
         self._loader = loader
@@ -131,7 +130,6 @@ class ScriptFolderWatcher:
         self._load_existing = load_existing
         self._on_outcome = on_outcome
         self._force_polling = force_polling
-        self._clock = clock
         self._serving: dict[Path, str] = {}  # digest of the version the loader runs
         self._rejected: dict[Path, str] = {}  # digest whose load failed (not retried as is)
         self._wake = asyncio.Event()
@@ -211,7 +209,7 @@ class ScriptFolderWatcher:
                 force_polling=self._force_polling,
             ):
                 self._watching.set()
-                now = self._clock()
+                now = time.monotonic()
                 for _change, raw in changes:
                     self._debouncer.touch(Path(raw), now)
                 if changes:
@@ -228,14 +226,14 @@ class ScriptFolderWatcher:
             if deadline is None:
                 await self._wake.wait()
                 continue
-            delay = deadline - self._clock()
+            delay = deadline - time.monotonic()
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 except TimeoutError:
                     pass
                 continue
-            for path in self._debouncer.pop_due(self._clock()):
+            for path in self._debouncer.pop_due(time.monotonic()):
                 if self._stop.is_set():
                     return
                 await self._reconcile(path)
@@ -245,7 +243,7 @@ class ScriptFolderWatcher:
         try:
             data = read_script_bytes(path)
         except OSError as exc:
-            self._report(path, "reload", None, self._clock(), exc)
+            self._report(path, "reload", None, time.monotonic(), exc)
             return
         if data is None:
             self._rejected.pop(path, None)
