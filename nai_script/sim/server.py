@@ -28,6 +28,7 @@ class SimServer:
         self._requested_port = port
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.app: web.Application | None = None  # the running app (tests reach its data)
 
     @property
     def settings(self) -> SimSettings:
@@ -51,12 +52,14 @@ class SimServer:
             await runner.cleanup()
             raise
         self._runner = runner
+        self.app = app
         self.port = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self.app = None
             self.port = None
 
     async def __aenter__(self) -> SimServer:

@@ -19,7 +19,7 @@ from nai_script.account.remote import download_stories, fetch_keystore, fetch_ob
 from nai_script.client import ClientSettings, NovelAIClient
 from nai_script.client.auth import derive_access_key
 from nai_script.client.errors import AuthenticationError, BadRequestError
-from nai_script.sim import SimSettings, create_app
+from nai_script.sim import SimServer, SimSettings
 from nai_script.sim.account_routes import DEMO_ACCOUNT_KEY
 
 TOKEN = "pst-account-tests"
@@ -27,16 +27,9 @@ TOKEN = "pst-account-tests"
 
 @pytest.fixture
 async def sim_app() -> AsyncIterator[tuple[web.Application, str]]:
-    app = create_app(SimSettings())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with SimServer(SimSettings()) as sim:
+        assert sim.app is not None
+        yield sim.app, sim.base_url
 
 
 def _client(url: str, token: str | None = TOKEN) -> NovelAIClient:
