@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
@@ -44,25 +45,23 @@ async def _decode(ctx: CallContext) -> str:
         raise ApiFailure(f"tokenizer.decode: {error}") from None
 
 
-async def _max_tokens(ctx: CallContext) -> int:
-    model = model_name(ctx.bind(("model", REQUIRED))["model"], "maxTokens model")
-    try:
-        return context_size(model, ctx.host.tier)
-    except (TokenizerError, UnknownModelError) as error:
-        raise ApiUsageError(f"maxTokens: {error}") from None
+def _per_model(name: str, value: Callable[[str, int], int]) -> Route:
+    """``maxTokens(model)`` / ``rolloverTokens(model)``: a number for the model at the host's
+    tier; an unknown model is a usage error naming the call."""
 
+    async def route(ctx: CallContext) -> int:
+        model = model_name(ctx.bind(("model", REQUIRED))["model"], f"{name} model")
+        try:
+            return value(model, ctx.host.tier)
+        except (TokenizerError, UnknownModelError) as error:
+            raise ApiUsageError(f"{name}: {error}") from None
 
-async def _rollover_tokens(ctx: CallContext) -> int:
-    model = model_name(ctx.bind(("model", REQUIRED))["model"], "rolloverTokens model")
-    try:
-        return rollover_tokens(model, ctx.host.tier)
-    except (TokenizerError, UnknownModelError) as error:
-        raise ApiUsageError(f"rolloverTokens: {error}") from None
+    return route
 
 
 ROUTES: dict[str, Route] = {
     "v1.tokenizer.encode": _encode,
     "v1.tokenizer.decode": _decode,
-    "v1.maxTokens": _max_tokens,
-    "v1.rolloverTokens": _rollover_tokens,
+    "v1.maxTokens": _per_model("maxTokens", context_size),
+    "v1.rolloverTokens": _per_model("rolloverTokens", rollover_tokens),
 }
