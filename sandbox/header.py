@@ -122,8 +122,12 @@ def parse_header(
 
 
 def default_header(filename: str) -> ScriptHeader:
-    stem = PurePath(filename).stem or "script"
-    return ScriptHeader(id=script_id_from_filename(filename), name=stem)
+    return ScriptHeader.model_validate(_defaults(filename))
+
+
+def _defaults(filename: str) -> dict[str, Any]:
+    """What a header without ``id``/``name`` gets: the file name's slug and its stem."""
+    return {"id": script_id_from_filename(filename), "name": PurePath(filename).stem or "script"}
 
 
 def header_from_module(
@@ -134,10 +138,7 @@ def header_from_module(
     if block is None:
         return default_header(filename)
     text, first_line = block
-    fields = load_mapping(text, first_line, filename)
-    stem = PurePath(filename).stem or "script"
-    fields.setdefault("id", script_id_from_filename(filename))
-    fields.setdefault("name", stem)
+    fields = _defaults(filename) | load_mapping(text, first_line, filename)
     try:
         context = {"known_permissions": known_permissions}
         return ScriptHeader.model_validate(fields, context=context)

@@ -78,6 +78,11 @@ def test_missing_id_is_derived_from_the_file_name() -> None:
     assert (header.id, header.name) == ("story-helper", "Named")
 
 
+def test_a_header_without_id_or_name_takes_both_from_the_file_name() -> None:
+    header = parse_header('"""\n---\nversion: 2.0.0\n---\n"""\n', "dir/Story Helper.py")
+    assert (header.id, header.name, header.version) == ("story-helper", "Story Helper", "2.0.0")
+
+
 @pytest.mark.parametrize(
     ("filename", "expected"),
     [("a.py", "a"), ("Über Tool!.py", "ber-tool"), ("___.py", "script"), ("", "script")],
