@@ -278,10 +278,27 @@ async def test_hooks_fire_in_load_order_and_failures_are_skipped(tmp_path: Path)
                 "api.v1.log(api.v1.hooks.isRegistered('onResponse'))\n",
                 f"{name}.py",
             )
+        assert env.lines() == ["True", "True", "True"]
+        await env.run(
+            "def first(p):\n    return 'replaced'\n"
+            "def second(p):\n    return 'second'\n"
+            "api.v1.hooks.register('onResponse', first)\n"
+            "api.v1.hooks.register('onResponse', second)\n",
+            "h4.py",
+        )
+        await env.run(
+            "api.v1.hooks.register('onResponse', lambda p: 'gone')\n"
+            "api.v1.log(api.v1.hooks.unregister('onResponse'), api.v1.hooks.unregister('onResponse'),"
+            " api.v1.hooks.isRegistered('onResponse'))\n",
+            "h5.py",
+        )
+        assert env.lines("h5") == ["True False False"]
         results = await env.host.fire_hook("onResponse", {"text": "hi"})
-        assert results == [("h1", "one"), ("h3", {"text": "hi!"})]
+        assert results == [("h1", "one"), ("h3", {"text": "hi!"}), ("h4", "second")]
         assert "boom" in env.lines("h2", level="error")[0]
-        await env.run("api.v1.log(api.v1.hooks.unregister('onResponse'))\n", "h1b.py")
+        h2 = env.host.script_by_id("h2")
+        assert h2 is not None
+        assert h2.failures == 1
         with pytest.raises(Exception, match="unknown hook"):
             await env.run("api.v1.hooks.register('onNothing', print)\n", "bad.py")
 
