@@ -53,9 +53,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    files = _expand(list(args.paths))
-    report = CheckReport(ok=True, files=[check_file(path) for path in files])
-    report.ok = all(item.ok for item in report.files)
+    checks = [check_file(path) for path in _expand(list(args.paths))]
+    report = CheckReport(ok=all(item.ok for item in checks), files=checks)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
