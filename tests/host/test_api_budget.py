@@ -105,6 +105,22 @@ async def test_wait_that_can_never_fit_is_a_clear_error(tmp_path: Path) -> None:
         assert "5000 tokens can never be available (capacity 2048)" in env.lines()[0]
 
 
+async def test_bad_model_argument_names_the_call(tmp_path: Path) -> None:
+    source = (
+        "for call in (lambda: api.v1.script.getAllowedInput(5),"
+        " lambda: api.v1.script.getAllowedInput('no-such-model')):\n"
+        "    try:\n        call()\n    except ValueError as e:\n        api.v1.log(str(e))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        wrong_type, unknown = env.lines()
+        assert wrong_type == (
+            "api.v1.script.getAllowedInput model: must be a model id string, got 5"
+        )
+        assert unknown.startswith("api.v1.script.getAllowedInput: ")
+        assert "no-such-model" in unknown
+
+
 async def test_restart_on_same_data_dir_refills_nothing(tmp_path: Path) -> None:
     clock = FakeClock()
     async with hosted(tmp_path, clock=clock) as env:

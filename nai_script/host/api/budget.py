@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nai_script.host.api.tokens import model_name
 from nai_script.host.dispatch import REQUIRED, ApiUsageError, CallContext, Route
 from nai_script.limits import NeverFits
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
@@ -23,9 +24,7 @@ def _needed(value: Any, what: str) -> int:
 def _model(ctx: CallContext, value: Any) -> str:
     if value is None:
         return ctx.script.last_model or ctx.host.default_model
-    if not isinstance(value, str) or not value:
-        raise ApiUsageError(f"{ctx.name} model: must be a model id string, got {value!r}")
-    return value
+    return model_name(value, f"{ctx.name} model")
 
 
 def _capacity(ctx: CallContext, model: str) -> int:
