@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import shutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from sandbox.api_schema import ApiDescription
@@ -57,6 +58,48 @@ from sandbox.worker_errors import WorkerError as WorkerError
 
 Handler = Callable[[ApiCall], Awaitable[Any]]
 ExitSink = Callable[[ExitReason], None]
+
+
+class InvokeSkipped(WorkerError):
+    """A chained invocation was not run because an earlier one in its chain failed (that
+    failure was already reported by its own invocation)."""
+
+
+class InvokeChain:
+    """Invocations of one worker made under ``chained_invokes()`` run in the worker in the
+    order sent, each only if the one before returned, so the caller may send the next one
+    without awaiting the previous (a stream's last delivery and its closing call)."""
+
+    __slots__ = ("last_id", "worker")
+
+    def __init__(self) -> None:
+        self.worker: ScriptWorker | None = None
+        self.last_id: int | None = None
+
+    def link(self, worker: ScriptWorker, invoke_id: int) -> int | None:
+        """Record ``invoke_id`` as the chain's newest; the id it must run after, if any."""
+        if self.worker is None:
+            self.worker = worker
+        elif self.worker is not worker:
+            return None  # a chain orders one worker's invocations; others are not affected
+        after, self.last_id = self.last_id, invoke_id
+        return after
+
+
+_CHAIN: contextvars.ContextVar[InvokeChain | None] = contextvars.ContextVar(
+    "invoke_chain", default=None
+)
+
+
+@contextlib.contextmanager
+def chained_invokes() -> Iterator[InvokeChain]:
+    """Chain the invocations made in this context (and in tasks it starts) in send order."""
+    chain = InvokeChain()
+    token = _CHAIN.set(chain)
+    try:
+        yield chain
+    finally:
+        _CHAIN.reset(token)
 
 
 class _InvokeTimedOut(Exception):
@@ -199,7 +242,9 @@ class ScriptWorker:
         future: asyncio.Future[InvokeResult] = loop.create_future()
         self._invokes[invoke_id] = future
         key: int | str = target.id if isinstance(target, CallbackHandle) else target
-        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes)))
+        chain = _CHAIN.get()
+        after = None if chain is None else chain.link(self, invoke_id)
+        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes), after=after))
         limit = self._limits.wall_seconds if timeout is None else timeout
         # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
         timer = loop.call_later(limit, _time_out, future)
@@ -219,7 +264,10 @@ class ScriptWorker:
             timer.cancel()
             self._invokes.pop(invoke_id, None)
         if not result.ok:
-            raise ScriptFailed(result.error or ScriptFailure(kind="internal", message="failed"))
+            failure = result.error or ScriptFailure(kind="internal", message="failed")
+            if failure.kind == "skipped":
+                raise InvokeSkipped(failure.message)
+            raise ScriptFailed(failure)
         return from_wire(result.value)
 
     def cancel(self) -> None:

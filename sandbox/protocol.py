@@ -84,7 +84,7 @@ class ScriptFailure(BaseModel):
     """Why a load or invocation failed, pointing at the script's own lines."""
 
     model_config = _STRICT
-    kind: Literal["policy", "exception", "memory", "internal", "cancelled"]
+    kind: Literal["policy", "exception", "memory", "internal", "cancelled", "skipped"]
     message: str
     problems: list[str] = Field(default_factory=list)
 

@@ -87,9 +87,18 @@ def load_message(
     return {"t": "load", "source": source, "filename": filename, "api": api, "limits": limits}
 
 
-def invoke_message(invoke_id: int, target: int | str, args: list[Any]) -> dict[str, Any]:
-    """``target`` is a callback handle id, or the name of a top-level script function."""
-    return {"t": "invoke", "id": invoke_id, "target": target, "args": args}
+def invoke_message(
+    invoke_id: int, target: int | str, args: list[Any], *, after: int | None = None
+) -> dict[str, Any]:
+    """``target`` is a callback handle id, or the name of a top-level script function.
+
+    With ``after`` (an earlier invocation's id) the worker runs this one only once that one
+    has returned, and skips it (result kind ``skipped``) if that one failed.
+    """
+    message = {"t": "invoke", "id": invoke_id, "target": target, "args": args}
+    if after is not None:
+        message["after"] = after
+    return message
 
 
 def reply_message(

@@ -46,6 +46,8 @@ from sandbox.wire import (
 from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 
 MEMORY_EXIT_CODE = 70
+#: How many failed invocation ids the worker remembers for ``after`` (chains are short-lived).
+_FAILED_IDS_KEPT = 256
 
 
 class _BlockAwareSelector(selectors.DefaultSelector):
@@ -92,6 +94,9 @@ class Worker:
         self._next_call = 0
         self._calls: dict[int, tuple[asyncio.Future[Any], str]] = {}
         self._tasks: dict[asyncio.Task[Any], int | None] = {}
+        # Chained invocations (``after``): those waiting on a running one, and recent failures.
+        self._deferred: dict[int, list[dict[str, Any]]] = {}
+        self._failed_invokes: dict[int, None] = {}
         self._woken = False
         self._seen = 0
         self._filename = "script.py"
@@ -225,7 +230,37 @@ class Worker:
         self._run(lambda: run_compiled(compiled, self._globals), None, finish)
 
     def _on_invoke(self, message: dict[str, Any]) -> None:
+        """Run an invocation; one with ``after`` runs once that one has returned, and is
+        skipped (never called) if it raised: the host can send it without awaiting."""
         invoke_id = int(message["id"])
+        after = message.get("after")
+        # ``_deferred`` has an entry for every invocation not yet finished, started or not.
+        self._deferred.setdefault(invoke_id, [])
+        if type(after) is int:
+            if after in self._deferred:
+                self._deferred[after].append(message)
+                return
+            if after in self._failed_invokes:
+                skipped = {"kind": "skipped", "message": "an earlier call in its chain failed"}
+                self.send_soon(
+                    {"t": "invoke_result", "id": invoke_id, "ok": False, "error": skipped}
+                )
+                self._invoke_done(invoke_id, failed=True)
+                return
+        self._start_invoke(invoke_id, message)
+
+    def _remember_failure(self, invoke_id: int) -> None:
+        self._failed_invokes[invoke_id] = None
+        if len(self._failed_invokes) > _FAILED_IDS_KEPT:
+            del self._failed_invokes[next(iter(self._failed_invokes))]
+
+    def _invoke_done(self, invoke_id: int, failed: bool) -> None:
+        if failed:
+            self._remember_failure(invoke_id)
+        for waiting in self._deferred.pop(invoke_id, []):
+            self._on_invoke(waiting)
+
+    def _start_invoke(self, invoke_id: int, message: dict[str, Any]) -> None:
         target = message["target"]
         fn = self._callbacks.get(target) if isinstance(target, int) else None
         if isinstance(target, str):
@@ -234,6 +269,7 @@ class Worker:
         if fn is None:
             error = {"kind": "internal", "message": f"no callback or function {target!r}"}
             self.send({"t": "invoke_result", "id": invoke_id, "ok": False, "error": error})
+            self._invoke_done(invoke_id, failed=True)
             return
         args = [decode_from_host(arg, self._callbacks, self) for arg in message.get("args", [])]
         holder: dict[str, Any] = {}
@@ -247,9 +283,11 @@ class Worker:
                 else:
                     result = {"t": "invoke_result", "id": invoke_id, "ok": True, "value": value}
                     self.send_soon(result)
+                    self._invoke_done(invoke_id, failed=False)
                     return
             failure = self._failure(error)
             self.send_soon({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
+            self._invoke_done(invoke_id, failed=True)
 
         self._run(lambda: fn(*args), invoke_id, finish, holder)
 
@@ -294,6 +332,15 @@ class Worker:
         task.add_done_callback(done)
 
     def _cancel(self, invoke_id: int | None) -> None:
+        unstarted: list[dict[str, Any]] = []
+        for waiting in self._deferred.values():
+            unstarted += [m for m in waiting if invoke_id is None or m["id"] == invoke_id]
+            waiting[:] = [m for m in waiting if m not in unstarted]
+        for message in unstarted:  # never started: each ends cancelled, uncalled
+            failure = self._failure(asyncio.CancelledError())
+            reply = {"t": "invoke_result", "id": message["id"], "ok": False, "error": failure}
+            self.send_soon(reply)
+            self._invoke_done(int(message["id"]), failed=True)
         for task, owner in list(self._tasks.items()):
             if invoke_id is None or owner == invoke_id:
                 task.cancel()

@@ -197,3 +197,49 @@ async def test_callback_raising_is_reported_and_generation_completes(tmp_path: P
         assert env.lines() == ["8"]
         assert script.failures == 1
         assert "bad callback" in env.lines(level="error")[0]
+
+
+async def test_slow_async_callback_sees_every_delta_then_final_before_generate_returns(
+    tmp_path: Path,
+) -> None:
+    # The tail (last delivery + final call) is sent without a round trip between them: the
+    # worker must still run them in order, each after the previous has finished.
+    source = (
+        "events = []\n"
+        "async def cb(choices, final):\n"
+        "    events.append(('start', final))\n"
+        "    await api.v1.timers.sleep(1)\n"
+        "    events.append(('end', final))\n"
+        "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 200}, cb)\n"
+        "events.append(('returned', None))\n"
+        "api.v1.log(events[-3:])\n"
+        "api.v1.log(all(events[i][0] == 'start' and events[i + 1][0] == 'end'"
+        " for i in range(0, len(events) - 1, 2)))\n"
+        "api.v1.log(sum(1 for e in events if e == ('start', True)))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            '[["start", true], ["end", true], ["returned", null]]',
+            "True",
+            "1",
+        ]
+
+
+async def test_callback_raising_on_a_late_delivery_gets_no_final_call(tmp_path: Path) -> None:
+    source = (
+        "seen = []\n"
+        "def cb(choices, final):\n"
+        "    seen.append(final)\n"
+        "    if len(seen) == 2:\n"
+        "        raise RuntimeError('late failure')\n"
+        "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 300}, cb)\n"
+        "api.v1.log(len(r.choices[0].token_ids), len(seen), True in seen)\n"
+    )
+    async with hosted(tmp_path, SimSettings(tokens_per_second=3000)) as env:
+        script = await env.run(source)
+        assert env.lines() == ["300 2 False"]
+        assert script.failures == 1
+        assert len([line for line in env.lines(level="error") if "late failure" in line]) == 1

@@ -34,7 +34,7 @@ from nai_script.host.dispatch import (
 from nai_script.host.script import GenerationState
 from nai_script.limits import BudgetExceeded
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
-from sandbox.process import ScriptFailed, WorkerError
+from sandbox.process import ScriptFailed, WorkerError, chained_invokes
 from sandbox.protocol import CallbackHandle
 
 MAX_OUTPUT_TOKENS = 2048
@@ -170,20 +170,29 @@ class StreamCollector:
             self.callback_failed = True
 
     async def finish_delivery(self, final: bool) -> None:
-        """Flush what is pending; with ``final`` send the closing ``callback(choices, True)``."""
+        """Flush what is pending; with ``final`` send the closing ``callback(choices, True)``.
+
+        The stream is over, so the rest is sent at once behind the delivery in flight, not a
+        round trip each: deliveries are chained (``chained_invokes``), so the worker runs each
+        only after the one before returned and skips the rest once one raised.
+        """
+        calls: list[asyncio.Future[None]] = []
         if self._delivery is not None:
-            await self._delivery
-        if self._callback is None or self.callback_failed:
-            return
-        if self._pending:
-            await self._deliver()
-        if final:
-            indexes = sorted(self.texts) or [0]
-            closing: list[dict[str, Any]] = [
-                {"index": i, "text": "", "token_ids": [], "finish_reason": self.finish.get(i)}
-                for i in indexes
-            ]
-            await self._invoke(closing, True)
+            calls.append(self._delivery)
+        if self._callback is not None and not self.callback_failed:
+            if self._pending:
+                pending, self._pending = self._pending, {}
+                choices = [pending[i].as_choice(i) for i in sorted(pending)]
+                calls.append(asyncio.ensure_future(self._invoke(choices, False)))
+            if final:
+                indexes = sorted(self.texts) or [0]
+                closing: list[dict[str, Any]] = [
+                    {"index": i, "text": "", "token_ids": [], "finish_reason": self.finish.get(i)}
+                    for i in indexes
+                ]
+                calls.append(asyncio.ensure_future(self._invoke(closing, True)))
+        if calls:
+            await _all_of(calls)
 
     def abandon(self) -> None:
         if self._delivery is not None:
@@ -202,6 +211,17 @@ class StreamCollector:
                 for i in indexes
             ]
         }
+
+
+async def _all_of(calls: list[asyncio.Future[None]]) -> None:
+    """Await every call; if cancelled, cancel those still running (chained calls after a
+    cancelled one are skipped by the worker anyway)."""
+    try:
+        await asyncio.gather(*calls)
+    except BaseException:
+        for call in calls:
+            call.cancel()
+        raise
 
 
 def _backend_message(error: client_errors.NovelAIError) -> str:
@@ -276,6 +296,19 @@ async def _run_generation(
         messages=[wire.ChatMessage(role=m.role, content=m.content) for m in messages],
         **params.model_dump(exclude={"model"}, exclude_none=True),
     )
+    with chained_invokes():
+        return await _stream_and_settle(ctx, params, request, budget, callback, signal)
+
+
+async def _stream_and_settle(
+    ctx: CallContext,
+    params: GenerateParams,
+    request: wire.ChatCompletionRequest,
+    budget: Any,
+    callback: CallbackHandle | None,
+    signal: Any,
+) -> dict[str, Any]:
+    host = ctx.host
     collector = StreamCollector(ctx, callback)
     cancelled = False
 
