@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import threading
@@ -158,9 +157,6 @@ async def _tier(config: BackendConfig, client: NovelAIClient) -> int:
 
 async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.Namespace) -> int:
     data_dir = args.data or default_data_dir()
-    # A stream the script cancels closes the connection; the in-process simulator's server
-    # would log that as a traceback, which a CLI must never print.
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     # --timeout governs how long a top level may wait (budgets, timers), not the sandbox's
     # default load limit.
     limits = WorkerLimits()

@@ -45,7 +45,9 @@ async def novelai_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except SimHTTPError as exc:
         return error_response(exc.status, exc.message)
-    except DroppedConnection:
+    except (DroppedConnection, ConnectionResetError):
+        # Our own ``drop`` fault, or a client that went away mid-stream (it cancelled, or its
+        # reader closed): both are normal for a streaming server, not errors to log.
         return web.Response(status=499)  # never sent: the transport is already gone
     except web.HTTPException as exc:
         if exc.status < 400:
