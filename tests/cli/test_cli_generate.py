@@ -71,3 +71,22 @@ async def test_a_backend_error_is_one_line_not_a_traceback() -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "500" in proc.stderr
+
+
+def test_a_reader_that_closes_early_gets_no_traceback() -> None:
+    """``nai-script generate ... | head``: output stops quietly, exit 0, nothing on stderr."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NAI_SCRIPT_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nai_script", "generate", "x", "--max-tokens", "2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**base, "NAI_SCRIPT_BACKEND": "sim"},
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.read(5)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in stderr
+    assert "error" not in stderr.lower()
