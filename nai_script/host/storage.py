@@ -8,15 +8,19 @@ error that names the cap and the size it would have reached.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nai_script.limits.store import connect, immediate
 
 STORAGE_CAP_BYTES = 4 * 1024 * 1024
+T = TypeVar("T")
 
 
 class StorageError(ValueError):
@@ -56,15 +60,26 @@ def _encode(key: object, value: Any) -> tuple[str, str]:
 
 
 class StorageDB:
-    """The SQLite file that holds every persistent script storage."""
+    """The SQLite file that holds every persistent script storage.
+
+    The methods are blocking; async callers go through :meth:`run`, which runs them on the
+    file's one worker thread: the event loop never waits for an fsync, and calls keep their
+    order (a ``set`` then a ``get`` from the same script see each other).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         # FULL: a value is on disk before the script's set() resolves.
         self._conn = connect(self.path, "FULL")
         self._conn.executescript(_SCHEMA)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-db")
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Run a blocking storage call on the file's thread, in submission order."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     def close(self) -> None:
+        self._thread.shutdown(wait=True)
         self._conn.close()
 
     def get(self, scope: Scope, script_id: str, owner: str, key: str) -> str | None:

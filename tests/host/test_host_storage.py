@@ -124,3 +124,23 @@ def test_acknowledged_writes_survive_a_kill_9(tmp_path: Path) -> None:
     s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
     assert [s.get(f"k{i}") for i in range(50)] == list(range(50))
     db.close()
+
+
+async def test_run_keeps_the_event_loop_free_and_calls_in_order(db: StorageDB) -> None:
+    import asyncio
+    import threading
+
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a")
+    loop_thread = threading.get_ident()
+    seen_threads: set[int] = set()
+
+    def set_then_report(i: int) -> int:
+        seen_threads.add(threading.get_ident())
+        s.set("k", i)
+        return s.get("k")
+
+    # Submitted together: each call sees its own write, so they ran one at a time, in order.
+    results = await asyncio.gather(*(db.run(lambda i=i: set_then_report(i)) for i in range(50)))
+    assert results == list(range(50))
+    assert loop_thread not in seen_threads
+    assert len(seen_threads) == 1

@@ -42,7 +42,9 @@ def _route(namespace: str, method: str) -> Callable[[CallContext], Awaitable[Any
     async def route(ctx: CallContext) -> Any:
         store = ctx.host.storage_for(ctx.script, namespace)
         try:
-            return _run(store, method, ctx)
+            if namespace == "tempStorage":
+                return _run(store, method, ctx)
+            return await ctx.host.storage_db.run(lambda: _run(store, method, ctx))
         except StorageError as error:
             raise ApiFailure(f"{namespace}.{method}: {error}") from None
 
