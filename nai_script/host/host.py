@@ -243,7 +243,8 @@ class ScriptHost:
 
     async def _start(self, script: LoadedScript) -> LoadedScript:
         if script.header.permissions:
-            wanted = [p for p in script.header.permissions if p in basics.PERMISSIONS]
+            # compile_script already refused names outside basics.PERMISSIONS.
+            wanted = list(script.header.permissions)
             script.granted.update(await self.permission_policy(script, wanted, None))
         self._scripts[script.path] = script
         memory_mb = self.worker_limits.memory_mb_for(script.header.memoryLimit)
