@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 from sandbox.values import JSObject, from_script_value, to_script_value
 
+#: Wire types a script sees as they are (a list holding only these needs no conversion).
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+
 
 class ApiError(Exception):
     """An api call failed on the host; carries only the host's message."""
@@ -245,6 +248,8 @@ def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transpo
     """What a script sees of a host value: JS-like data (``JSObject``), remote proxies
     wherever the host placed a remote object, and the script's own callbacks."""
     kind = type(value)
+    if kind is list and _SCALARS.issuperset(map(type, value)):
+        return value  # token ids and the like: freshly decoded, nothing inside to convert
     if kind is dict:
         if "$remote" in value:
             return RemoteProxy(value, transport)

@@ -52,3 +52,17 @@ def test_scalars_pass_through_untouched() -> None:
     for value in (None, True, 0, -1.5, "text"):
         assert to_wire(value, RemoteRegistry()) is value
         assert from_wire(value) is value
+
+
+def test_worker_side_scalar_lists_stay_lists_and_nested_values_still_convert() -> None:
+    from sandbox.proxy import CallbackRegistry, decode_from_host
+    from sandbox.values import JSObject
+
+    callbacks = CallbackRegistry()
+    handle = callbacks.register(len)
+    ids = [1, 2, 3]
+    assert decode_from_host(ids, callbacks, transport=None) == [1, 2, 3]  # type: ignore[arg-type]
+    mixed = decode_from_host([1, {"a": 2}, {"$callback": handle}], callbacks, None)  # type: ignore[arg-type]
+    assert isinstance(mixed[1], JSObject)
+    assert mixed[1].a == 2
+    assert mixed[2] is len
