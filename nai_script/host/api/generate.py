@@ -126,6 +126,7 @@ class StreamCollector:
         self.streamed_tokens = 0
         self._pending: dict[int, _PendingChoice] = {}
         self._delivery: asyncio.Task[None] | None = None
+        self._delivering = False  # a delivery task is running (cheaper than .done() per token)
         self.callback_failed = False
         self.deliveries = 0
 
@@ -134,31 +135,38 @@ class StreamCollector:
         for choice in chunk.choices:
             index = choice.index
             text = choice.delta.content or ""
-            ids = choice.token_ids or ()
+            ids = choice.token_ids
+            finish = choice.finish_reason
             texts = self.texts.get(index)
             if texts is None:
                 texts = self.texts[index] = []
                 self.token_ids[index] = []
             texts.append(text)
-            self.token_ids[index].extend(ids)
-            self.streamed_tokens += len(ids)
-            if choice.finish_reason is not None:
-                self.finish[index] = choice.finish_reason
+            if ids:
+                self.token_ids[index] += ids
+                self.streamed_tokens += len(ids)
+            if finish is not None:
+                self.finish[index] = finish
             if delivering:
                 pending = self._pending.get(index)
                 if pending is None:
                     pending = self._pending[index] = _PendingChoice()
                 pending.texts.append(text)
-                pending.token_ids.extend(ids)
-                if choice.finish_reason is not None:
-                    pending.finish_reason = choice.finish_reason
-        if self._pending and (self._delivery is None or self._delivery.done()):
+                if ids:
+                    pending.token_ids += ids
+                if finish is not None:
+                    pending.finish_reason = finish
+        if self._pending and not self._delivering:
+            self._delivering = True
             self._delivery = asyncio.ensure_future(self._deliver())
 
     async def _deliver(self) -> None:
-        while self._pending and not self.callback_failed:
-            pending, self._pending = self._pending, {}
-            await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
+        try:
+            while self._pending and not self.callback_failed:
+                pending, self._pending = self._pending, {}
+                await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
+        finally:
+            self._delivering = False
 
     async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
         assert self._callback is not None
