@@ -147,6 +147,12 @@ class ScriptHost:
         self.hook_timeout = hook_timeout
         self._scripts: dict[Path, LoadedScript] = {}
         self._load_counter = 0
+        # Told of every user interaction: a script id, or None for a manual generation (which
+        # counts for every script). The editor resets its editor.generate counters here.
+        self.interaction_listeners: list[Callable[[str | None], None]] = []
+        # The story editor behind the editor/document/story api namespaces, when there is one
+        # (``serve``); set by whoever composes the host with an editor.
+        self.editor: Any = None
         self._pool = WarmPool(warm_workers) if warm_workers > 0 else None
 
     async def __aenter__(self) -> ScriptHost:
@@ -398,9 +404,15 @@ class ScriptHost:
 
     async def record_interaction(self, script_id: str) -> None:
         await self.limits.record_interaction(script_id)
+        self._tell_interaction(script_id)
 
     async def record_manual_generation(self) -> None:
         await self.limits.record_manual_generation()
+        self._tell_interaction(None)
+
+    def _tell_interaction(self, script_id: str | None) -> None:
+        for listener in list(self.interaction_listeners):
+            listener(script_id)
 
     def diagnostics(self, path_or_id: str | Path) -> HostScriptDiagnostics:
         script = self._find(path_or_id)

@@ -144,3 +144,12 @@ async def test_reload_keeps_budget_and_failed_compile_keeps_old_version(tmp_path
         assert env.lines()[-1] == "1048"
         assert script.worker is not None
         assert script.worker.exit_reason is not None
+
+
+async def test_interaction_listeners_hear_script_and_manual_interactions(tmp_path: Path) -> None:
+    heard: list[str | None] = []
+    async with hosted(tmp_path) as env:
+        env.host.interaction_listeners.append(heard.append)
+        await env.host.record_interaction("t")
+        await env.host.record_manual_generation()
+    assert heard == ["t", None]
