@@ -1,0 +1,1 @@
+"""The story editor behind `nai-script serve`: story model, context, pipeline, script UI."""
