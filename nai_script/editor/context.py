@@ -1,0 +1,208 @@
+"""Context building: a story's pieces -> the chat messages a model sees, within its context.
+
+The layout (one system message, the story as the user message, the prefill as the start of
+the assistant's answer) keeps every piece a script may want to find in a fixed place:
+
+- system: the system prompt, memory and the text of each active lorebook entry, blank-line
+  separated, in that order;
+- user: the story text, trimmed from the start to fit, with the author's note inserted
+  ``AUTHORS_NOTE_DEPTH`` paragraphs from the end (NovelAI's default placement);
+- assistant: the prefill, when there is one.
+
+Everything but the story is fixed: when the fixed pieces alone do not fit, lorebook entries
+are dropped from the last one; if it still does not fit, ``ContextTooLarge`` names the sizes.
+Counts use ``TokenizerRegistry.encode_chat``, the same count the limits charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nai_script.tokenizers import TokenizerRegistry, context_size
+
+AUTHORS_NOTE_DEPTH = 3
+PieceKind = Literal["systemPrompt", "memory", "lorebook", "authorsNote", "story", "prefill"]
+
+
+class ContextTooLarge(ValueError):
+    """The fixed pieces (system prompt, memory, author's note, prefill) exceed the limit."""
+
+
+class ContextEntry(BaseModel):
+    """A lorebook entry placed in the context (active, or added for this build by a hook)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = ""
+    displayName: str = ""
+    text: str
+
+
+class ContextInputs(BaseModel):
+    """The pieces before assembly: what ``onBeforeContextBuild`` sees and may change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    systemPrompt: str = ""
+    memory: str = ""
+    authorsNote: str = ""
+    prefill: str = ""
+    storyText: str = ""
+    lorebookEntries: list[ContextEntry] = Field(default_factory=list)
+
+
+class ContextPiece(BaseModel):
+    """One piece as it went in (``trimmed``: the story lost its start; ``dropped``: the
+    entry did not fit at all)."""
+
+    kind: PieceKind
+    id: str | None = None
+    text: str
+    trimmed: bool = False
+    dropped: bool = False
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class BuiltContext(BaseModel):
+    messages: list[ChatMessage]
+    token_count: int
+    limit: int
+    pieces: list[ContextPiece]
+
+    def plain_messages(self) -> list[dict[str, str]]:
+        return [message.model_dump() for message in self.messages]
+
+
+def insert_authors_note(story: str, note: str, depth: int = AUTHORS_NOTE_DEPTH) -> str:
+    """``note`` as its own paragraph before the last ``depth`` paragraphs of ``story``."""
+    if not note:
+        return story
+    if not story:
+        return note
+    paragraphs = story.split("\n")
+    at = max(0, len(paragraphs) - depth)
+    return "\n".join([*paragraphs[:at], note, *paragraphs[at:]])
+
+
+def _messages(inputs: ContextInputs, entries: list[ContextEntry], story: str) -> list[ChatMessage]:
+    system_parts = [inputs.systemPrompt, inputs.memory, *(entry.text for entry in entries)]
+    system = "\n\n".join(part for part in system_parts if part)
+    messages: list[ChatMessage] = []
+    if system:
+        messages.append(ChatMessage(role="system", content=system))
+    messages.append(
+        ChatMessage(role="user", content=insert_authors_note(story, inputs.authorsNote))
+    )
+    if inputs.prefill:
+        messages.append(ChatMessage(role="assistant", content=inputs.prefill))
+    return messages
+
+
+class _Counter:
+    def __init__(self, tokenizers: TokenizerRegistry, model: str) -> None:
+        self._tokenizers = tokenizers
+        self._model = model
+
+    def chat(self, messages: list[ChatMessage]) -> int:
+        plain = [message.model_dump() for message in messages]
+        return len(self._tokenizers.encode_chat(self._model, plain))
+
+
+def assemble_context(
+    inputs: ContextInputs,
+    *,
+    model: str,
+    tier: int,
+    tokenizers: TokenizerRegistry,
+    limit: int | None = None,
+) -> BuiltContext:
+    """Fit ``inputs`` into ``limit`` tokens (default and ceiling: the model's context at
+    ``tier``); see the module docstring for the layout and what gives way first."""
+    ceiling = context_size(model, tier)
+    budget = ceiling if limit is None else min(limit, ceiling)
+    if budget < 1:
+        raise ContextTooLarge(f"context limit: must be at least 1 token, got {budget}")
+    count = _Counter(tokenizers, model).chat
+    entries = list(inputs.lorebookEntries)
+    dropped: list[ContextEntry] = []
+    base = count(_messages(inputs, entries, ""))
+    while base > budget and entries:
+        dropped.insert(0, entries.pop())
+        base = count(_messages(inputs, entries, ""))
+    if base > budget:
+        raise ContextTooLarge(
+            f"the system prompt, memory, author's note and prefill take {base} tokens; "
+            f"the context limit for {model} is {budget}"
+        )
+    story, trimmed = _fit_story(inputs, entries, budget, tokenizers, model, count)
+    messages = _messages(inputs, entries, story)
+    pieces = _pieces(inputs, entries, dropped, story, trimmed)
+    return BuiltContext(messages=messages, token_count=count(messages), limit=budget, pieces=pieces)
+
+
+def _fit_story(
+    inputs: ContextInputs,
+    entries: list[ContextEntry],
+    budget: int,
+    tokenizers: TokenizerRegistry,
+    model: str,
+    count: Callable[[list[ChatMessage]], int],
+) -> tuple[str, bool]:
+    """The longest suffix of the story that fits, cut at a word boundary when it is cut.
+
+    Token counts are nearly additive, so one encode of the story gives a first cut; then the
+    true templated count corrects it (a few rounds at most)."""
+    story = inputs.storyText
+    if not story or count(_messages(inputs, entries, story)) <= budget:
+        return story, False
+    ids = tokenizers.encode(model, story)
+    keep = len(ids)
+    while keep > 0:
+        over = count(_messages(inputs, entries, story)) - budget
+        if over <= 0:
+            return story, True
+        keep = max(0, keep - max(over, 1))
+        story = _suffix(tokenizers, model, ids, keep)
+    return "", True
+
+
+def _suffix(tokenizers: TokenizerRegistry, model: str, ids: list[int], keep: int) -> str:
+    if keep <= 0:
+        return ""
+    text = tokenizers.decode(model, ids[len(ids) - keep :])
+    # The first token may be the tail of a word: start at the next boundary instead.
+    for index, char in enumerate(text):
+        if char.isspace():
+            return text[index:].lstrip()
+    return text
+
+
+def _pieces(
+    inputs: ContextInputs,
+    entries: list[ContextEntry],
+    dropped: list[ContextEntry],
+    story: str,
+    trimmed: bool,
+) -> list[ContextPiece]:
+    pieces: list[ContextPiece] = []
+    if inputs.systemPrompt:
+        pieces.append(ContextPiece(kind="systemPrompt", text=inputs.systemPrompt))
+    if inputs.memory:
+        pieces.append(ContextPiece(kind="memory", text=inputs.memory))
+    for entry in entries:
+        pieces.append(ContextPiece(kind="lorebook", id=entry.id, text=entry.text))
+    for entry in dropped:
+        pieces.append(ContextPiece(kind="lorebook", id=entry.id, text=entry.text, dropped=True))
+    if inputs.authorsNote:
+        pieces.append(ContextPiece(kind="authorsNote", text=inputs.authorsNote))
+    pieces.append(ContextPiece(kind="story", text=story, trimmed=trimmed))
+    if inputs.prefill:
+        pieces.append(ContextPiece(kind="prefill", text=inputs.prefill))
+    return pieces
