@@ -1,0 +1,72 @@
+"""Moving along a story's history tree: undo, redo, retry as a sibling, jump, node state.
+
+Undo goes to the parent; redo to the child made or visited last (so undo then redo returns
+where you were, even after a retry made siblings). Retry is "undo the last generation": the
+pipeline then generates again, and the new generation's node becomes a sibling of the old one,
+which stays reachable by ``jump``. The methods block; call them through ``store.run``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from nai_script.editor.models import HistoryNode, Section
+from nai_script.editor.store import StoryStore
+
+
+class NodeState(BaseModel):
+    """A node as the history api reports it: where it sits and the document there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: HistoryNode
+    current: bool
+    sections: list[Section]
+
+
+class History:
+    """The history tree of story ``story_id`` in ``store``."""
+
+    def __init__(self, store: StoryStore, story_id: str) -> None:
+        self.store = store
+        self.story_id = story_id
+
+    def current(self) -> HistoryNode:
+        return self.store.node(self.story_id, self.store.current_node(self.story_id))
+
+    def can_undo(self) -> bool:
+        return self.current().parent is not None
+
+    def can_redo(self) -> bool:
+        return self.store.preferred_child(self.story_id, self.current().id) is not None
+
+    def undo(self) -> HistoryNode | None:
+        """Go to the parent node; None (nothing changes) at the root."""
+        parent = self.current().parent
+        return None if parent is None else self.store.move_to(self.story_id, parent)
+
+    def redo(self) -> HistoryNode | None:
+        """Go to the preferred child; None (nothing changes) at a leaf."""
+        child = self.store.preferred_child(self.story_id, self.current().id)
+        return None if child is None else self.store.move_to(self.story_id, child)
+
+    def prepare_retry(self) -> HistoryNode | None:
+        """Step back over the current generation so the next one becomes its sibling.
+        Returns the node now current, or None when the current node is not a generation
+        (there is nothing to retry: the pipeline then simply generates)."""
+        node = self.current()
+        if node.kind != "generation" or node.parent is None:
+            return None
+        return self.store.move_to(self.story_id, node.parent)
+
+    def jump(self, node_id: str) -> HistoryNode:
+        """Go to any node of the tree (a StoryError naming it if there is none)."""
+        return self.store.move_to(self.story_id, node_id)
+
+    def node_state(self, node_id: str) -> NodeState:
+        node = self.store.node(self.story_id, node_id)
+        return NodeState(
+            node=node,
+            current=node.id == self.store.current_node(self.story_id),
+            sections=self.store.node_sections(self.story_id, node_id),
+        )

@@ -1,0 +1,452 @@
+"""The stories file: documents, history trees, settings and lorebooks in one SQLite file.
+
+WAL with ``synchronous=FULL``: a change is fsynced before the call that made it returns, so a
+kill -9 (or a power cut) loses nothing that was acknowledged. Every mutation reads what it
+needs and writes in one ``BEGIN IMMEDIATE`` transaction, so two writers (two tasks, or two
+processes on one file) never interleave. The methods block; async callers use :meth:`run`,
+which runs calls on the file's one thread in submission order, so the event loop never waits
+for an fsync.
+
+The current document is stored materialized (one row per section plus the section order) so
+opening a story is one read; each history node stores only its diff (see ``diff.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from nai_script.editor.diff import apply_changes, inverse
+from nai_script.editor.models import (
+    HistoryKind,
+    HistoryNode,
+    LorebookCategory,
+    LorebookEntry,
+    Section,
+    SectionChange,
+    StoryInfo,
+    StorySettings,
+    new_id,
+)
+from nai_script.limits.store import connect
+
+T = TypeVar("T")
+ChangeBuilder = Callable[[list[Section]], list[SectionChange]]
+_CHANGES = TypeAdapter(list[SectionChange])
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    current_node TEXT NOT NULL,
+    section_order TEXT NOT NULL,
+    settings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sections (
+    story_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (story_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_nodes (
+    story_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL,
+    changes TEXT NOT NULL,
+    preferred_child TEXT,
+    UNIQUE (story_id, id)
+);
+CREATE INDEX IF NOT EXISTS history_children ON history_nodes (story_id, parent);
+CREATE TABLE IF NOT EXISTS lorebook_categories (
+    story_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (story_id, id)
+);
+CREATE TABLE IF NOT EXISTS lorebook_entries (
+    story_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (story_id, id)
+);
+"""
+
+
+class StoryError(LookupError):
+    """A story, node, section or lorebook item that does not exist (the message names it)."""
+
+
+class StoryStore:
+    """All stories of one ``--data`` folder. See the module docstring for the guarantees."""
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._conn = connect(self.path, "FULL")
+        self._conn.executescript(_SCHEMA)
+        # One connection shared by the run thread and direct callers: the lock keeps one
+        # transaction at a time on it.
+        self._lock = threading.RLock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story-db")
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Run a blocking store call on the file's thread, in submission order."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed, or rolled back if the body raises."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # ----------------------------------------------------------------------------- stories
+
+    def create_story(
+        self, settings: StorySettings | None = None, *, story_id: str | None = None
+    ) -> StoryInfo:
+        """A new empty story with its root history node."""
+        settings = settings or StorySettings()
+        sid, root, now = story_id or new_id(), new_id(), self.clock()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM stories WHERE id=?", (sid,)).fetchone():
+                raise ValueError(f"story {sid} already exists")
+            conn.execute(
+                "INSERT INTO stories VALUES (?,?,?,?,?,?)",
+                (sid, now, now, root, "[]", settings.model_dump_json()),
+            )
+            conn.execute(
+                "INSERT INTO history_nodes VALUES (?,?,?,?,?,?,?)",
+                (sid, root, None, "root", now, "[]", None),
+            )
+        return self.story(sid)
+
+    def list_stories(self) -> list[StoryInfo]:
+        """Every story, most recently changed first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM stories ORDER BY updated DESC, rowid DESC"
+            ).fetchall()
+        return [self.story(str(r[0])) for r in rows]
+
+    def story(self, story_id: str) -> StoryInfo:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, created, updated, current_node, settings FROM stories WHERE id=?",
+                (story_id,),
+            ).fetchone()
+        if row is None:
+            raise StoryError(f"no story {story_id!r}")
+        title = StorySettings.model_validate_json(row[4]).title
+        return StoryInfo(id=row[0], title=title, created=row[1], updated=row[2], currentNode=row[3])
+
+    def delete_story(self, story_id: str) -> None:
+        """Delete a story with its document, history and lorebook."""
+        with self._write() as conn:
+            self._require_story(conn, story_id)
+            for table in (
+                "sections",
+                "history_nodes",
+                "lorebook_categories",
+                "lorebook_entries",
+            ):
+                conn.execute(f"DELETE FROM {table} WHERE story_id=?", (story_id,))
+            conn.execute("DELETE FROM stories WHERE id=?", (story_id,))
+
+    # --------------------------------------------------------------------------- document
+
+    def sections(self, story_id: str) -> list[Section]:
+        """The story's current document, in order."""
+        with self._lock:
+            return self._load_sections(self._conn, story_id)
+
+    def commit(self, story_id: str, kind: HistoryKind, build: ChangeBuilder) -> HistoryNode | None:
+        """Compute changes from the current document with ``build`` and commit them as a new
+        child of the current node, which becomes current. ``build`` runs inside the write
+        transaction, so it sees the latest document; no changes, no node (returns None)."""
+        with self._write() as conn:
+            current = self._require_story(conn, story_id)
+            before = self._load_sections(conn, story_id)
+            changes = build(before)
+            if not changes:
+                return None
+            after = apply_changes(before, changes)
+            node = HistoryNode(parent=current, kind=kind, changes=changes, created=self.clock())
+            conn.execute(
+                "INSERT INTO history_nodes VALUES (?,?,?,?,?,?,?)",
+                (story_id, node.id, current, kind, node.created, _dump(changes), None),
+            )
+            conn.execute(
+                "UPDATE history_nodes SET preferred_child=? WHERE story_id=? AND id=?",
+                (node.id, story_id, current),
+            )
+            self._write_document(conn, story_id, before, after, node.id)
+            return node
+
+    # ---------------------------------------------------------------------------- history
+
+    def current_node(self, story_id: str) -> str:
+        with self._lock:
+            return self._require_story(self._conn, story_id)
+
+    def node(self, story_id: str, node_id: str) -> HistoryNode:
+        with self._lock:
+            return self._load_node(self._conn, story_id, node_id)
+
+    def preferred_child(self, story_id: str, node_id: str) -> str | None:
+        """The child redo goes to: the one made or visited last."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT preferred_child FROM history_nodes WHERE story_id=? AND id=?",
+                (story_id, node_id),
+            ).fetchone()
+        if row is None:
+            raise StoryError(f"story {story_id!r} has no history node {node_id!r}")
+        return None if row[0] is None else str(row[0])
+
+    def node_sections(self, story_id: str, node_id: str) -> list[Section]:
+        """The document as it is at ``node_id``, computed without moving there."""
+        with self._lock:
+            current = self._require_story(self._conn, story_id)
+            doc = self._load_sections(self._conn, story_id)
+            return apply_changes(doc, self._path_changes(self._conn, story_id, current, node_id))
+
+    def move_to(self, story_id: str, node_id: str) -> HistoryNode:
+        """Make ``node_id`` current (undo, redo, jump): the document becomes its state, and
+        every node on the way down becomes its parent's preferred child (what redo follows)."""
+        with self._write() as conn:
+            current = self._require_story(conn, story_id)
+            target = self._load_node(conn, story_id, node_id)
+            before = self._load_sections(conn, story_id)
+            after = apply_changes(before, self._path_changes(conn, story_id, current, node_id))
+            child = node_id
+            for ancestor in self._ancestors(conn, story_id, node_id)[1:]:
+                conn.execute(
+                    "UPDATE history_nodes SET preferred_child=? WHERE story_id=? AND id=?",
+                    (child, story_id, ancestor),
+                )
+                child = ancestor
+            self._write_document(conn, story_id, before, after, node_id)
+            return target
+
+    # --------------------------------------------------------------------------- settings
+
+    def settings(self, story_id: str) -> StorySettings:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT settings FROM stories WHERE id=?", (story_id,)
+            ).fetchone()
+        if row is None:
+            raise StoryError(f"no story {story_id!r}")
+        return StorySettings.model_validate_json(row[0])
+
+    def update_settings(self, story_id: str, patch: dict[str, Any]) -> StorySettings:
+        """Merge ``patch`` (``params`` merged field by field) and validate the result; a bad
+        value raises pydantic's ValidationError naming the field, and nothing is written."""
+        with self._write() as conn:
+            row = conn.execute("SELECT settings FROM stories WHERE id=?", (story_id,)).fetchone()
+            if row is None:
+                raise StoryError(f"no story {story_id!r}")
+            merged = json.loads(row[0])
+            for key, value in patch.items():
+                if key == "params" and isinstance(value, dict):
+                    merged["params"] = {**merged.get("params", {}), **value}
+                else:
+                    merged[key] = value
+            settings = StorySettings.model_validate(merged)
+            conn.execute(
+                "UPDATE stories SET settings=?, updated=? WHERE id=?",
+                (settings.model_dump_json(), self.clock(), story_id),
+            )
+            return settings
+
+    # --------------------------------------------------------------------------- lorebook
+
+    def categories(self, story_id: str) -> list[LorebookCategory]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM lorebook_categories WHERE story_id=? ORDER BY rowid",
+                (story_id,),
+            ).fetchall()
+        return [LorebookCategory.model_validate_json(r[0]) for r in rows]
+
+    def entries(self, story_id: str) -> list[LorebookEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM lorebook_entries WHERE story_id=? ORDER BY rowid",
+                (story_id,),
+            ).fetchall()
+        return [LorebookEntry.model_validate_json(r[0]) for r in rows]
+
+    def put_category(self, story_id: str, category: LorebookCategory) -> LorebookCategory:
+        """Create or replace a category (keeps its place in the order when replaced)."""
+        with self._write() as conn:
+            self._require_story(conn, story_id)
+            self._upsert(conn, "lorebook_categories", story_id, category.id, category)
+        return category
+
+    def put_entry(self, story_id: str, entry: LorebookEntry) -> LorebookEntry:
+        """Create or replace an entry; its category, when set, must exist."""
+        with self._write() as conn:
+            self._require_story(conn, story_id)
+            if (
+                entry.category is not None
+                and not conn.execute(
+                    "SELECT 1 FROM lorebook_categories WHERE story_id=? AND id=?",
+                    (story_id, entry.category),
+                ).fetchone()
+            ):
+                raise StoryError(f"lorebook entry {entry.id}: no category {entry.category!r}")
+            self._upsert(conn, "lorebook_entries", story_id, entry.id, entry)
+        return entry
+
+    def delete_entry(self, story_id: str, entry_id: str) -> None:
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM lorebook_entries WHERE story_id=? AND id=?", (story_id, entry_id)
+            )
+            if cur.rowcount == 0:
+                raise StoryError(f"no lorebook entry {entry_id!r} in story {story_id!r}")
+
+    def delete_category(self, story_id: str, category_id: str) -> None:
+        """Delete a category; its entries stay, uncategorized."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM lorebook_categories WHERE story_id=? AND id=?",
+                (story_id, category_id),
+            )
+            if cur.rowcount == 0:
+                raise StoryError(f"no lorebook category {category_id!r} in story {story_id!r}")
+            rows = conn.execute(
+                "SELECT id, body FROM lorebook_entries WHERE story_id=?", (story_id,)
+            ).fetchall()
+            for entry_id, body in rows:
+                entry = LorebookEntry.model_validate_json(body)
+                if entry.category == category_id:
+                    entry = entry.model_copy(update={"category": None})
+                    self._upsert(conn, "lorebook_entries", story_id, entry_id, entry)
+
+    # ---------------------------------------------------------------------------- helpers
+
+    def _require_story(self, conn: sqlite3.Connection, story_id: str) -> str:
+        row = conn.execute("SELECT current_node FROM stories WHERE id=?", (story_id,)).fetchone()
+        if row is None:
+            raise StoryError(f"no story {story_id!r}")
+        return str(row[0])
+
+    def _load_sections(self, conn: sqlite3.Connection, story_id: str) -> list[Section]:
+        row = conn.execute("SELECT section_order FROM stories WHERE id=?", (story_id,)).fetchone()
+        if row is None:
+            raise StoryError(f"no story {story_id!r}")
+        bodies = dict(
+            conn.execute("SELECT id, body FROM sections WHERE story_id=?", (story_id,)).fetchall()
+        )
+        return [Section.model_validate_json(bodies[sid]) for sid in json.loads(row[0])]
+
+    def _write_document(
+        self,
+        conn: sqlite3.Connection,
+        story_id: str,
+        before: list[Section],
+        after: list[Section],
+        current: str,
+    ) -> None:
+        """Write only the sections that changed, then the order and the current node."""
+        old = {s.id: s for s in before}
+        new = {s.id: s for s in after}
+        for sid in old.keys() - new.keys():
+            conn.execute("DELETE FROM sections WHERE story_id=? AND id=?", (story_id, sid))
+        for sid, section in new.items():
+            if old.get(sid) != section:
+                conn.execute(
+                    "INSERT INTO sections VALUES (?,?,?) ON CONFLICT(story_id, id) "
+                    "DO UPDATE SET body=excluded.body",
+                    (story_id, sid, section.model_dump_json()),
+                )
+        conn.execute(
+            "UPDATE stories SET section_order=?, current_node=?, updated=? WHERE id=?",
+            (json.dumps([s.id for s in after]), current, self.clock(), story_id),
+        )
+
+    def _load_node(self, conn: sqlite3.Connection, story_id: str, node_id: str) -> HistoryNode:
+        row = conn.execute(
+            "SELECT parent, kind, created, changes FROM history_nodes WHERE story_id=? AND id=?",
+            (story_id, node_id),
+        ).fetchone()
+        if row is None:
+            raise StoryError(f"story {story_id!r} has no history node {node_id!r}")
+        children = conn.execute(
+            "SELECT id FROM history_nodes WHERE story_id=? AND parent=? ORDER BY rowid",
+            (story_id, node_id),
+        ).fetchall()
+        return HistoryNode(
+            id=node_id,
+            parent=row[0],
+            kind=row[1],
+            created=row[2],
+            changes=_CHANGES.validate_json(row[3]),
+            children=[str(c[0]) for c in children],
+        )
+
+    def _ancestors(self, conn: sqlite3.Connection, story_id: str, node_id: str) -> list[str]:
+        """``node_id`` and its ancestors up to the root, nearest first."""
+        chain: list[str] = []
+        at: str | None = node_id
+        while at is not None:
+            row = conn.execute(
+                "SELECT parent FROM history_nodes WHERE story_id=? AND id=?", (story_id, at)
+            ).fetchone()
+            if row is None:
+                raise StoryError(f"story {story_id!r} has no history node {at!r}")
+            chain.append(at)
+            at = row[0]
+        return chain
+
+    def _path_changes(
+        self, conn: sqlite3.Connection, story_id: str, start: str, goal: str
+    ) -> list[SectionChange]:
+        """The changes that take the document from node ``start`` to node ``goal``: undo up to
+        their common ancestor, then redo down."""
+        up, down = self._ancestors(conn, story_id, start), self._ancestors(conn, story_id, goal)
+        common = next(n for n in up if n in set(down))
+        changes: list[SectionChange] = []
+        for node_id in up[: up.index(common)]:
+            changes += inverse(self._load_node(conn, story_id, node_id).changes)
+        for node_id in reversed(down[: down.index(common)]):
+            changes += self._load_node(conn, story_id, node_id).changes
+        return changes
+
+    def _upsert(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        story_id: str,
+        item_id: str,
+        item: LorebookCategory | LorebookEntry,
+    ) -> None:
+        conn.execute(
+            f"INSERT INTO {table} VALUES (?,?,?) ON CONFLICT(story_id, id) "
+            "DO UPDATE SET body=excluded.body",
+            (story_id, item_id, item.model_dump_json()),
+        )
+
+
+def _dump(changes: list[SectionChange]) -> str:
+    return json.dumps([c.model_dump(mode="json") for c in changes])
