@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize_cmd",
     "run_cmd",
     "check_cmd",
+    "serve_cmd",
 )
 
 

@@ -1,0 +1,103 @@
+"""``nai-script serve``: the script host with the web editor, on the simulator by default.
+
+Prints the page's URL (with its per-run token) and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import webbrowser
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_backend_flags,
+    backend_from_args,
+)
+from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
+
+if TYPE_CHECKING:  # keep `nai-script --help` light
+    from nai_script.config import BackendConfig
+
+
+def default_data_dir() -> Path:
+    """Per user, so stories, budgets and storages persist between runs."""
+    return Path(platformdirs.user_data_dir("nai-script")) / "serve"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="the script host with the web editor (the simulator by default)",
+        description="Load every script in the scripts folder (hot reload on save), open the "
+        "story editor in a local web page and print its URL. The URL carries a per-run token; "
+        "the page is bound to 127.0.0.1 unless --host says otherwise.",
+    )
+    parser.add_argument(
+        "--scripts",
+        type=Path,
+        default=DEFAULT_SCRIPTS_DIR,
+        help=f"folder of scripts to load and watch (default ./{DEFAULT_SCRIPTS_DIR})",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
+    parser.add_argument("--data", type=Path, default=None, help="data directory (stories, budgets)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    add_backend_flags(parser)
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.scripts.is_dir():
+        raise CLIError(f"--scripts {str(args.scripts)!r} is not a folder", EXIT_USAGE)
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port {args.port} is not a port number (0-65535)", EXIT_USAGE)
+    config = backend_from_args(args)
+    try:
+        return asyncio.run(_run(config, args))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
+    from nai_script.backend import open_backend
+    from nai_script.client import errors as client_errors
+    from nai_script.config import BackendKind
+    from nai_script.tokenizers import Tier
+    from nai_script.web.compose import EditorServer, ServeOptions
+
+    async with open_backend(config) as backend:
+        tier = int(Tier.OPUS)
+        if config.kind is BackendKind.NOVELAI:
+            try:
+                tier = int((await backend.client.subscription()).tier)
+            except client_errors.NovelAIError as exc:
+                raise CLIError(f"cannot read the subscription tier: {exc}") from None
+        options = ServeOptions(
+            scripts_dir=args.scripts,
+            data_dir=args.data or default_data_dir(),
+            host=args.host,
+            port=args.port,
+            tier=tier,
+        )
+        try:
+            server = EditorServer(backend, options)
+            await server.__aenter__()
+        except OSError as exc:
+            raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+        try:
+            print(f"nai-script: backend {backend.label}", file=sys.stderr)
+            print(f"nai-script: editor at {server.url}", flush=True)
+            if not args.no_browser:
+                webbrowser.open(server.url)
+            await asyncio.Event().wait()
+        finally:
+            await server.__aexit__(None, None, None)
+    return EXIT_OK

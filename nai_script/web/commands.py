@@ -1,0 +1,219 @@
+"""Page commands: JSON ``{"type": ..., ...}`` messages a page sends over its WebSocket.
+
+Each command has a pydantic model for its payload (so a bad message is answered with the
+field that was wrong) and a handler that calls the editor, the script roster, the script UI
+or the permission prompts. Effects reach every page through the event bus; a handler's return
+value, when not None, is a reply to the asking page only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nai_script.web.services import WebServices
+from nai_script.web.snapshot import build_state
+
+Reply = dict[str, Any] | None
+Handler = Callable[[WebServices, Any], Awaitable[Reply]]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+
+
+class SendCommand(Command):
+    text: str | None = None
+
+
+class JumpCommand(Command):
+    nodeId: str
+
+
+class EditCommand(Command):
+    sectionId: str
+    text: str
+
+
+class SettingsCommand(Command):
+    settings: dict[str, Any]
+
+
+class LorebookCommand(Command):
+    entry: dict[str, Any] | None = None
+    category: dict[str, Any] | None = None
+    id: str | None = None
+
+
+class ScriptCommand(Command):
+    id: str
+
+
+class ScriptConfigCommand(Command):
+    id: str
+    values: dict[str, Any]
+
+
+class UiEventCommand(Command):
+    scriptId: str
+    targetId: str
+    partId: str | None = None
+    event: str
+    value: Any = None
+
+
+class WindowCloseCommand(Command):
+    scriptId: str
+    windowId: str
+
+
+class PermissionAnswerCommand(Command):
+    id: str
+    granted: bool
+
+
+class CommandError(ValueError):
+    """A command the page got wrong (unknown type, bad fields)."""
+
+
+async def _send(s: WebServices, c: SendCommand) -> Reply:
+    await s.need("editor").send(c.text)
+    return None
+
+
+async def _retry(s: WebServices, c: Command) -> Reply:
+    await s.need("editor").retry()
+    return None
+
+
+async def _undo(s: WebServices, c: Command) -> Reply:
+    await s.need("editor").undo()
+    return None
+
+
+async def _redo(s: WebServices, c: Command) -> Reply:
+    await s.need("editor").redo()
+    return None
+
+
+async def _jump(s: WebServices, c: JumpCommand) -> Reply:
+    await s.need("editor").jump(c.nodeId)
+    return None
+
+
+async def _edit(s: WebServices, c: EditCommand) -> Reply:
+    await s.need("editor").edit_section(c.sectionId, c.text)
+    return None
+
+
+async def _settings(s: WebServices, c: SettingsCommand) -> Reply:
+    await s.need("editor").update_settings(c.settings)
+    return None
+
+
+async def _lorebook_op(s: WebServices, c: LorebookCommand) -> Reply:
+    """``lorebook.entry.create|update|remove`` and ``lorebook.category.*``: the editor method
+    is named after the command (``lorebook_entry_create(...)``)."""
+    editor = s.need("editor")
+    method = getattr(editor, c.type.replace(".", "_"), None)
+    if method is None:
+        raise CommandError(f"{c.type}: the editor has no such lorebook operation")
+    payload = c.entry if c.entry is not None else c.category
+    if c.type.endswith(".remove"):
+        if c.id is None:
+            raise CommandError(f"{c.type}: id is required")
+        await method(c.id)
+    else:
+        if payload is None:
+            raise CommandError(f"{c.type}: entry or category is required")
+        await method(payload)
+    return None
+
+
+async def _script_enable(s: WebServices, c: ScriptCommand) -> Reply:
+    await s.roster.enable(c.id)
+    return None
+
+
+async def _script_disable(s: WebServices, c: ScriptCommand) -> Reply:
+    await s.roster.disable(c.id)
+    return None
+
+
+async def _script_reload(s: WebServices, c: ScriptCommand) -> Reply:
+    await s.roster.reload(c.id)
+    return None
+
+
+async def _script_config(s: WebServices, c: ScriptConfigCommand) -> Reply:
+    await s.roster.configure(c.id, c.values)
+    return None
+
+
+async def _ui_event(s: WebServices, c: UiEventCommand) -> Reply:
+    await s.need("ui").handle_ui_event(c.scriptId, c.targetId, c.partId, c.event, c.value)
+    return None
+
+
+async def _window_close(s: WebServices, c: WindowCloseCommand) -> Reply:
+    await s.need("ui").close_window(c.scriptId, c.windowId)
+    return None
+
+
+async def _permission_answer(s: WebServices, c: PermissionAnswerCommand) -> Reply:
+    s.need("permissions").answer(c.id, c.granted)
+    return None
+
+
+async def _diagnostics(s: WebServices, c: Command) -> Reply:
+    return {"type": "diagnostics", "scripts": s.diagnostics()}
+
+
+async def _state(s: WebServices, c: Command) -> Reply:
+    return build_state(s)
+
+
+_LOREBOOK_OPS = [
+    f"lorebook.{kind}.{op}"
+    for kind in ("entry", "category")
+    for op in ("create", "update", "remove")
+]
+COMMANDS: dict[str, tuple[type[Command], Handler]] = {
+    "send": (SendCommand, _send),
+    "retry": (Command, _retry),
+    "undo": (Command, _undo),
+    "redo": (Command, _redo),
+    "jump": (JumpCommand, _jump),
+    "edit": (EditCommand, _edit),
+    "settings.update": (SettingsCommand, _settings),
+    **{name: (LorebookCommand, _lorebook_op) for name in _LOREBOOK_OPS},
+    "script.enable": (ScriptCommand, _script_enable),
+    "script.disable": (ScriptCommand, _script_disable),
+    "script.reload": (ScriptCommand, _script_reload),
+    "script.config": (ScriptConfigCommand, _script_config),
+    "ui.event": (UiEventCommand, _ui_event),
+    "ui.window.close": (WindowCloseCommand, _window_close),
+    "permission.answer": (PermissionAnswerCommand, _permission_answer),
+    "diagnostics.get": (Command, _diagnostics),
+    "state.get": (Command, _state),
+}
+
+
+def parse_command(message: Any) -> tuple[Command, Handler]:
+    """The validated command and its handler; ``CommandError`` names what was wrong."""
+    if not isinstance(message, dict):
+        raise CommandError("a command is a JSON object with a 'type'")
+    kind = message.get("type")
+    entry = COMMANDS.get(kind) if isinstance(kind, str) else None
+    if entry is None:
+        raise CommandError(f"unknown command type {kind!r}")
+    model, handler = entry
+    try:
+        return model.model_validate(message), handler
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "command"
+        raise CommandError(f"{kind}: {where}: {first['msg']}") from None

@@ -1,0 +1,168 @@
+"""``nai-script serve`` put together: backend, script host, story store, editor, script UI,
+permission prompts, the folder watcher and the web app, started and stopped in order.
+
+The order matters: the page's permission prompt must be the host's policy before the first
+script loads (a header permission is asked for at load), and the editor must be on the host
+before any script can call ``api.v1.editor``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from aiohttp import web
+
+from nai_script.backend import Backend
+from nai_script.editor.events import EventBus
+from nai_script.host.host import ScriptHost
+from nai_script.host.script import LoadedScript
+from nai_script.host.watcher import ScriptFolderWatcher
+from nai_script.tokenizers import Tier
+from nai_script.web.app import create_app
+from nai_script.web.roster import ScriptRoster
+from nai_script.web.security import AccessPolicy, new_token
+from nai_script.web.services import WebServices
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@dataclass
+class ServeOptions:
+    scripts_dir: Path
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tier: int = int(Tier.OPUS)
+    token: str = field(default_factory=new_token)
+    hook_timeout: float = 10.0
+    #: Watch with polling (tests on file systems without inotify).
+    force_polling: bool | None = None
+
+
+def _optional(module: str, name: str) -> Any:
+    """A part another module provides, or None while it is not there (the app then serves
+    without it and answers its commands with an error naming it)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+class EditorServer:
+    """``async with EditorServer(backend, options) as server:`` serves ``server.url``."""
+
+    def __init__(self, backend: Backend, options: ServeOptions) -> None:
+        self.backend = backend
+        self.options = options
+        self.bus = EventBus()
+        self.policy = AccessPolicy(token=options.token, bound_host=options.host)
+        self._stack = AsyncExitStack()
+        self.host: ScriptHost | None = None
+        self.services: WebServices | None = None
+        self.watcher: ScriptFolderWatcher | None = None
+
+    @property
+    def url(self) -> str:
+        return self.policy.url()
+
+    async def __aenter__(self) -> EditorServer:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        options = self.options
+        bus = self.bus
+        permissions_type = _optional("nai_script.editor.permissions", "PagePermissions")
+        permissions = permissions_type(bus) if permissions_type is not None else None
+        host = ScriptHost(
+            client=self.backend.client,
+            tokenizers=self.backend.tokenizers,
+            data_dir=options.data_dir,
+            tier=options.tier,
+            on_log=self._on_log,
+            hook_timeout=options.hook_timeout,
+            **({"permission_policy": permissions.policy} if permissions is not None else {}),
+        )
+        self.host = host
+        await self._stack.enter_async_context(host)
+        roster = ScriptRoster(host, bus.publish)
+        services = WebServices(host=host, bus=bus, roster=roster, permissions=permissions)
+        self.services = services
+        services.ui = self._make_ui(host)
+        services.editor = self._make_editor(host)
+        self._stack.callback(bus.close)
+
+        watcher = ScriptFolderWatcher(
+            options.scripts_dir, roster, force_polling=options.force_polling
+        )
+        await watcher.start()
+        self._stack.push_async_callback(watcher.aclose)
+        self.watcher = watcher
+        await host.fire_hook("onScriptsLoaded")
+
+        runner = web.AppRunner(create_app(services, self.policy), access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        self.policy.port = _bound_port(runner, options.port)
+
+    def _make_ui(self, host: ScriptHost) -> Any:
+        ui_type = _optional("nai_script.editor.ui_state", "UiState")
+        if ui_type is None:
+            return None
+        ui = ui_type(host, self.bus)
+        host.ui = ui  # type: ignore[attr-defined]
+        return ui
+
+    def _make_editor(self, host: ScriptHost) -> Any:
+        store_type = _optional("nai_script.editor.store", "StoryStore")
+        editor_type = _optional("nai_script.editor.pipeline", "Editor")
+        if store_type is None or editor_type is None:
+            return None
+        store = store_type(self.options.data_dir / "stories.sqlite3")
+        close = getattr(store, "close", None)
+        if callable(close):
+            self._stack.callback(close)
+        editor = editor_type(
+            store,
+            host,
+            self.bus,
+            tokenizers=self.backend.tokenizers,
+            client=self.backend.client,
+            tier=self.options.tier,
+            clock=host.clock,
+        )
+        host.editor = editor
+        return editor
+
+    def _on_log(self, script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
+        self.bus.publish({"type": "script.log", "id": script.id, "level": level, "text": text})
+        if level == "error" and self.services is not None:
+            self.services.roster.notice_exit(script)
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    """The port actually bound (``--port 0`` asks the OS for a free one)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked

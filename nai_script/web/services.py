@@ -1,0 +1,47 @@
+"""Everything a page session talks to, gathered in one object the app is built with.
+
+The editor, the script UI state and the permission prompts are optional so the app can be
+served (and tested) with the host alone; a page command that needs a missing one is answered
+with an error naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nai_script.editor.events import EventBus
+from nai_script.host.host import ScriptHost
+from nai_script.web.roster import ScriptRoster
+
+
+class MissingService(RuntimeError):
+    """A page command needs a part ``serve`` did not compose."""
+
+
+@dataclass
+class WebServices:
+    host: ScriptHost
+    bus: EventBus
+    roster: ScriptRoster
+    editor: Any = None
+    ui: Any = None
+    permissions: Any = None
+
+    def need(self, name: str) -> Any:
+        service = getattr(self, name)
+        if service is None:
+            raise MissingService(f"this command needs the {name}, which is not running")
+        return service
+
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """Per running script: the host's diagnostics plus what the editor adds (calls of
+        ``editor.generate`` left before the next interaction)."""
+        report = []
+        for script in self.host.scripts:
+            entry = self.host.script_diagnostics(script).model_dump(mode="json")
+            calls_left = getattr(self.editor, "generate_calls_left", None)
+            if callable(calls_left):
+                entry["editor_generate_left"] = calls_left(script.id)
+            report.append(entry)
+        return report

@@ -1,0 +1,111 @@
+"""Who may reach the editor: token on the page and the WebSocket, Host and Origin checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from web_helpers import base, served
+
+from nai_script.web.security import AccessPolicy
+
+
+def test_policy_hosts_and_origins() -> None:
+    policy = AccessPolicy(token="t0k", bound_host="127.0.0.1", port=8765)
+    assert policy.host_ok("127.0.0.1:8765")
+    assert policy.host_ok("LOCALHOST:8765")
+    assert policy.host_ok("[::1]:8765")
+    assert not policy.host_ok("127.0.0.1:8766")  # another port
+    assert not policy.host_ok("evil.example:8765")  # DNS rebinding
+    assert not policy.host_ok("127.0.0.1")  # no port
+    assert not policy.host_ok(None)
+    assert policy.origin_ok(None)
+    assert policy.origin_ok("http://localhost:8765")
+    assert not policy.origin_ok("http://evil.example:8765")
+    assert not policy.origin_ok("https://127.0.0.1:8765")  # another scheme is another origin
+    assert not policy.origin_ok("null")
+
+
+def test_policy_token_and_refusal_reasons() -> None:
+    policy = AccessPolicy(token="t0k", bound_host="::1", port=80)
+    assert policy.host_ok("[::1]:80")
+    assert policy.token_ok("t0k")
+    assert not policy.token_ok("t0K")
+    assert not policy.token_ok("")
+    assert not policy.token_ok(None)
+    ok = {"host": "[::1]:80", "origin": None, "token": "t0k", "needs_token": True}
+    assert policy.refusal(**ok) is None  # type: ignore[arg-type]
+    assert "token" in (policy.refusal(**{**ok, "token": None}) or "")  # type: ignore[arg-type]
+    assert "Host" in (policy.refusal(**{**ok, "host": "x:80"}) or "")  # type: ignore[arg-type]
+    assert "Origin" in (policy.refusal(**{**ok, "origin": "http://x"}) or "")  # type: ignore[arg-type]
+    assert policy.refusal(**{**ok, "token": None, "needs_token": False}) is None  # type: ignore[arg-type]
+    assert policy.url() == "http://[::1]:80/?token=t0k"
+
+
+async def test_page_needs_the_token(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, aiohttp.ClientSession() as http:
+        root = base(server)
+        async with http.get(f"{root}/?token={server.policy.token}") as response:
+            assert response.status == 200
+            assert "/static/app.js" in await response.text()
+            assert response.headers["Cache-Control"] == "no-store"
+        for query in ("", "?token=", "?token=wrong", f"?token={server.policy.token}x"):
+            async with http.get(f"{root}/{query}") as response:
+                assert response.status == 403, query
+                assert "token" in await response.text()
+        assert server.url == f"{root}/?token={server.policy.token}"
+
+
+async def test_wrong_host_or_origin_is_refused_even_with_the_token(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, aiohttp.ClientSession() as http:
+        port = server.policy.port
+        page = f"{base(server)}/?token={server.policy.token}"
+        async with http.get(page, headers={"Host": f"localhost:{port}"}) as response:
+            assert response.status == 200
+        async with http.get(page, headers={"Host": f"attacker.example:{port}"}) as response:
+            assert response.status == 403
+            assert "attacker.example" in await response.text()
+        async with http.get(page, headers={"Origin": "http://attacker.example"}) as response:
+            assert response.status == 403
+        async with http.get(page, headers={"Origin": f"http://127.0.0.1:{port}"}) as response:
+            assert response.status == 200
+        # Static modules need no token but do need the right Host.
+        async with http.get(f"{base(server)}/static/app.js") as response:
+            assert response.status == 200
+            assert response.content_type == "text/javascript"
+        async with http.get(
+            f"{base(server)}/static/app.js", headers={"Host": f"evil:{port}"}
+        ) as response:
+            assert response.status == 403
+
+
+async def test_websocket_refusals(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, aiohttp.ClientSession() as http:
+        root = base(server).replace("http", "ws")
+        token = server.policy.token
+        refused = [
+            (f"{root}/ws", {}),
+            (f"{root}/ws?token=nope", {}),
+            (f"{root}/ws?token={token}", {"Origin": "http://attacker.example"}),
+            (f"{root}/ws?token={token}", {"Host": f"attacker.example:{server.policy.port}"}),
+        ]
+        for url, headers in refused:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+                await http.ws_connect(url, headers=headers)
+            assert caught.value.status == 403, (url, headers)
+        origin = {"Origin": f"http://localhost:{server.policy.port}"}
+        async with http.ws_connect(f"{root}/ws?token={token}", headers=origin) as ws:
+            first = await ws.receive_json(timeout=10)
+            assert first["type"] == "state"
+
+
+async def test_static_files_come_from_the_package_table_only(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, aiohttp.ClientSession() as http:
+        root = base(server)
+        for path in ("/static/nope.js", "/static/..%2Fapp.py", "/static/%2e%2e%2fsecurity.py"):
+            async with http.get(f"{root}{path}") as response:
+                assert response.status == 404, path
+        for name in ("style.css", "script_ui.js", "document.js", "diagnostics.js"):
+            async with http.get(f"{root}/static/{name}") as response:
+                assert response.status == 200, name

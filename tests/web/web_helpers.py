@@ -1,0 +1,75 @@
+"""Shared set-up for web tests: a real ``EditorServer`` (embedded simulator, script host,
+workers, SQLite files in a tmp dir) on a free loopback port, and a WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from nai_script.backend import open_backend
+from nai_script.config import BackendConfig
+from nai_script.web.compose import EditorServer, ServeOptions
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path, scripts: dict[str, str] | None = None, **options: Any
+) -> AsyncIterator[EditorServer]:
+    folder = tmp_path / "scripts"
+    folder.mkdir(exist_ok=True)
+    for name, source in (scripts or {}).items():
+        (folder / name).write_text(source)
+    serve_options = ServeOptions(
+        scripts_dir=folder, data_dir=tmp_path / "data", port=0, hook_timeout=5.0, **options
+    )
+    async with (
+        open_backend(BackendConfig()) as backend,
+        EditorServer(backend, serve_options) as server,
+    ):
+        yield server
+
+
+def base(server: EditorServer) -> str:
+    return f"http://127.0.0.1:{server.policy.port}"
+
+
+class PageSocket:
+    """A page's WebSocket, with helpers to wait for a given event."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, command: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(command))
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        message = await self.ws.receive(timeout=timeout)
+        assert message.type is aiohttp.WSMsgType.TEXT, message
+        event: dict[str, Any] = json.loads(message.data)
+        self.seen.append(event)
+        return event
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.next(timeout)
+                if predicate(event):
+                    return event
+
+
+@asynccontextmanager
+async def page_socket(server: EditorServer) -> AsyncIterator[PageSocket]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{base(server)}/ws?token={server.policy.token}") as ws,
+    ):
+        yield PageSocket(ws)
