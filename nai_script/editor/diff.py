@@ -45,3 +45,25 @@ def inverse(changes: list[SectionChange]) -> list[SectionChange]:
         SectionChange(op=flipped[c.op], index=c.index, before=c.after, after=c.before)
         for c in reversed(changes)
     ]
+
+
+def compacted(changes: list[SectionChange]) -> list[SectionChange]:
+    """``changes`` with each update folded into the change just before it when both touch
+    the same section at the same place (an add then updates stays one add; updates stay one
+    update), so a node that grew chunk by chunk stores one change per section, not per chunk."""
+    out: list[SectionChange] = []
+    for change in changes:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and change.op == "update"
+            and last.op in ("add", "update")
+            and last.index == change.index
+            and last.after is not None
+            and change.before is not None
+            and last.after.id == change.before.id
+        ):
+            out[-1] = last.model_copy(update={"after": change.after})
+        else:
+            out.append(change)
+    return out

@@ -67,9 +67,17 @@ class Document:
     # ----------------------------------------------------------------------------- writes
 
     def append(
-        self, text: str, origin: Origin = "user", *, kind: HistoryKind | None = None
+        self,
+        text: str,
+        origin: Origin = "user",
+        *,
+        kind: HistoryKind | None = None,
+        amend: str | None = None,
     ) -> HistoryNode | None:
-        """Continue the last paragraph with ``text``; each newline opens a new section."""
+        """Continue the last paragraph with ``text``; each newline opens a new section.
+
+        Streaming: append the first chunk normally, then pass its node's id as ``amend`` for
+        the rest; the generation stays one history node (see ``StoryStore.commit``)."""
         if not text:
             return None
         first, *rest = text.split("\n")
@@ -88,7 +96,7 @@ class Document:
                 changes.append(SectionChange(op="add", index=len(doc) + offset, after=section))
             return changes
 
-        return self.store.commit(self.story_id, kind or kind_for(origin), build)
+        return self.store.commit(self.story_id, kind or kind_for(origin), build, amend=amend)
 
     def append_paragraph(
         self, text: str, origin: Origin = "user", *, kind: HistoryKind | None = None

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
-from nai_script.editor.diff import apply_changes, inverse
+from nai_script.editor.diff import apply_changes, compacted, inverse
 from nai_script.editor.models import (
     HistoryKind,
     HistoryNode,
@@ -117,6 +117,17 @@ class StoryStore:
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the file (one read transaction), even
+        while other threads or processes write: for snapshots made of several reads."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._conn.execute("COMMIT")
+
     # ----------------------------------------------------------------------------- stories
 
     def create_story(
@@ -177,17 +188,42 @@ class StoryStore:
         with self._lock:
             return self._load_sections(self._conn, story_id)
 
-    def commit(self, story_id: str, kind: HistoryKind, build: ChangeBuilder) -> HistoryNode | None:
+    def commit(
+        self,
+        story_id: str,
+        kind: HistoryKind,
+        build: ChangeBuilder,
+        *,
+        amend: str | None = None,
+    ) -> HistoryNode | None:
         """Compute changes from the current document with ``build`` and commit them as a new
         child of the current node, which becomes current. ``build`` runs inside the write
-        transaction, so it sees the latest document; no changes, no node (returns None)."""
+        transaction, so it sees the latest document; no changes, no node (returns None).
+
+        With ``amend`` (a node id), the changes extend that node instead, which must still be
+        current: a streamed generation stays one node while every chunk is durable. A
+        StoryError says so if the user moved away (undo, jump) meanwhile."""
         with self._write() as conn:
             current = self._require_story(conn, story_id)
+            if amend is not None and amend != current:
+                raise StoryError(f"history node {amend!r} is no longer current (now {current!r})")
             before = self._load_sections(conn, story_id)
             changes = build(before)
             if not changes:
-                return None
+                return None if amend is None else self._load_node(conn, story_id, amend)
             after = apply_changes(before, changes)
+            if amend is not None:
+                node = self._load_node(conn, story_id, amend)
+                if node.children:
+                    # Its children's diffs were made against its state: it is frozen now.
+                    raise StoryError(f"history node {amend!r} has children; it cannot grow")
+                node = node.model_copy(update={"changes": compacted(node.changes + changes)})
+                conn.execute(
+                    "UPDATE history_nodes SET changes=? WHERE story_id=? AND id=?",
+                    (_dump(node.changes), story_id, amend),
+                )
+                self._write_document(conn, story_id, before, after, amend)
+                return node
             node = HistoryNode(parent=current, kind=kind, changes=changes, created=self.clock())
             conn.execute(
                 "INSERT INTO history_nodes VALUES (?,?,?,?,?,?,?)",

@@ -22,6 +22,7 @@ step = st.one_of(
     st.tuples(st.just("undo"), st.just(""), st.just(0)),
     st.tuples(st.just("redo"), st.just(""), st.just(0)),
     st.tuples(st.just("retry"), st.just(""), st.just(0)),
+    st.tuples(st.just("stream"), words, st.just(0)),
 )
 
 
@@ -56,6 +57,13 @@ def test_every_node_state_is_reproduced(steps: list[tuple[str, str, object]]) ->
                 history.redo()
             elif op == "retry":
                 history.prepare_retry()
+            elif (
+                op == "stream"
+                and history.current().kind == "generation"
+                and not history.current().children
+            ):
+                doc.append(text, "ai", amend=history.current().id)
+                seen.pop(history.current().id, None)  # the node's state grows while streaming
             node = history.current().id
             assert seen.setdefault(node, snapshot()) == snapshot()
             for section in doc.sections():
