@@ -33,6 +33,8 @@ class StoryModel(BaseModel):
 class OriginSpan(StoryModel):
     """Who wrote ``length`` characters starting at ``position`` (NovelAI's origin ranges)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     position: int = Field(ge=0)
     length: int = Field(ge=0)
     data: Origin
@@ -40,7 +42,10 @@ class OriginSpan(StoryModel):
 
 class Section(StoryModel):
     """One paragraph of the document. ``origin`` is who created it; ``origins`` says who wrote
-    each part of its text (an AI continuation of a user paragraph keeps both marked)."""
+    each part of its text (an AI continuation of a user paragraph keeps both marked).
+    Frozen: the store shares parsed sections between reads; change one with ``model_copy``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(default_factory=new_id, min_length=1)
     text: str = ""

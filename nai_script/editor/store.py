@@ -43,6 +43,7 @@ from nai_script.limits.store import connect
 T = TypeVar("T")
 ChangeBuilder = Callable[[list[Section]], list[SectionChange]]
 _CHANGES = TypeAdapter(list[SectionChange])
+_PARSE_CACHE_SIZE = 20_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stories (
@@ -95,6 +96,7 @@ class StoryStore:
         # transaction at a time on it.
         self._lock = threading.RLock()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story-db")
+        self._parsed: dict[str, Section] = {}
 
     async def run(self, call: Callable[[], T]) -> T:
         """Run a blocking store call on the file's thread, in submission order."""
@@ -394,7 +396,17 @@ class StoryStore:
         bodies = dict(
             conn.execute("SELECT id, body FROM sections WHERE story_id=?", (story_id,)).fetchall()
         )
-        return [Section.model_validate_json(bodies[sid]) for sid in json.loads(row[0])]
+        return [self._parse_section(bodies[sid]) for sid in json.loads(row[0])]
+
+    def _parse_section(self, body: str) -> Section:
+        """Parse a stored section, reusing the last parse of the same JSON (sections are
+        frozen): an edit re-reads the whole document, but only changed sections re-parse."""
+        section = self._parsed.get(body)
+        if section is None:
+            if len(self._parsed) >= _PARSE_CACHE_SIZE:
+                self._parsed.clear()
+            section = self._parsed[body] = Section.model_validate_json(body)
+        return section
 
     def _write_document(
         self,
@@ -410,7 +422,8 @@ class StoryStore:
         for sid in old.keys() - new.keys():
             conn.execute("DELETE FROM sections WHERE story_id=? AND id=?", (story_id, sid))
         for sid, section in new.items():
-            if old.get(sid) != section:
+            previous = old.get(sid)
+            if previous is not section and previous != section:
                 conn.execute(
                     "INSERT INTO sections VALUES (?,?,?) ON CONFLICT(story_id, id) "
                     "DO UPDATE SET body=excluded.body",
