@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from nai_script.editor.models import LorebookCategory, LorebookEntry
 from nai_script.web.services import WebServices
 from nai_script.web.snapshot import build_state
 
@@ -105,7 +106,7 @@ async def _jump(s: WebServices, c: JumpCommand) -> Reply:
 
 
 async def _edit(s: WebServices, c: EditCommand) -> Reply:
-    await s.need("editor").edit_section(c.sectionId, c.text)
+    await s.need("editor").edit(lambda doc: doc.update(c.sectionId, c.text))
     return None
 
 
@@ -115,21 +116,22 @@ async def _settings(s: WebServices, c: SettingsCommand) -> Reply:
 
 
 async def _lorebook_op(s: WebServices, c: LorebookCommand) -> Reply:
-    """``lorebook.entry.create|update|remove`` and ``lorebook.category.*``: the editor method
-    is named after the command (``lorebook_entry_create(...)``)."""
+    """``lorebook.entry.create|update|remove`` and ``lorebook.category.create|update|remove``."""
     editor = s.need("editor")
-    method = getattr(editor, c.type.replace(".", "_"), None)
-    if method is None:
-        raise CommandError(f"{c.type}: the editor has no such lorebook operation")
-    payload = c.entry if c.entry is not None else c.category
-    if c.type.endswith(".remove"):
+    _, kind, op = c.type.split(".")
+    if op == "remove":
         if c.id is None:
             raise CommandError(f"{c.type}: id is required")
-        await method(c.id)
+        await (editor.delete_entry if kind == "entry" else editor.delete_category)(c.id)
+        return None
+    if kind == "entry":
+        if c.entry is None:
+            raise CommandError(f"{c.type}: entry is required")
+        await editor.put_entry(LorebookEntry.model_validate(c.entry))
     else:
-        if payload is None:
-            raise CommandError(f"{c.type}: entry or category is required")
-        await method(payload)
+        if c.category is None:
+            raise CommandError(f"{c.type}: category is required")
+        await editor.put_category(LorebookCategory.model_validate(c.category))
     return None
 
 
@@ -159,7 +161,7 @@ async def _ui_event(s: WebServices, c: UiEventCommand) -> Reply:
 
 
 async def _window_close(s: WebServices, c: WindowCloseCommand) -> Reply:
-    await s.need("ui").close_window(c.scriptId, c.windowId)
+    await s.need("ui").close_window_from_page(c.scriptId, c.windowId)
     return None
 
 
@@ -173,7 +175,7 @@ async def _diagnostics(s: WebServices, c: Command) -> Reply:
 
 
 async def _state(s: WebServices, c: Command) -> Reply:
-    return build_state(s)
+    return await build_state(s)
 
 
 _LOREBOOK_OPS = [

@@ -19,6 +19,9 @@ from aiohttp import web
 
 from nai_script.backend import Backend
 from nai_script.editor.events import EventBus
+from nai_script.editor.pipeline import Editor
+from nai_script.editor.store import StoryStore
+from nai_script.editor.ui_state import UiState
 from nai_script.host.host import ScriptHost
 from nai_script.host.script import LoadedScript
 from nai_script.host.watcher import ScriptFolderWatcher
@@ -107,6 +110,7 @@ class EditorServer:
         services = WebServices(host=host, bus=bus, roster=roster, permissions=permissions)
         self.services = services
         services.ui = self._make_ui(host)
+        roster.stopped_listeners.append(services.ui.forget_script)
         services.editor = self._make_editor(host)
         self._stack.callback(bus.close)
 
@@ -125,31 +129,21 @@ class EditorServer:
         await site.start()
         self.policy.port = _bound_port(runner, options.port)
 
-    def _make_ui(self, host: ScriptHost) -> Any:
-        ui_type = _optional("nai_script.editor.ui_state", "UiState")
-        if ui_type is None:
-            return None
-        ui = ui_type(host, self.bus)
-        host.ui = ui  # type: ignore[attr-defined]
+    def _make_ui(self, host: ScriptHost) -> UiState:
+        ui = UiState(host, self.bus)
+        host.ui = ui
         return ui
 
-    def _make_editor(self, host: ScriptHost) -> Any:
-        store_type = _optional("nai_script.editor.store", "StoryStore")
-        editor_type = _optional("nai_script.editor.pipeline", "Editor")
-        if store_type is None or editor_type is None:
-            return None
-        store = store_type(self.options.data_dir / "stories.sqlite3")
-        close = getattr(store, "close", None)
-        if callable(close):
-            self._stack.callback(close)
-        editor = editor_type(
+    def _make_editor(self, host: ScriptHost) -> Editor:
+        store = StoryStore(self.options.data_dir / "stories.sqlite3")
+        self._stack.callback(store.close)
+        editor = Editor(
             store,
             host,
             self.bus,
             tokenizers=self.backend.tokenizers,
             client=self.backend.client,
             tier=self.options.tier,
-            clock=host.clock,
         )
         host.editor = editor
         return editor

@@ -58,6 +58,8 @@ class ScriptRoster:
         self._disabled: set[Path] = set()
         self._known: set[Path] = set()
         self._lock = asyncio.Lock()
+        # Told the id of a script that stopped for good (unloaded, disabled): its UI goes.
+        self.stopped_listeners: list[Callable[[str], None]] = []
 
     # -- ScriptLoader (the watcher calls these) ---------------------------------------------
 
@@ -75,6 +77,8 @@ class ScriptRoster:
             self._errors.pop(resolved, None)
             self._disabled.discard(resolved)
             await self._host.unload_script(resolved)
+        if script is not None:
+            self._tell_stopped(script.id)
         self._publish(
             {"type": "script.removed", "path": str(resolved), "id": script.id if script else None}
         )
@@ -91,7 +95,10 @@ class ScriptRoster:
         path = self._path_for(script_id)
         async with self._lock:
             self._disabled.add(path)
+            script = self._loaded(path)
             await self._host.unload_script(path)
+        if script is not None:
+            self._tell_stopped(script.id)
         state = self.state_of(path)
         self._publish(state.event())
         return state
@@ -146,6 +153,10 @@ class ScriptRoster:
             self._publish(self.state_of(script.path).event())
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _tell_stopped(self, script_id: str) -> None:
+        for listener in list(self.stopped_listeners):
+            listener(script_id)
 
     def _loaded(self, path: Path) -> LoadedScript | None:
         return next((s for s in self._host.scripts if s.path == path), None)

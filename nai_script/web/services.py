@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nai_script.editor.events import EventBus
+from nai_script.editor.pipeline import Editor
+from nai_script.editor.ui_state import UiState
 from nai_script.host.host import ScriptHost
 from nai_script.web.roster import ScriptRoster
 
@@ -24,8 +26,8 @@ class WebServices:
     host: ScriptHost
     bus: EventBus
     roster: ScriptRoster
-    editor: Any = None
-    ui: Any = None
+    editor: Editor | None = None
+    ui: UiState | None = None
     permissions: Any = None
 
     def need(self, name: str) -> Any:
@@ -40,8 +42,7 @@ class WebServices:
         report = []
         for script in self.host.scripts:
             entry = self.host.script_diagnostics(script).model_dump(mode="json")
-            calls_left = getattr(self.editor, "generate_calls_left", None)
-            if callable(calls_left):
-                entry["editor_generate_left"] = calls_left(script.id)
+            if self.editor is not None:
+                entry["editor_generate_left"] = self.editor.gate.remaining(script.id)
             report.append(entry)
         return report

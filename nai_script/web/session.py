@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from nai_script.editor.events import DROPPED_EVENT_TYPE, Subscription
+from nai_script.editor.pipeline import EditorBlocked
 from nai_script.web.commands import CommandError, parse_command
 from nai_script.web.services import MissingService, WebServices
 from nai_script.web.snapshot import build_state
@@ -36,7 +37,7 @@ class PageSession:
         subscription = self._services.bus.subscribe()
         forward = asyncio.create_task(self._forward(subscription), name="page events")
         try:
-            await self.send(build_state(self._services))
+            await self.send(await build_state(self._services))
             async for message in self._ws:
                 if message.type is WSMsgType.TEXT:
                     self._start(message.data)
@@ -60,7 +61,7 @@ class PageSession:
         async for event in subscription:
             if event.get("type") == DROPPED_EVENT_TYPE:
                 # The page fell behind and lost events: redraw it from a fresh snapshot.
-                await self.send(build_state(self._services))
+                await self.send(await build_state(self._services))
             else:
                 await self.send(event)
 
@@ -79,7 +80,7 @@ class PageSession:
         except json.JSONDecodeError as error:
             await self.send({"type": "error", "message": f"command is not JSON: {error}"})
             return
-        except (CommandError, MissingService, ValueError, KeyError, PermissionError) as error:
+        except (CommandError, MissingService, EditorBlocked, ValueError, KeyError) as error:
             await self.send({"type": "error", "command": kind, "message": _message(error)})
             return
         except Exception as error:  # a bug must reach the page as an error, not kill the socket

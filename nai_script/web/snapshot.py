@@ -8,20 +8,21 @@ from typing import Any
 from nai_script.web.services import WebServices
 
 
-def _part_snapshot(service: Any) -> Any:
-    """A service's own page snapshot (``snapshot()``), or None when it is not composed."""
-    if service is None:
-        return None
-    snapshot = getattr(service, "snapshot", None)
-    return snapshot() if callable(snapshot) else None
-
-
-def build_state(services: WebServices) -> dict[str, Any]:
+async def build_state(services: WebServices) -> dict[str, Any]:
+    permissions = services.permissions
     return {
         "type": "state",
-        "story": _part_snapshot(services.editor),
+        "story": None if services.editor is None else await services.editor.snapshot(),
         "scripts": [state.model_dump(mode="json") for state in services.roster.states()],
-        "ui": _part_snapshot(services.ui),
-        "permissions": _part_snapshot(services.permissions),
+        "ui": None if services.ui is None else services.ui.snapshot(),
+        "permissions": _pending(permissions),
         "diagnostics": services.diagnostics(),
     }
+
+
+def _pending(permissions: Any) -> list[dict[str, Any]]:
+    """Permission requests still waiting for an answer (shown again after a reload)."""
+    pending = getattr(permissions, "pending", None)
+    if pending is None:
+        return []
+    return list(pending() if callable(pending) else pending)

@@ -1,6 +1,6 @@
 // The page: one WebSocket to the server, a `state` snapshot on connect, then live events.
 // Each module renders one area; this file routes events to them and sends page commands.
-import { renderDocument, applySection, applyStream, renderBlocked } from "./document.js";
+import { renderDocument, applySection, applyStream, renderBlocked, renderHistory } from "./document.js";
 import { renderScripts, applyScriptState, removeScript } from "./scripts.js";
 import { renderStoryPanels } from "./panels.js";
 import { renderDiagnostics } from "./diagnostics.js";
@@ -47,14 +47,15 @@ const handlers = {
     if (e.error) showToast({ message: e.error, type: "error" });
   },
   "settings.changed": (e) => { if (app.story) { app.story.settings = e.settings ?? app.story.settings; renderStoryPanels(app.story, send); } },
-  "lorebook.changed": (e) => { if (app.story) { app.story.lorebook = e.lorebook ?? app.story.lorebook; renderStoryPanels(app.story, send); } },
+  "lorebook.changed": (e) => { if (app.story) { app.story.lorebook = { entries: e.entries, categories: e.categories }; renderStoryPanels(app.story, send); } },
+  "history.changed": (e) => renderHistory(e),
   "script.state": (e) => applyScriptState(app.scripts, e, send),
   "script.removed": (e) => removeScript(app.scripts, e, send),
   "script.log": () => {},
   "diagnostics": (e) => { app.diagnostics = e.scripts; renderDiagnostics(app.diagnostics); },
   "permission.request": (e) => showPermissionRequest(e, send),
   "toast": (e) => showToast(e),
-  "ui.toast": (e) => showToast(e),
+  "ui.toast": (e) => showToast({ ...e, type: e.toastType }),
   "error": (e) => showToast({ message: e.message, type: "error" }),
 };
 

@@ -20,8 +20,8 @@ function paragraph(section) {
 export function renderDocument(story) {
   const root = doc();
   root.replaceChildren(...((story && story.sections) || []).map(paragraph));
-  document.getElementById("story-title").textContent = (story && (story.title || story.settings?.title)) || "";
-  if (story && "blocked" in story) renderBlocked(story.blocked);
+  document.getElementById("story-title").textContent = (story && story.settings?.title) || "";
+  if (story?.history) renderHistory(story.history);
   root.scrollTop = root.scrollHeight;
 }
 
@@ -35,8 +35,10 @@ export function applySection(event) {
   if (event.op === "remove") { existing?.remove(); return; }
   const fresh = paragraph(section);
   if (existing) existing.replaceWith(fresh);
-  else if (event.after && find(event.after)) find(event.after).after(fresh);
-  else doc().append(fresh);
+  else {
+    const before = typeof event.index === "number" ? doc().children[event.index] : null;
+    if (before) before.before(fresh); else doc().append(fresh);
+  }
   doc().scrollTop = doc().scrollHeight;
 }
 
@@ -51,4 +53,9 @@ export function applyStream(event) {
 export function renderBlocked(blocked) {
   document.getElementById("blocked").hidden = !blocked;
   document.getElementById("send").disabled = !!blocked;
+}
+
+export function renderHistory(history) {
+  document.getElementById("undo").disabled = !history.canUndo;
+  document.getElementById("redo").disabled = !history.canRedo;
 }

@@ -135,7 +135,7 @@ function openWindow(scriptId, spec) {
   let win = state.windows.get(spec.id);
   const ctx = { scriptId, targetId: spec.id };
   if (!win) {
-    win = el("div", `window ${spec.type === "modal" ? "modal" : ""}`);
+    win = el("div", `window ${(spec.kind ?? spec.type) === "modal" ? "modal" : ""}`);
     win.dataset.windowId = spec.id;
     win.dataset.scriptId = scriptId;
     const title = el("div", "window-title");
@@ -199,12 +199,10 @@ export function renderUi(snapshot, sendCommand) {
   send = sendCommand;
   for (const state of scripts.values()) for (const win of state.windows.values()) win.remove();
   scripts.clear();
-  const perScript = snapshot?.scripts ?? snapshot ?? {};
-  const items = Array.isArray(perScript) ? perScript.map((s) => [s.scriptId ?? s.id, s]) : Object.entries(perScript);
-  for (const [scriptId, s] of items) {
-    entry(scriptId).extensions = s.extensions || [];
-    for (const win of s.windows || []) openWindow(scriptId, win);
+  for (const [scriptId, extensions] of Object.entries(snapshot?.extensions || {})) {
+    entry(scriptId).extensions = extensions;
   }
+  for (const win of snapshot?.windows || []) openWindow(win.scriptId, win);
   renderExtensions();
 }
 

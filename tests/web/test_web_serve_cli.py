@@ -1,0 +1,64 @@
+"""``nai-script serve`` as a real process: prints the URL with its token, serves the page,
+refuses a bad folder with a usage error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nai_script", *args]
+
+
+def test_serve_prints_a_url_that_serves_the_page(tmp_path: Path) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "hello.py").write_text('api.v1.log("hi")\n')
+    env = {**os.environ, "NAI_SCRIPT_BACKEND": "sim"}
+    command = _cli("serve", "--scripts", str(scripts), "--data", str(tmp_path / "data"))
+    process = subprocess.Popen(
+        [*command, "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("nai-script: editor at http://127.0.0.1:"), line
+        url = line.split(" at ", 1)[1].strip()
+        assert "?token=" in url
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+            assert b"/static/app.js" in response.read()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url.split("?")[0], timeout=10)
+        assert refused.value.code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode in (0, 130), process.stderr.read() if process.stderr else ""
+
+
+def test_serve_refuses_a_missing_scripts_folder(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*_cli("serve", "--scripts", str(tmp_path / "nope"), "--no-browser")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "is not a folder" in result.stderr
