@@ -259,6 +259,12 @@ class StoryStore:
             raise StoryError(f"story {story_id!r} has no history node {node_id!r}")
         return None if row[0] is None else str(row[0])
 
+    def ancestors(self, story_id: str, node_id: str) -> list[str]:
+        """``node_id`` then its ancestors up to the root: where a ``historyStorage`` lookup
+        falls back to, so values set at a node carry forward and undo reverts them."""
+        with self._lock:
+            return self._ancestors(self._conn, story_id, node_id)
+
     def node_sections(self, story_id: str, node_id: str) -> list[Section]:
         """The document as it is at ``node_id``, computed without moving there."""
         with self._lock:

@@ -115,3 +115,16 @@ def test_long_history_jump_to_root_and_back(story: tuple[Document, History]) -> 
     assert doc.text() == ""
     history.jump(tip)
     assert doc.text() == "".join(f"{i} " for i in range(200))
+
+
+def test_ancestors_run_from_the_node_to_the_root(story: tuple[Document, History]) -> None:
+    doc, history = story
+    root = history.current().id
+    one = doc.append("a")
+    two = doc.append("b", "ai")
+    assert one is not None
+    assert two is not None
+    assert history.store.ancestors(doc.story_id, two.id) == [two.id, one.id, root]
+    assert history.store.ancestors(doc.story_id, root) == [root]
+    with pytest.raises(StoryError, match="nope"):
+        history.store.ancestors(doc.story_id, "nope")
