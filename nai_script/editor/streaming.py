@@ -1,0 +1,61 @@
+"""A streamed generation written into the document as it arrives.
+
+Every batch is committed before it is published (``Document.append(..., amend=node)``: one
+history node for the whole generation, durable chunk by chunk), then the page is told exactly
+what changed: ``doc.stream {sectionId, text}`` for text that continues a section, and
+``doc.section {op: "add", index, section}`` for each paragraph a newline opened.
+"""
+
+from __future__ import annotations
+
+from nai_script.editor.events import EventBus
+from nai_script.editor.models import HistoryNode
+from nai_script.editor.story_ops import StoryOps
+
+
+class StreamedText:
+    def __init__(self, ops: StoryOps, events: EventBus) -> None:
+        self._ops = ops
+        self._events = events
+        self._parts: list[str] = []
+        self._known: set[str] = set()
+        self._last_id: str | None = None
+        self.node: HistoryNode | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    async def start(self) -> None:
+        sections = await self._ops.sections()
+        self._known = {section.id for section in sections}
+        self._last_id = sections[-1].id if sections else None
+
+    async def add(self, text: str) -> None:
+        if not text:
+            return
+        amend = None if self.node is None else self.node.id
+        document = self._ops.document
+        node = await self._ops.store.run(lambda: document.append(text, "ai", amend=amend))
+        if node is None:
+            return
+        self.node = node
+        self._parts.append(text)
+        self._ops.host.history_node_id = node.id
+        first = text.split("\n", 1)[0]
+        if first and self._last_id is not None:
+            self._events.publish({"type": "doc.stream", "sectionId": self._last_id, "text": first})
+        for change in node.changes:
+            section = change.after
+            if change.op != "add" or section is None or section.id in self._known:
+                continue
+            self._known.add(section.id)
+            self._last_id = section.id
+            self._events.publish(
+                {
+                    "type": "doc.section",
+                    "op": "add",
+                    "index": change.index,
+                    "section": section.model_dump(),
+                }
+            )
