@@ -13,16 +13,10 @@ opening a story is one read; each history node stores only its diff (see ``diff.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -30,105 +24,23 @@ from nai_script.editor.diff import apply_changes, compacted, inverse
 from nai_script.editor.models import (
     HistoryKind,
     HistoryNode,
-    LorebookCategory,
-    LorebookEntry,
     Section,
     SectionChange,
     StoryInfo,
     StorySettings,
     new_id,
 )
-from nai_script.limits.store import connect
+from nai_script.editor.store_file import PARSE_CACHE_SIZE, StoryError, StoryFile
+from nai_script.editor.store_lorebook import LorebookTables
 
-T = TypeVar("T")
+__all__ = ["ChangeBuilder", "StoryError", "StoryFile", "StoryStore"]
+
 ChangeBuilder = Callable[[list[Section]], list[SectionChange]]
 _CHANGES = TypeAdapter(list[SectionChange])
-_PARSE_CACHE_SIZE = 20_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stories (
-    id TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    current_node TEXT NOT NULL,
-    section_order TEXT NOT NULL,
-    settings TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sections (
-    story_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (story_id, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_nodes (
-    story_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    parent TEXT,
-    kind TEXT NOT NULL,
-    created REAL NOT NULL,
-    changes TEXT NOT NULL,
-    preferred_child TEXT,
-    UNIQUE (story_id, id)
-);
-CREATE INDEX IF NOT EXISTS history_children ON history_nodes (story_id, parent);
-CREATE TABLE IF NOT EXISTS lorebook_categories (
-    story_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (story_id, id)
-);
-CREATE TABLE IF NOT EXISTS lorebook_entries (
-    story_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (story_id, id)
-);
-"""
 
 
-class StoryError(LookupError):
-    """A story, node, section or lorebook item that does not exist (the message names it)."""
-
-
-class StoryStore:
-    """All stories of one ``--data`` folder. See the module docstring for the guarantees."""
-
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
-        self.clock = clock
-        self._conn = connect(self.path, "FULL")
-        self._conn.executescript(_SCHEMA)
-        # One connection shared by the run thread and direct callers: the lock keeps one
-        # transaction at a time on it.
-        self._lock = threading.RLock()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story-db")
-        self._parsed: dict[str, Section] = {}
-
-    async def run(self, call: Callable[[], T]) -> T:
-        """Run a blocking store call on the file's thread, in submission order."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed, or rolled back if the body raises."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Reads inside see one consistent state of the file (one read transaction), even
-        while other threads or processes write: for snapshots made of several reads."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                yield
-            finally:
-                self._conn.execute("COMMIT")
+class StoryStore(LorebookTables):
+    """All stories of one ``--data`` folder (the lorebook half lives in ``store_lorebook``)."""
 
     # ----------------------------------------------------------------------------- stories
 
@@ -321,80 +233,6 @@ class StoryStore:
             )
             return settings
 
-    # --------------------------------------------------------------------------- lorebook
-
-    def categories(self, story_id: str) -> list[LorebookCategory]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT body FROM lorebook_categories WHERE story_id=? ORDER BY rowid",
-                (story_id,),
-            ).fetchall()
-        return [LorebookCategory.model_validate_json(r[0]) for r in rows]
-
-    def entries(self, story_id: str) -> list[LorebookEntry]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT body FROM lorebook_entries WHERE story_id=? ORDER BY rowid",
-                (story_id,),
-            ).fetchall()
-        return [LorebookEntry.model_validate_json(r[0]) for r in rows]
-
-    def put_category(self, story_id: str, category: LorebookCategory) -> LorebookCategory:
-        """Create or replace a category (keeps its place in the order when replaced)."""
-        with self._write() as conn:
-            self._require_story(conn, story_id)
-            self._upsert(conn, "lorebook_categories", story_id, category.id, category)
-        return category
-
-    def put_entry(self, story_id: str, entry: LorebookEntry) -> LorebookEntry:
-        """Create or replace an entry; its category, when set, must exist."""
-        with self._write() as conn:
-            self._require_story(conn, story_id)
-            if (
-                entry.category is not None
-                and not conn.execute(
-                    "SELECT 1 FROM lorebook_categories WHERE story_id=? AND id=?",
-                    (story_id, entry.category),
-                ).fetchone()
-            ):
-                raise StoryError(f"lorebook entry {entry.id}: no category {entry.category!r}")
-            self._upsert(conn, "lorebook_entries", story_id, entry.id, entry)
-        return entry
-
-    def delete_entry(self, story_id: str, entry_id: str) -> None:
-        with self._write() as conn:
-            cur = conn.execute(
-                "DELETE FROM lorebook_entries WHERE story_id=? AND id=?", (story_id, entry_id)
-            )
-            if cur.rowcount == 0:
-                raise StoryError(f"no lorebook entry {entry_id!r} in story {story_id!r}")
-
-    def delete_category(self, story_id: str, category_id: str) -> None:
-        """Delete a category; its entries stay, uncategorized."""
-        with self._write() as conn:
-            cur = conn.execute(
-                "DELETE FROM lorebook_categories WHERE story_id=? AND id=?",
-                (story_id, category_id),
-            )
-            if cur.rowcount == 0:
-                raise StoryError(f"no lorebook category {category_id!r} in story {story_id!r}")
-            rows = conn.execute(
-                "SELECT id, body FROM lorebook_entries WHERE story_id=?", (story_id,)
-            ).fetchall()
-            for entry_id, body in rows:
-                entry = LorebookEntry.model_validate_json(body)
-                if entry.category == category_id:
-                    entry = entry.model_copy(update={"category": None})
-                    self._upsert(conn, "lorebook_entries", story_id, entry_id, entry)
-
-    # ---------------------------------------------------------------------------- helpers
-
-    def _require_story(self, conn: sqlite3.Connection, story_id: str) -> str:
-        row = conn.execute("SELECT current_node FROM stories WHERE id=?", (story_id,)).fetchone()
-        if row is None:
-            raise StoryError(f"no story {story_id!r}")
-        return str(row[0])
-
     def _load_sections(self, conn: sqlite3.Connection, story_id: str) -> list[Section]:
         row = conn.execute("SELECT section_order FROM stories WHERE id=?", (story_id,)).fetchone()
         if row is None:
@@ -409,7 +247,7 @@ class StoryStore:
         frozen): an edit re-reads the whole document, but only changed sections re-parse."""
         section = self._parsed.get(body)
         if section is None:
-            if len(self._parsed) >= _PARSE_CACHE_SIZE:
+            if len(self._parsed) >= PARSE_CACHE_SIZE:
                 self._parsed.clear()
             section = self._parsed[body] = Section.model_validate_json(body)
         return section
@@ -487,20 +325,6 @@ class StoryStore:
         for node_id in reversed(down[: down.index(common)]):
             changes += self._load_node(conn, story_id, node_id).changes
         return changes
-
-    def _upsert(
-        self,
-        conn: sqlite3.Connection,
-        table: str,
-        story_id: str,
-        item_id: str,
-        item: LorebookCategory | LorebookEntry,
-    ) -> None:
-        conn.execute(
-            f"INSERT INTO {table} VALUES (?,?,?) ON CONFLICT(story_id, id) "
-            "DO UPDATE SET body=excluded.body",
-            (story_id, item_id, item.model_dump_json()),
-        )
 
 
 def _dump(changes: list[SectionChange]) -> str:
