@@ -28,6 +28,7 @@ from nai_script.host.api import (
     storages,
     timers,
     tokens,
+    ui,
 )
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
 from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
@@ -60,6 +61,7 @@ ROUTES: dict[str, Route] = routes_from(
     storages.ROUTES,
     timers.ROUTES,
     tokens.ROUTES,
+    ui.ROUTES,
 )
 
 
@@ -153,6 +155,7 @@ class ScriptHost:
         # The story editor behind the editor/document/story api namespaces, when there is one
         # (``serve``); set by whoever composes the host with an editor.
         self.editor: Any = None
+        self.ui: Any = None  # the script UI state behind api.v1.ui (editor.ui_state.UiState)
         self._pool = WarmPool(warm_workers) if warm_workers > 0 else None
 
     async def __aenter__(self) -> ScriptHost:

@@ -9,6 +9,7 @@ from typing import Any
 
 from nai_script.host.api.storages import METHODS as STORAGE_METHODS
 from nai_script.host.api.storages import NAMESPACES as STORAGE_NAMESPACES
+from nai_script.host.api.ui import FUNCTIONS as UI_FUNCTIONS
 from sandbox.api_schema import ASYNC, SYNC, ApiDescription, Value
 from sandbox.header import ScriptHeader
 
@@ -38,6 +39,7 @@ FUNCTIONS: dict[str, Any] = {
     "hooks": {"register": SYNC, "unregister": SYNC, "isRegistered": SYNC},
     "image": {"generate": ASYNC},  # extension: NovelAI has no image api for scripts
     "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": SYNC, "unsubscribe": SYNC},
+    "ui": UI_FUNCTIONS,
     **{name: dict.fromkeys(STORAGE_METHODS, ASYNC) for name in STORAGE_NAMESPACES},
 }
 

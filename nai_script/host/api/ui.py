@@ -1,0 +1,159 @@
+"""``api.v1.ui.*``: extensions, parts, toasts, windows and modals, drawn by the editor page.
+
+The state lives in ``nai_script.editor.ui_state.UiState`` (``host.ui``, set by ``serve``); this
+module only maps NovelAI's call shapes onto it. Without a page (``nai-script run``) every call
+fails clearly rather than pretending a button exists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nai_script.editor.ui_parts import UiValidationError
+from nai_script.host.dispatch import (
+    REQUIRED,
+    ApiFailure,
+    ApiUsageError,
+    CallContext,
+    HostObject,
+    Route,
+)
+from sandbox.protocol import RemoteObject
+
+if TYPE_CHECKING:
+    from nai_script.editor.ui_state import OpenWindow, UiState, WindowKind
+
+WINDOW_METHODS: dict[str, Any] = {"update": "async", "close": "async", "isClosed": "sync"}
+_CALLS = ("register", "update", "remove", "updateParts", "removeParts", "toast")
+# For surface.FUNCTIONS: every ui call returns a promise in NovelAI's api.
+FUNCTIONS: dict[str, Any] = {
+    **dict.fromkeys((*_CALLS, "openPanel", "closePanel"), "async"),
+    "window": {"open": "async"},
+    "modal": {"open": "async"},
+}
+
+
+def ui_state(ctx: CallContext) -> UiState:
+    state = getattr(ctx.host, "ui", None)
+    if state is None:
+        raise ApiFailure(f"{ctx.name}: this call needs the editor page (nai-script serve)")
+    return state
+
+
+class WindowHandle(HostObject):
+    """What ``ui.window.open`` / ``ui.modal.open`` return: ``update``, ``close``, ``isClosed``
+    and the awaitable ``closed`` (resolves when the script or the page closes the window)."""
+
+    def __init__(self, state: UiState, window: OpenWindow) -> None:
+        self.state = state
+        self.window = window
+
+    async def api_update(self, ctx: CallContext) -> None:
+        options = ctx.bind(("options", REQUIRED))["options"]
+        if self.window.closed.is_set():
+            raise ApiFailure(f"ui.{self.window.kind}.update: the {self.window.kind} is closed")
+        try:
+            await self.state.update_window(ctx.script, self.window.id, options)
+        except UiValidationError as error:
+            raise ApiUsageError(f"ui.{self.window.kind}.{error}") from None
+
+    async def api_close(self, ctx: CallContext) -> None:
+        ctx.bind()
+        await self.state.close_window(ctx.script, self.window.id)
+
+    async def api_isClosed(self, ctx: CallContext) -> bool:
+        return self.window.closed.is_set()
+
+    async def api_closed(self, ctx: CallContext) -> None:
+        await self.window.closed.wait()
+
+
+def _usage(call: str) -> Any:
+    """Run a UiState call, turning its validation errors into the script's ``ValueError``."""
+
+    def wrap(fn: Any) -> Route:
+        async def route(ctx: CallContext) -> Any:
+            try:
+                return await fn(ctx, ui_state(ctx))
+            except UiValidationError as error:
+                raise ApiUsageError(str(error)) from None
+
+        route.__name__ = call
+        return route
+
+    return wrap
+
+
+@_usage("register")
+async def _register(ctx: CallContext, state: UiState) -> None:
+    await state.register(ctx.script, ctx.bind(("extensions", REQUIRED))["extensions"])
+
+
+@_usage("update")
+async def _update(ctx: CallContext, state: UiState) -> None:
+    await state.update(ctx.script, ctx.bind(("extensions", REQUIRED))["extensions"])
+
+
+@_usage("remove")
+async def _remove(ctx: CallContext, state: UiState) -> None:
+    await state.remove(ctx.script, ctx.bind(("ids", REQUIRED))["ids"])
+
+
+@_usage("updateParts")
+async def _update_parts(ctx: CallContext, state: UiState) -> None:
+    missing = await state.update_parts(ctx.script, ctx.bind(("parts", REQUIRED))["parts"])
+    if missing:  # NovelAI drops these silently; say so in the script's log instead
+        ctx.host.emit_log(
+            ctx.script, "error", f"ui.updateParts: no part with id {', '.join(map(repr, missing))}"
+        )
+
+
+@_usage("removeParts")
+async def _remove_parts(ctx: CallContext, state: UiState) -> None:
+    await state.remove_parts(ctx.script, ctx.bind(("ids", REQUIRED))["ids"])
+
+
+@_usage("toast")
+async def _toast(ctx: CallContext, state: UiState) -> None:
+    bound = ctx.bind(("message", REQUIRED), ("options", None))
+    state.toast(ctx.script, bound["message"], bound["options"])
+
+
+def _opener(kind: WindowKind) -> Route:
+    @_usage(f"{kind}.open")
+    async def open_window(ctx: CallContext, state: UiState) -> RemoteObject:
+        options = ctx.bind(("options", REQUIRED))["options"]
+        window = await state.open_window(ctx.script, kind, options)
+        return RemoteObject(
+            target=WindowHandle(state, window),
+            methods=dict(WINDOW_METHODS),
+            awaitables=("closed",),
+            values={"id": window.id},
+        )
+
+    return open_window
+
+
+@_usage("openPanel")
+async def _open_panel(ctx: CallContext, state: UiState) -> None:
+    state.panel(ctx.script, ctx.bind(("id", REQUIRED))["id"])
+
+
+@_usage("closePanel")
+async def _close_panel(ctx: CallContext, state: UiState) -> None:
+    ctx.bind()
+    state.panel(ctx.script, None)
+
+
+ROUTES: dict[str, Route] = {
+    "v1.ui.register": _register,
+    "v1.ui.update": _update,
+    "v1.ui.remove": _remove,
+    "v1.ui.updateParts": _update_parts,
+    "v1.ui.removeParts": _remove_parts,
+    "v1.ui.toast": _toast,
+    "v1.ui.openPanel": _open_panel,
+    "v1.ui.closePanel": _close_panel,
+    "v1.ui.window.open": _opener("window"),
+    "v1.ui.modal.open": _opener("modal"),
+}
