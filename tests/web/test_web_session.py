@@ -30,43 +30,50 @@ async def test_state_lists_scripts_with_their_state_and_error_line(tmp_path: Pat
         assert broken["error"].startswith(f"{tmp_path / 'scripts' / 'b_broken.py'}:2:")
         raised = _state_of(state, "c_raises.py")
         assert raised["state"] == "error"
-        assert "c_raises.py:1" in raised["error"] and "boom" in raised["error"]
+        assert "c_raises.py:1" in raised["error"]
+        assert "boom" in raised["error"]
         assert [d["name"] for d in state["diagnostics"]] == ["a_good"]
 
 
 async def test_a_broken_save_keeps_the_old_version_running(tmp_path: Path) -> None:
-    async with served(tmp_path, {"s.py": GOOD}, force_polling=False) as server:
-        async with page_socket(server) as page:
-            await page.next()
-            path = tmp_path / "scripts" / "s.py"
-            path.write_text(BROKEN)
-            event = await page.wait_for(lambda e: e["type"] == "script.state")
-            assert event["state"] == "running"  # the old version
-            assert event["error"].startswith(f"{path}:2:")
-            assert server.host is not None
-            old = server.host.scripts[0]
-            assert old.worker is not None and old.worker.exit_reason is None
-            path.write_text('api.v1.log("loaded v2")\n')
-            log = await page.wait_for(lambda e: e["type"] == "script.log")
-            assert log == {"type": "script.log", "id": "s", "level": "log", "text": "loaded v2"}
-            fixed = await page.wait_for(lambda e: e["type"] == "script.state")
-            assert fixed["state"] == "running" and fixed["error"] is None
+    async with (
+        served(tmp_path, {"s.py": GOOD}, force_polling=False) as server,
+        page_socket(server) as page,
+    ):
+        await page.next()
+        path = tmp_path / "scripts" / "s.py"
+        path.write_text(BROKEN)
+        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        assert event["state"] == "running"  # the old version
+        assert event["error"].startswith(f"{path}:2:")
+        assert server.host is not None
+        old = server.host.scripts[0]
+        assert old.worker is not None
+        assert old.worker.exit_reason is None
+        path.write_text('api.v1.log("loaded v2")\n')
+        log = await page.wait_for(lambda e: e["type"] == "script.log")
+        assert log == {"type": "script.log", "id": "s", "level": "log", "text": "loaded v2"}
+        fixed = await page.wait_for(lambda e: e["type"] == "script.state")
+        assert fixed["state"] == "running"
+        assert fixed["error"] is None
 
 
 async def test_disable_enable_reload_and_config(tmp_path: Path) -> None:
     source = (
         '"""\n---\nname: Configured\nid: cfg\nconfig:\n  - name: greeting\n'
-        "    type: string\n    default: hi\n---\n\"\"\"\n"
+        '    type: string\n    default: hi\n---\n"""\n'
         'api.v1.log(api.v1.config.get("greeting"))\n'
     )
     async with served(tmp_path, {"cfg.py": source}) as server, page_socket(server) as page:
         state = await page.next()
         row = _state_of(state, "cfg.py")
-        assert row["id"] == "cfg" and row["config"][0]["value"] == "hi"
+        assert row["id"] == "cfg"
+        assert row["config"][0]["value"] == "hi"
         await page.send({"type": "script.disable", "id": "cfg"})
         event = await page.wait_for(lambda e: e["type"] == "script.state")
         assert event["state"] == "disabled"
-        assert server.host is not None and server.host.scripts == []
+        assert server.host is not None
+        assert server.host.scripts == []
         await page.send({"type": "script.enable", "id": "cfg"})
         await page.wait_for(lambda e: e["type"] == "script.log" and e["text"] == "hi")
         event = await page.wait_for(lambda e: e["type"] == "script.state")
@@ -75,7 +82,8 @@ async def test_disable_enable_reload_and_config(tmp_path: Path) -> None:
         await page.wait_for(lambda e: e["type"] == "script.log" and e["text"] == "yo")
         await page.send({"type": "script.config", "id": "cfg", "values": {"nope": 1}})
         error = await page.wait_for(lambda e: e["type"] == "error")
-        assert "'nope'" in error["message"] and error["command"] == "script.config"
+        assert "'nope'" in error["message"]
+        assert error["command"] == "script.config"
         await page.send({"type": "script.reload", "id": "cfg"})
         await page.wait_for(lambda e: e["type"] == "script.log" and e["text"] == "yo")
 
@@ -103,19 +111,24 @@ async def test_bad_commands_are_answered_with_errors_naming_the_problem(tmp_path
 async def test_events_reach_every_page_and_a_lagging_page_gets_a_fresh_state(
     tmp_path: Path,
 ) -> None:
-    async with served(tmp_path, {"s.py": GOOD}) as server:
-        async with page_socket(server) as one, page_socket(server) as two:
-            await one.next()
-            await two.next()
-            server.bus.publish({"type": "toast", "message": "hello"})
-            assert (await one.next()) == {"type": "toast", "message": "hello"}
-            assert (await two.next()) == {"type": "toast", "message": "hello"}
-            diagnostics_task = asyncio.create_task(one.next())
-            await one.send({"type": "diagnostics.get"})
-            reply = await diagnostics_task
-            assert reply["type"] == "diagnostics" and reply["scripts"][0]["script_id"] == "s"
-            worker = reply["scripts"][0]["worker"]
-            assert worker["alive"] and worker["pid"] > 0
+    async with (
+        served(tmp_path, {"s.py": GOOD}) as server,
+        page_socket(server) as one,
+        page_socket(server) as two,
+    ):
+        await one.next()
+        await two.next()
+        server.bus.publish({"type": "toast", "message": "hello"})
+        assert (await one.next()) == {"type": "toast", "message": "hello"}
+        assert (await two.next()) == {"type": "toast", "message": "hello"}
+        diagnostics_task = asyncio.create_task(one.next())
+        await one.send({"type": "diagnostics.get"})
+        reply = await diagnostics_task
+        assert reply["type"] == "diagnostics"
+        assert reply["scripts"][0]["script_id"] == "s"
+        worker = reply["scripts"][0]["worker"]
+        assert worker["alive"]
+        assert worker["pid"] > 0
         async with page_socket(server) as slow:
             await slow.next()
             for index in range(server.bus.queue_size + 50):

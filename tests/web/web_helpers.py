@@ -14,13 +14,19 @@ import aiohttp
 
 from nai_script.backend import open_backend
 from nai_script.config import BackendConfig
+from nai_script.sim import SimServer, SimSettings
 from nai_script.web.compose import EditorServer, ServeOptions
 
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, scripts: dict[str, str] | None = None, **options: Any
+    tmp_path: Path,
+    scripts: dict[str, str] | None = None,
+    *,
+    sim_settings: SimSettings | None = None,
+    **options: Any,
 ) -> AsyncIterator[EditorServer]:
+    """The server on its own simulator (``sim_settings`` sets its pace and faults)."""
     folder = tmp_path / "scripts"
     folder.mkdir(exist_ok=True)
     for name, source in (scripts or {}).items():
@@ -29,7 +35,8 @@ async def served(
         scripts_dir=folder, data_dir=tmp_path / "data", port=0, hook_timeout=5.0, **options
     )
     async with (
-        open_backend(BackendConfig()) as backend,
+        SimServer(sim_settings or SimSettings()) as sim,
+        open_backend(BackendConfig(base_url=sim.base_url)) as backend,
         EditorServer(backend, serve_options) as server,
     ):
         yield server

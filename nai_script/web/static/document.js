@@ -2,11 +2,34 @@
 // with AI text streaming in token by token.
 const doc = () => document.getElementById("document");
 
+function span(text, origin) {
+  const node = document.createElement("span");
+  node.className = `origin-${origin}`;
+  node.textContent = text;
+  return node;
+}
+
+// A section's text split by who wrote each part (its origin spans), so AI text is marked
+// even where it continues a user paragraph.
+function fill(p, section) {
+  const spans = section.origins || [];
+  if (!spans.length) { p.replaceChildren(span(section.text, section.origin || "user")); return; }
+  const parts = [];
+  let at = 0;
+  for (const range of spans) {
+    if (range.position > at) parts.push(span(section.text.slice(at, range.position), section.origin || "user"));
+    parts.push(span(section.text.slice(range.position, range.position + range.length), range.data));
+    at = range.position + range.length;
+  }
+  if (at < section.text.length) parts.push(span(section.text.slice(at), section.origin || "user"));
+  p.replaceChildren(...parts);
+}
+
 function paragraph(section) {
   const p = document.createElement("p");
   p.dataset.sectionId = section.id;
-  p.className = `section origin-${section.origin || "user"}`;
-  p.textContent = section.text;
+  p.className = `section section-${section.origin || "user"}`;
+  fill(p, section);
   p.contentEditable = "true";
   p.addEventListener("blur", () => {
     if (p.textContent !== p.dataset.committed) {
@@ -45,7 +68,9 @@ export function applySection(event) {
 export function applyStream(event) {
   let p = find(event.sectionId);
   if (!p) { p = paragraph({ id: event.sectionId, text: "", origin: "ai" }); doc().append(p); }
-  p.textContent += event.text;
+  let tail = p.lastElementChild;
+  if (!tail || !tail.classList.contains("origin-ai")) { tail = span("", "ai"); p.append(tail); }
+  tail.textContent += event.text;
   p.dataset.committed = p.textContent;
   doc().scrollTop = doc().scrollHeight;
 }

@@ -1,0 +1,58 @@
+"""Playwright (async API) driving Debian's chromium against a real ``EditorServer``.
+
+Tests skip with the reason when chromium or Playwright is missing (CI installs both). A
+failing test leaves a screenshot in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("NAI_SCRIPT_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed")
+
+
+@asynccontextmanager
+async def browser_page(name: str) -> AsyncIterator[Any]:
+    """A fresh chromium page; on an exception, a screenshot ``test-artifacts/<name>.png``."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(15_000)
+            try:
+                yield page
+            except BaseException:
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+                raise
+        finally:
+            await browser.close()
