@@ -86,6 +86,9 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             tier=tier,
+            on_listening=lambda url: _announce(
+                url, backend.label, open_browser=not args.no_browser
+            ),
         )
         try:
             server = EditorServer(backend, options)
@@ -93,11 +96,14 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
         try:
-            print(f"nai-script: backend {backend.label}", file=sys.stderr)
-            print(f"nai-script: editor at {server.url}", flush=True)
-            if not args.no_browser:
-                webbrowser.open(server.url)
             await asyncio.Event().wait()
         finally:
             await server.__aexit__(None, None, None)
     return EXIT_OK
+
+
+def _announce(url: str, label: str, *, open_browser: bool) -> None:
+    print(f"nai-script: backend {label}", file=sys.stderr)
+    print(f"nai-script: editor at {url}", flush=True)
+    if open_browser:
+        webbrowser.open(url)

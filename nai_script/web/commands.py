@@ -73,7 +73,8 @@ class WindowCloseCommand(Command):
 
 class PermissionAnswerCommand(Command):
     id: str
-    granted: bool
+    #: True grants all that was asked, False none, a list some of them.
+    granted: bool | list[str]
 
 
 class CommandError(ValueError):
@@ -166,7 +167,8 @@ async def _window_close(s: WebServices, c: WindowCloseCommand) -> Reply:
 
 
 async def _permission_answer(s: WebServices, c: PermissionAnswerCommand) -> Reply:
-    s.need("permissions").answer(c.id, c.granted)
+    if not s.need("permissions").answer(c.id, c.granted):
+        raise CommandError(f"permission.answer: request {c.id!r} is not waiting for an answer")
     return None
 
 

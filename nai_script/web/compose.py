@@ -8,17 +8,18 @@ before any script can call ``api.v1.editor``.
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 
 from nai_script.backend import Backend
 from nai_script.editor.events import EventBus
+from nai_script.editor.permissions import PagePermissions
 from nai_script.editor.pipeline import Editor
 from nai_script.editor.store import StoryStore
 from nai_script.editor.ui_state import UiState
@@ -46,15 +47,8 @@ class ServeOptions:
     hook_timeout: float = 10.0
     #: Watch with polling (tests on file systems without inotify).
     force_polling: bool | None = None
-
-
-def _optional(module: str, name: str) -> Any:
-    """A part another module provides, or None while it is not there (the app then serves
-    without it and answers its commands with an error naming it)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+    #: Told the page's URL as soon as the server listens (before the scripts load).
+    on_listening: Callable[[str], None] | None = None
 
 
 class EditorServer:
@@ -93,8 +87,7 @@ class EditorServer:
     async def _start(self) -> None:
         options = self.options
         bus = self.bus
-        permissions_type = _optional("nai_script.editor.permissions", "PagePermissions")
-        permissions = permissions_type(bus) if permissions_type is not None else None
+        permissions = PagePermissions(bus)
         host = ScriptHost(
             client=self.backend.client,
             tokenizers=self.backend.tokenizers,
@@ -102,7 +95,7 @@ class EditorServer:
             tier=options.tier,
             on_log=self._on_log,
             hook_timeout=options.hook_timeout,
-            **({"permission_policy": permissions.policy} if permissions is not None else {}),
+            permission_policy=permissions.policy,
         )
         self.host = host
         await self._stack.enter_async_context(host)
@@ -111,8 +104,20 @@ class EditorServer:
         self.services = services
         services.ui = self._make_ui(host)
         roster.stopped_listeners.append(services.ui.forget_script)
+        roster.stopped_listeners.append(permissions.forget)
         services.editor = self._make_editor(host)
         self._stack.callback(bus.close)
+
+        # Listen before loading: a script's header permissions are asked on the page, so the
+        # page must be reachable while the scripts load.
+        runner = web.AppRunner(create_app(services, self.policy), access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        self.policy.port = _bound_port(runner, options.port)
+        if options.on_listening is not None:
+            options.on_listening(self.url)
 
         watcher = ScriptFolderWatcher(
             options.scripts_dir, roster, force_polling=options.force_polling
@@ -121,13 +126,6 @@ class EditorServer:
         self._stack.push_async_callback(watcher.aclose)
         self.watcher = watcher
         await host.fire_hook("onScriptsLoaded")
-
-        runner = web.AppRunner(create_app(services, self.policy), access_log=None)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, options.host, options.port)
-        await site.start()
-        self.policy.port = _bound_port(runner, options.port)
 
     def _make_ui(self, host: ScriptHost) -> UiState:
         ui = UiState(host, self.bus)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nai_script.editor.events import EventBus
+from nai_script.editor.permissions import PagePermissions
 from nai_script.editor.pipeline import Editor
 from nai_script.editor.ui_state import UiState
 from nai_script.host.host import ScriptHost
@@ -28,7 +29,7 @@ class WebServices:
     roster: ScriptRoster
     editor: Editor | None = None
     ui: UiState | None = None
-    permissions: Any = None
+    permissions: PagePermissions | None = None
 
     def need(self, name: str) -> Any:
         service = getattr(self, name)

@@ -15,14 +15,6 @@ async def build_state(services: WebServices) -> dict[str, Any]:
         "story": None if services.editor is None else await services.editor.snapshot(),
         "scripts": [state.model_dump(mode="json") for state in services.roster.states()],
         "ui": None if services.ui is None else services.ui.snapshot(),
-        "permissions": _pending(permissions),
+        "permissions": [] if permissions is None else permissions.pending(),
         "diagnostics": services.diagnostics(),
     }
-
-
-def _pending(permissions: Any) -> list[dict[str, Any]]:
-    """Permission requests still waiting for an answer (shown again after a reload)."""
-    pending = getattr(permissions, "pending", None)
-    if pending is None:
-        return []
-    return list(pending() if callable(pending) else pending)

@@ -54,6 +54,7 @@ const handlers = {
   "script.log": () => {},
   "diagnostics": (e) => { app.diagnostics = e.scripts; renderDiagnostics(app.diagnostics); },
   "permission.request": (e) => showPermissionRequest(e, send),
+  "permission.resolved": (e) => document.querySelector(`.permission-prompt[data-request-id="${CSS.escape(e.id)}"]`)?.remove(),
   "toast": (e) => showToast(e),
   "ui.toast": (e) => showToast({ ...e, type: e.toastType }),
   "error": (e) => showToast({ message: e.message, type: "error" }),
