@@ -40,6 +40,8 @@ class StoryOps:
         self.host = host
         self.events = events
         self.story_id = story_id or _latest_or_new(store)
+        self._selection: dict[str, Any] | None = None
+        self.previous_node_id: str | None = None
         self._bind(self.story_id)
 
     def _bind(self, story_id: str) -> None:
@@ -76,6 +78,22 @@ class StoryOps:
 
     # ---------------------------------------------------------------------- document
 
+    def set_selection(self, selection: dict[str, Any] | None) -> None:
+        """The page reports the user's selection (``{from, to, anchor, head}``, each
+        ``{sectionId, offset}``); None: no selection (a caret at the end is reported)."""
+        self._selection = selection
+
+    async def selection(self) -> dict[str, Any]:
+        if self._selection is not None:
+            return self._selection
+        sections = await self.sections()
+        caret = (
+            {"sectionId": sections[-1].id, "offset": len(sections[-1].text)}
+            if sections
+            else {"sectionId": None, "offset": 0}
+        )
+        return {"from": caret, "to": caret, "anchor": caret, "head": caret}
+
     async def sections(self) -> list[Section]:
         return await self.store.run(self.document.sections)
 
@@ -91,6 +109,7 @@ class StoryOps:
         return node
 
     async def publish_node(self, node: HistoryNode) -> None:
+        self.previous_node_id = node.parent
         self.host.history_node_id = node.id
         for change in node.changes:
             section = change.after if change.op != "remove" else change.before
@@ -142,6 +161,7 @@ class StoryOps:
         node = await self.store.run(move)
         if node is None:
             return None
+        self.previous_node_id = previous
         self.host.history_node_id = node.id
         await self.publish_state()
         await self.host.fire_hook(

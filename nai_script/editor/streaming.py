@@ -39,6 +39,8 @@ class StreamedText:
         node = await self._ops.store.run(lambda: document.append(text, "ai", amend=amend))
         if node is None:
             return
+        if self.node is None:
+            self._ops.previous_node_id = node.parent
         self.node = node
         self._parts.append(text)
         self._ops.host.history_node_id = node.id

@@ -19,6 +19,8 @@ from nai_script.client import NovelAIClient
 from nai_script.host.api import (
     basics,
     budget,
+    document_api,
+    editor_api,
     generate,
     hooks,
     image,
@@ -26,6 +28,7 @@ from nai_script.host.api import (
     rollover,
     signals,
     storages,
+    story_api,
     timers,
     tokens,
     ui,
@@ -62,6 +65,9 @@ ROUTES: dict[str, Route] = routes_from(
     timers.ROUTES,
     tokens.ROUTES,
     ui.ROUTES,
+    editor_api.ROUTES,
+    document_api.ROUTES,
+    story_api.ROUTES,
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nai_script.host.api import document_api, editor_api, story_api
 from nai_script.host.api.storages import METHODS as STORAGE_METHODS
 from nai_script.host.api.storages import NAMESPACES as STORAGE_NAMESPACES
 from nai_script.host.api.ui import FUNCTIONS as UI_FUNCTIONS
@@ -40,6 +41,9 @@ FUNCTIONS: dict[str, Any] = {
     "image": {"generate": ASYNC},  # extension: NovelAI has no image api for scripts
     "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": SYNC, "unsubscribe": SYNC},
     "ui": UI_FUNCTIONS,
+    **editor_api.FUNCTIONS,
+    **document_api.FUNCTIONS,
+    **story_api.FUNCTIONS,
     **{name: dict.fromkeys(STORAGE_METHODS, ASYNC) for name in STORAGE_NAMESPACES},
 }
 

@@ -1,0 +1,269 @@
+"""The story's settings and lorebook for scripts: ``memory``, ``an``, ``systemPrompt``,
+``prefill``, ``generationParameters``, ``story`` and ``lorebook``.
+
+Reads are free; writes need ``storyEdit`` (settings) or ``lorebookEdit`` (lorebook), and are
+published to the page as they land. Bad values fail naming the field, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import ValidationError
+
+from nai_script.editor.lorebook import key_errors
+from nai_script.editor.models import GenerationParams, LorebookCategory, LorebookEntry
+from nai_script.editor.store import StoryError
+from nai_script.host.api.basics import require_permission
+from nai_script.host.api.editor_api import editor_of
+from nai_script.host.dispatch import (
+    REQUIRED,
+    ApiUsageError,
+    CallContext,
+    Route,
+    first_validation_problem,
+)
+
+if TYPE_CHECKING:
+    from nai_script.editor.pipeline import Editor
+
+T = TypeVar("T")
+# NovelAI's namespace -> the StorySettings field behind it.
+TEXT_SETTINGS = {
+    "memory": "memory",
+    "an": "authorsNote",
+    "systemPrompt": "systemPrompt",
+    "prefill": "prefill",
+}
+_WITH_DEFAULT = ("systemPrompt", "prefill")
+_LOREBOOK = (
+    "entries",
+    "entry",
+    "categories",
+    "category",
+    "createEntry",
+    "updateEntry",
+    "removeEntry",
+    "createCategory",
+    "updateCategory",
+    "removeCategory",
+)
+FUNCTIONS: dict[str, Any] = {
+    **{
+        name: dict.fromkeys(
+            ("get", "set", *(("getDefault",) if name in _WITH_DEFAULT else ())), "async"
+        )
+        for name in TEXT_SETTINGS
+    },
+    "generationParameters": {"get": "async", "update": "async"},
+    "story": {
+        "id": "async",
+        "title": {"get": "async", "set": "async"},
+        "description": {"get": "async", "set": "async"},
+    },
+    "lorebook": dict.fromkeys(_LOREBOOK, "async"),
+}
+
+
+async def _update_settings(ctx: CallContext, patch: dict[str, Any], what: str) -> Any:
+    require_permission(ctx, "storyEdit")
+    try:
+        return await editor_of(ctx).update_settings(patch)
+    except ValidationError as error:
+        raise ApiUsageError(first_validation_problem(error, what)) from None
+
+
+def _text_routes(namespace: str, field: str) -> dict[str, Route]:
+    async def get(ctx: CallContext) -> str:
+        ctx.bind()
+        return str(getattr(await editor_of(ctx).settings(), field))
+
+    async def set_(ctx: CallContext) -> None:
+        text = ctx.bind(("text", REQUIRED))["text"]
+        if not isinstance(text, str):
+            raise ApiUsageError(
+                f"{namespace}.set text: must be a string, got {type(text).__name__}"
+            )
+        await _update_settings(ctx, {field: text}, namespace)
+
+    async def get_default(ctx: CallContext) -> str:
+        ctx.bind()
+        return ""
+
+    routes: dict[str, Route] = {f"v1.{namespace}.get": get, f"v1.{namespace}.set": set_}
+    if namespace in _WITH_DEFAULT:
+        routes[f"v1.{namespace}.getDefault"] = get_default
+    return routes
+
+
+async def _params_get(ctx: CallContext) -> dict[str, Any]:
+    ctx.bind()
+    return (await editor_of(ctx).settings()).params.model_dump()
+
+
+async def _params_update(ctx: CallContext) -> dict[str, Any]:
+    patch = ctx.bind(("params", REQUIRED))["params"]
+    if not isinstance(patch, dict):
+        raise ApiUsageError("generationParameters.update params: must be an object")
+    unknown = sorted(set(patch) - set(GenerationParams.model_fields))
+    if unknown:
+        raise ApiUsageError(f"params.{unknown[0]}: not a generation parameter")
+    settings = await _update_settings(ctx, {"params": patch}, "")
+    return settings.params.model_dump()
+
+
+async def _story_id(ctx: CallContext) -> str:
+    ctx.bind()
+    return editor_of(ctx).story_id
+
+
+def _story_text_routes(field: str) -> dict[str, Route]:
+    async def get(ctx: CallContext) -> str:
+        ctx.bind()
+        return str(getattr(await editor_of(ctx).settings(), field))
+
+    async def set_(ctx: CallContext) -> None:
+        text = ctx.bind(("text", REQUIRED))["text"]
+        if not isinstance(text, str):
+            raise ApiUsageError(f"story.{field}.set text: must be a string")
+        await _update_settings(ctx, {field: text}, "story")
+
+    return {f"v1.story.{field}.get": get, f"v1.story.{field}.set": set_}
+
+
+# ------------------------------------------------------------------------------ lorebook
+
+
+async def _entries(ctx: CallContext) -> list[dict[str, Any]]:
+    category = ctx.bind(("categoryId", None))["categoryId"]
+    entries, _ = await editor_of(ctx).lorebook()
+    return [e.model_dump() for e in entries if category is None or e.category == category]
+
+
+async def _entry(ctx: CallContext) -> dict[str, Any] | None:
+    entry_id = ctx.bind(("entryId", REQUIRED))["entryId"]
+    entries, _ = await editor_of(ctx).lorebook()
+    return next((e.model_dump() for e in entries if e.id == entry_id), None)
+
+
+async def _categories(ctx: CallContext) -> list[dict[str, Any]]:
+    ctx.bind()
+    _, categories = await editor_of(ctx).lorebook()
+    return [c.model_dump() for c in categories]
+
+
+async def _category(ctx: CallContext) -> dict[str, Any] | None:
+    category_id = ctx.bind(("categoryId", REQUIRED))["categoryId"]
+    _, categories = await editor_of(ctx).lorebook()
+    return next((c.model_dump() for c in categories if c.id == category_id), None)
+
+
+def _validated_entry(value: Any, what: str) -> LorebookEntry:
+    try:
+        entry = LorebookEntry.model_validate(value)
+    except ValidationError as error:
+        raise ApiUsageError(first_validation_problem(error, what)) from None
+    problems = key_errors(entry)
+    if problems:
+        raise ApiUsageError(f"{what}.keys: {problems[0]}")
+    return entry
+
+
+def _validated_category(value: Any, what: str) -> LorebookCategory:
+    try:
+        return LorebookCategory.model_validate(value)
+    except ValidationError as error:
+        raise ApiUsageError(first_validation_problem(error, what)) from None
+
+
+async def _lorebook_write(ctx: CallContext, write: Callable[[Editor], Awaitable[T]]) -> T:
+    require_permission(ctx, "lorebookEdit")
+    try:
+        return await write(editor_of(ctx))
+    except StoryError as error:
+        raise ApiUsageError(f"{ctx.name}: {error}") from None
+
+
+async def _create_entry(ctx: CallContext) -> str:
+    value = ctx.bind(("entry", REQUIRED))["entry"]
+    if not isinstance(value, dict):
+        raise ApiUsageError("entry: must be an object")
+    entry = _validated_entry(value, "entry")
+    require_permission(ctx, "lorebookEdit")
+    entries, _ = await editor_of(ctx).lorebook()
+    if any(e.id == entry.id for e in entries):
+        raise ApiUsageError(f"entry.id: an entry {entry.id!r} already exists (use updateEntry)")
+    saved = await _lorebook_write(ctx, lambda editor: editor.put_entry(entry))
+    return str(saved.id)
+
+
+async def _update_entry(ctx: CallContext) -> None:
+    bound = ctx.bind(("entryId", REQUIRED), ("entry", REQUIRED))
+    if not isinstance(bound["entry"], dict):
+        raise ApiUsageError("entry: must be an object with the fields to change")
+    require_permission(ctx, "lorebookEdit")
+    entries, _ = await editor_of(ctx).lorebook()
+    current = next((e for e in entries if e.id == bound["entryId"]), None)
+    if current is None:
+        raise ApiUsageError(f"entryId: no lorebook entry {bound['entryId']!r}")
+    merged = _validated_entry({**current.model_dump(), **bound["entry"], "id": current.id}, "entry")
+    await _lorebook_write(ctx, lambda editor: editor.put_entry(merged))
+
+
+async def _remove_entry(ctx: CallContext) -> None:
+    entry_id = ctx.bind(("entryId", REQUIRED))["entryId"]
+    await _lorebook_write(ctx, lambda editor: editor.delete_entry(str(entry_id)))
+
+
+async def _create_category(ctx: CallContext) -> str:
+    value = ctx.bind(("category", REQUIRED))["category"]
+    if not isinstance(value, dict):
+        raise ApiUsageError("category: must be an object")
+    category = _validated_category(value, "category")
+    saved = await _lorebook_write(ctx, lambda editor: editor.put_category(category))
+    return str(saved.id)
+
+
+async def _update_category(ctx: CallContext) -> None:
+    bound = ctx.bind(("categoryId", REQUIRED), ("category", REQUIRED))
+    if not isinstance(bound["category"], dict):
+        raise ApiUsageError("category: must be an object with the fields to change")
+    require_permission(ctx, "lorebookEdit")
+    _, categories = await editor_of(ctx).lorebook()
+    current = next((c for c in categories if c.id == bound["categoryId"]), None)
+    if current is None:
+        raise ApiUsageError(f"categoryId: no lorebook category {bound['categoryId']!r}")
+    merged = _validated_category(
+        {**current.model_dump(), **bound["category"], "id": current.id}, "category"
+    )
+    await _lorebook_write(ctx, lambda editor: editor.put_category(merged))
+
+
+async def _remove_category(ctx: CallContext) -> None:
+    category_id = ctx.bind(("categoryId", REQUIRED))["categoryId"]
+    await _lorebook_write(ctx, lambda editor: editor.delete_category(str(category_id)))
+
+
+ROUTES: dict[str, Route] = {
+    **{
+        path: route
+        for namespace, field in TEXT_SETTINGS.items()
+        for path, route in _text_routes(namespace, field).items()
+    },
+    "v1.generationParameters.get": _params_get,
+    "v1.generationParameters.update": _params_update,
+    "v1.story.id": _story_id,
+    **_story_text_routes("title"),
+    **_story_text_routes("description"),
+    "v1.lorebook.entries": _entries,
+    "v1.lorebook.entry": _entry,
+    "v1.lorebook.categories": _categories,
+    "v1.lorebook.category": _category,
+    "v1.lorebook.createEntry": _create_entry,
+    "v1.lorebook.updateEntry": _update_entry,
+    "v1.lorebook.removeEntry": _remove_entry,
+    "v1.lorebook.createCategory": _create_category,
+    "v1.lorebook.updateCategory": _update_category,
+    "v1.lorebook.removeCategory": _remove_category,
+}
