@@ -59,6 +59,13 @@ class ResponseResult(_HookResult):
         return [value] if isinstance(value, str) else value
 
 
+class AdventureResult(_HookResult):
+    """``onTextAdventureInput`` -> ``{text?, stopGeneration?}``."""
+
+    text: str | None = None
+    stopGeneration: bool = False
+
+
 class TextResult(_HookResult):
     """``onDocumentConvertedToText`` -> ``{text?}``."""
 

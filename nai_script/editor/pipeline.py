@@ -39,6 +39,7 @@ from nai_script.editor.context import (
 from nai_script.editor.events import EventBus
 from nai_script.editor.gate import EditorGenerateGate
 from nai_script.editor.hook_results import (
+    AdventureResult,
     BeforeBuildResult,
     ContextBuiltResult,
     RequestedResult,
@@ -119,11 +120,25 @@ class Editor(StoryOps):
 
     # --------------------------------------------------------------------------- send
 
-    async def send(self, text: str | None = None) -> GenerationResult:
-        """The user's Send: append ``text`` (if any), count a manual generation, generate."""
+    async def send(self, text: str | None = None, *, adventure: bool = False) -> GenerationResult:
+        """The user's Send: append ``text`` (if any), count a manual generation, generate.
+
+        ``adventure``: text adventure input: ``onTextAdventureInput({text})`` may rewrite it
+        or stop, and it goes in as its own ``> text`` paragraph."""
         self._claim()
         try:
-            if text:
+            if text and adventure:
+                params = {"text": text}
+                for sid, answer in await self._fire(
+                    "onTextAdventureInput", params, AdventureResult
+                ):
+                    if answer.stopGeneration:
+                        return GenerationResult(stopped=True, stoppedBy=sid)
+                    if answer.text is not None:
+                        text = params["text"] = answer.text
+                line = f"> {text}"
+                await self.edit(lambda doc: doc.append_paragraph(line, "user"))
+            elif text:
                 await self.edit(lambda doc: doc.append(text, "user"))
             await self.host.record_manual_generation()
             return await self._generate("user", None)

@@ -164,3 +164,23 @@ def test_gate_counts_per_script_and_resets_on_interaction() -> None:
     assert gate.remaining("a") == 2, "giving back never exceeds the limit"
     with pytest.raises(ValueError, match="at least 1"):
         EditorGenerateGate(limit=0)
+
+
+async def test_text_adventure_input_hook_rewrites_or_stops(tmp_path: Path) -> None:
+    hook = (
+        "def adventure(p):\n"
+        "    if p.text == 'quit':\n        return {'stopGeneration': True}\n"
+        "    return {'text': 'You ' + p.text + '.'}\n"
+        "api.v1.hooks.register('onTextAdventureInput', adventure)\n"
+    )
+    async with editor_env(tmp_path) as e:
+        script = await e.env.run(hook)
+        await e.editor.update_settings({"params": {"max_tokens": 3}})
+        result = await e.editor.send("open the door", adventure=True)
+        assert (await e.editor.text()).startswith("> You open the door.")
+        assert result.text
+        before = await e.editor.text()
+        stopped = await e.editor.send("quit", adventure=True)
+        assert stopped.stopped
+        assert stopped.stoppedBy == script.id
+        assert await e.editor.text() == before
