@@ -31,7 +31,7 @@ CALLBACK_FIELDS = ("callback", "onChange", "onSubmit")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)
 
 
 class _Part(_Strict):
@@ -271,15 +271,18 @@ class UiValidationError(ValueError):
     """Bad UI data from a script; the message names the path (``parts[0].content[1].min``)."""
 
 
-def validation_message(error: ValidationError, prefix: str, *, extensions: bool = False) -> str:
-    """The first problem as ``prefix[0].content[2].min: Field required``."""
+def validation_message(
+    error: ValidationError, prefix: str, *, extensions: bool = False, first_index: int = 0
+) -> str:
+    """The first problem as ``prefix[0].content[2].min: Field required`` (``first_index``:
+    what the list's item 0 is called, when one item of a longer list is checked alone)."""
     first = error.errors()[0]
     where = prefix
     previous: Any = "items"
     depth = 0
     for part in first["loc"]:
         if isinstance(part, int):
-            where += f"[{part}]"
+            where += f"[{part + first_index if depth == 0 else part}]"
             depth += 1
         elif part in _TAGS and (isinstance(previous, int) or previous == "items"):
             pass  # the discriminator tag pydantic puts after a union member's index
@@ -294,22 +297,25 @@ def validation_message(error: ValidationError, prefix: str, *, extensions: bool 
     return f"{where}: {message}"
 
 
-def validate_extensions(raw: Any, prefix: str) -> list[Extension]:
+def validate_extensions(raw: Any, prefix: str, *, first_index: int = 0) -> list[Extension]:
     if not isinstance(raw, list):
         raise UiValidationError(f"{prefix}: must be a list, got {type(raw).__name__}")
     try:
         return list(_ExtensionList.model_validate({"items": raw}).items)
     except ValidationError as error:
-        raise UiValidationError(validation_message(error, prefix, extensions=True)) from None
+        message = validation_message(error, prefix, extensions=True, first_index=first_index)
+        raise UiValidationError(message) from None
 
 
-def validate_parts(raw: Any, prefix: str) -> list[Any]:
+def validate_parts(raw: Any, prefix: str, *, first_index: int = 0) -> list[Any]:
     if not isinstance(raw, list):
         raise UiValidationError(f"{prefix}: must be a list, got {type(raw).__name__}")
     try:
         return list(_PartList.model_validate({"items": raw}).items)
     except ValidationError as error:
-        raise UiValidationError(validation_message(error, prefix)) from None
+        raise UiValidationError(
+            validation_message(error, prefix, first_index=first_index)
+        ) from None
 
 
 def validate_options(model: type[BaseModel], raw: Any, prefix: str) -> Any:

@@ -49,10 +49,20 @@ class CallbackTable:
             self.tokens[slot] = token
         return token
 
-    def drop_target(self, target_id: str) -> None:
+    def copy(self) -> CallbackTable:
+        return CallbackTable(dict(self.handles), dict(self.tokens), self._counter)
+
+    def drop_target(self, target_id: str, *, keep_tokens: bool = False) -> None:
         for slot in [s for s in self.handles if s.target_id == target_id]:
             del self.handles[slot]
-            self.tokens.pop(slot, None)
+        if not keep_tokens:
+            self.prune_tokens(target_id)
+
+    def prune_tokens(self, target_id: str) -> None:
+        """Forget the tokens of this target's slots that no longer hold a callback."""
+        for slot in [s for s in self.tokens if s.target_id == target_id]:
+            if slot not in self.handles:
+                del self.tokens[slot]
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -77,7 +87,7 @@ async def render_target(
     page_values: dict[tuple[str, str], Any],
 ) -> dict[str, Any]:
     """The page's JSON for one extension or window; rebinds its callbacks in ``callbacks``."""
-    callbacks.drop_target(target_id)
+    callbacks.drop_target(target_id, keep_tokens=True)  # a re-render keeps the same tokens
     seen: set[str] = set()
     out = _bind_callbacks(dict(raw), target_id, "", callbacks)
     out["id"] = target_id
@@ -85,6 +95,7 @@ async def render_target(
         out["content"] = await _render_parts(
             raw["content"], target_id, "", callbacks, read_storage, page_values, seen
         )
+    callbacks.prune_tokens(target_id)
     return out
 
 
@@ -183,6 +194,10 @@ def iter_parts(tree: list[Any]) -> Iterator[dict[str, Any]]:
         if isinstance(part, dict):
             yield part
             yield from iter_parts(part.get("content") or [])
+
+
+def parts_with_id(raw: dict[str, Any], part_id: str) -> list[dict[str, Any]]:
+    return [p for p in iter_parts(raw.get("content") or []) if p.get("id") == part_id]
 
 
 def find_part(rendered: dict[str, Any], part_id: str) -> dict[str, Any] | None:

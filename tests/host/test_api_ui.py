@@ -13,7 +13,8 @@ import pytest
 from host_helpers import Env, hosted
 
 from nai_script.editor.events import EventBus, Subscription
-from nai_script.editor.ui_state import UiEventError, UiState
+from nai_script.editor.ui_page import UiEventError
+from nai_script.editor.ui_state import UiState
 
 HEADER = '"""\n---\nid: {id}\nname: UI test\n---\n"""\n'
 
