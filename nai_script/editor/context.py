@@ -141,36 +141,40 @@ def assemble_context(
             f"the system prompt, memory, author's note and prefill take {base} tokens; "
             f"the context limit for {model} is {budget}"
         )
-    story, trimmed = _fit_story(inputs, entries, budget, tokenizers, model, count)
+    story, trimmed, total = _fit_story(inputs, entries, budget, base, tokenizers, model, count)
     messages = _messages(inputs, entries, story)
     pieces = _pieces(inputs, entries, dropped, story, trimmed)
-    return BuiltContext(messages=messages, token_count=count(messages), limit=budget, pieces=pieces)
+    return BuiltContext(messages=messages, token_count=total, limit=budget, pieces=pieces)
 
 
 def _fit_story(
     inputs: ContextInputs,
     entries: list[ContextEntry],
     budget: int,
+    base: int,
     tokenizers: TokenizerRegistry,
     model: str,
     count: Callable[[list[ChatMessage]], int],
-) -> tuple[str, bool]:
-    """The longest suffix of the story that fits, cut at a word boundary when it is cut.
+) -> tuple[str, bool, int]:
+    """The longest suffix of the story that fits (cut at a word boundary when it is cut),
+    whether it was cut, and the context's exact token count.
 
-    Token counts are nearly additive, so one encode of the story gives a first cut; then the
-    true templated count corrects it (a few rounds at most)."""
+    The story is encoded once; since counts are nearly additive, ``budget - base`` of its
+    tokens is the first guess, and the true templated count of the (small) candidate corrects
+    it in a few rounds. A long story is never counted whole."""
     story = inputs.storyText
-    if not story or count(_messages(inputs, entries, story)) <= budget:
-        return story, False
+    if not story:
+        return "", False, base
     ids = tokenizers.encode(model, story)
-    keep = len(ids)
-    while keep > 0:
-        over = count(_messages(inputs, entries, story)) - budget
+    keep = min(len(ids), max(budget - base, 0))
+    candidate = story if keep == len(ids) else _suffix(tokenizers, model, ids, keep)
+    while True:
+        total = count(_messages(inputs, entries, candidate))
+        over = total - budget
         if over <= 0:
-            return story, True
-        keep = max(0, keep - max(over, 1))
-        story = _suffix(tokenizers, model, ids, keep)
-    return "", True
+            return candidate, candidate != story, total
+        keep = max(0, keep - over)
+        candidate = _suffix(tokenizers, model, ids, keep)
 
 
 def _suffix(tokenizers: TokenizerRegistry, model: str, ids: list[int], keep: int) -> str:
