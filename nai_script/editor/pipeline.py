@@ -115,6 +115,10 @@ class Editor(StoryOps):
     def is_blocked(self) -> bool:
         return self.blocking_reason() is not None
 
+    def check_idle(self, what: str) -> None:
+        if self._running is not None:
+            raise EditorBlocked(f"{what}: wait until the generation in progress ends")
+
     def _publish_blocked(self) -> None:
         self.events.publish({"type": "editor.blocked", "blocked": self.is_blocked()})
 

@@ -54,7 +54,11 @@ class StoryOps:
 
     # ----------------------------------------------------------------------- stories
 
+    def check_idle(self, what: str) -> None:
+        """Raise if ``what`` must wait (``Editor``: while a generation writes the story)."""
+
     async def open_story(self, story_id: str) -> None:
+        self.check_idle("opening a story")
         await self.store.run(lambda: self._bind(story_id))
         await self.publish_state()
 
@@ -157,6 +161,7 @@ class StoryOps:
     async def _navigate(
         self, how: Navigation, move: Callable[[], HistoryNode | None]
     ) -> HistoryNode | None:
+        self.check_idle(how)
         previous = self.host.history_node_id
         node = await self.store.run(move)
         if node is None:

@@ -16,6 +16,7 @@ from nai_script.editor.story_ops import StoryOps
 class StreamedText:
     def __init__(self, ops: StoryOps, events: EventBus) -> None:
         self._ops = ops
+        self._document = ops.document  # where the generation started, whatever opens later
         self._events = events
         self._parts: list[str] = []
         self._known: set[str] = set()
@@ -35,7 +36,7 @@ class StreamedText:
         if not text:
             return
         amend = None if self.node is None else self.node.id
-        document = self._ops.document
+        document = self._document
         node = await self._ops.store.run(lambda: document.append(text, "ai", amend=amend))
         if node is None:
             return

@@ -12,6 +12,7 @@ from pipeline_helpers import editor_env
 
 from nai_script.editor.gate import EditorGenerateGate, EditorGenerateRefused
 from nai_script.editor.models import LorebookCategory, LorebookEntry
+from nai_script.editor.pipeline import EditorBlocked
 from nai_script.sim import SimSettings
 
 
@@ -184,3 +185,17 @@ async def test_text_adventure_input_hook_rewrites_or_stops(tmp_path: Path) -> No
         assert stopped.stopped
         assert stopped.stoppedBy == script.id
         assert await e.editor.text() == before
+
+
+async def test_navigation_and_story_switch_wait_for_the_generation(tmp_path: Path) -> None:
+    async with editor_env(tmp_path, SimSettings(latency_ms=300)) as e:
+        await e.editor.edit(lambda doc: doc.append("a", "user"))
+        task = asyncio.ensure_future(e.editor.send(None))
+        await asyncio.sleep(0.05)
+        with pytest.raises(EditorBlocked, match="undo: wait until the generation"):
+            await e.editor.undo()
+        with pytest.raises(EditorBlocked, match="opening a story"):
+            await e.editor.create_story("other")
+        result = await task
+        assert result.error is None
+        assert await e.editor.undo() is not None

@@ -8,11 +8,13 @@ all), published to the page as it lands. Script text is marked ``script``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nai_script.editor.models import HistoryNode, Section
+from nai_script.editor.pipeline import EditorBlocked
 from nai_script.editor.spans import spans_of
 from nai_script.editor.store import StoryError
 from nai_script.host.api.basics import require_permission
@@ -27,6 +29,9 @@ from nai_script.host.dispatch import (
     first_validation_problem,
 )
 from sandbox.protocol import CallbackHandle
+
+if TYPE_CHECKING:
+    from nai_script.editor.pipeline import Editor
 
 _WRITES = (
     "append",
@@ -272,25 +277,27 @@ async def _most_recent_generation_node_id(ctx: CallContext) -> str | None:
     return await store.run(find)
 
 
+async def _navigate(ctx: CallContext, move: Callable[[Editor], Awaitable[Any]]) -> Any:
+    require_permission(ctx, "documentEdit")
+    try:
+        return await move(editor_of(ctx))
+    except (StoryError, EditorBlocked) as error:
+        raise ApiFailure(f"{ctx.name}: {error}") from None
+
+
 async def _undo(ctx: CallContext) -> bool:
     ctx.bind()
-    require_permission(ctx, "documentEdit")
-    return await editor_of(ctx).undo() is not None
+    return await _navigate(ctx, lambda editor: editor.undo()) is not None
 
 
 async def _redo(ctx: CallContext) -> bool:
     ctx.bind()
-    require_permission(ctx, "documentEdit")
-    return await editor_of(ctx).redo() is not None
+    return await _navigate(ctx, lambda editor: editor.redo()) is not None
 
 
 async def _jump(ctx: CallContext) -> None:
     node_id = _text(ctx.bind(("nodeId", REQUIRED))["nodeId"], "nodeId")
-    require_permission(ctx, "documentEdit")
-    try:
-        await editor_of(ctx).jump(node_id)
-    except StoryError as error:
-        raise ApiFailure(f"{ctx.name}: {error}") from None
+    await _navigate(ctx, lambda editor: editor.jump(node_id))
 
 
 async def _node_state(ctx: CallContext) -> dict[str, Any]:
