@@ -2,10 +2,17 @@
 ``permission_policy``.
 
 A request is published as ``{"type": "permission.request", id, scriptId, scriptName, wanted,
-reason}`` and waits for the page's ``answer(id, granted)``. Nobody answering is a "no": after
-``timeout_s`` the request resolves to nothing granted. Every resolution is published as
-``permission.resolved`` so every open page drops the prompt. Grants are remembered per script
-id for the life of the server, so a hot reload does not ask again for what was already given.
+reason, atLoad}`` and resolved by the page's ``answer(id, granted)``; every resolution is
+published as ``permission.resolved`` so every open page drops the prompt. Grants are
+remembered per script id for the life of the server, so a hot reload does not ask again.
+
+Two kinds of asking:
+- ``api.v1.permissions.request(...)`` from a running script waits for the answer; nobody
+  answering within ``timeout_s`` is a "no" (default-deny).
+- The header's ``permissions`` at load time do not wait: a server starting with no page open
+  must not stall every script load. The load goes on with what was already granted, the prompt
+  stays open until answered, and a later "yes" is granted to the running script on the spot.
+  A reload while the prompt is open reuses it.
 """
 
 from __future__ import annotations
@@ -28,14 +35,16 @@ DEFAULT_TIMEOUT_S = 120.0
 @dataclass
 class _Pending:
     request: dict[str, Any]
+    script: LoadedScript
     wanted: list[str]
+    at_load: bool
     answer: asyncio.Future[list[str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
 class PagePermissions:
-    """Asks the person at the page; default-deny when nobody answers in time."""
+    """Asks the person at the page; default-deny when nobody answers a script's request."""
 
     def __init__(
         self, bus: EventBus, *, timeout_s: float = DEFAULT_TIMEOUT_S, clock: Clock | None = None
@@ -59,23 +68,16 @@ class PagePermissions:
     async def policy(
         self, script: LoadedScript, wanted: list[str], reason: str | None
     ) -> list[str]:
-        """The ``ScriptHost.permission_policy``: the subset of ``wanted`` the person granted."""
+        """The ``ScriptHost.permission_policy``: the subset of ``wanted`` granted."""
         known = self._granted.get(script.id, set())
         missing = [name for name in dict.fromkeys(wanted) if name not in known]
         if not missing:
             return list(wanted)
-        request_id = f"perm-{next(self._ids)}"
-        request = {
-            "type": "permission.request",
-            "id": request_id,
-            "scriptId": script.id,
-            "scriptName": script.name,
-            "wanted": missing,
-            "reason": reason,
-        }
-        entry = _Pending(request, missing)
-        self._pending[request_id] = entry
-        self.bus.publish(request)
+        at_load = script.worker is None  # the host asks for header permissions before starting
+        if at_load:
+            self._ask_at_load(script, missing)
+            return [name for name in wanted if name in known]
+        entry = self._open(script, missing, reason, at_load=False)
         timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
         waiters: set[asyncio.Future[Any]] = {entry.answer, timer}
         try:
@@ -84,24 +86,11 @@ class PagePermissions:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
-            self._pending.pop(request_id, None)
-        timed_out = not entry.answer.done()
-        if timed_out:
+            self._pending.pop(entry.request["id"], None)
+        if not entry.answer.done():
             entry.answer.cancel()
-            granted: list[str] = []
-        else:
-            granted = entry.answer.result()
-        self._granted.setdefault(script.id, set()).update(granted)
-        self.bus.publish(
-            {
-                "type": "permission.resolved",
-                "id": request_id,
-                "scriptId": script.id,
-                "granted": granted,
-                "timedOut": timed_out,
-            }
-        )
-        every = known | set(granted)
+            self._resolved(entry, [], timed_out=True)
+        every = known | self._granted.get(script.id, set())
         return [name for name in wanted if name in every]
 
     def answer(self, request_id: str, granted: bool | list[str]) -> bool:
@@ -120,8 +109,48 @@ class PagePermissions:
                 f"got {granted!r}"
             )
         entry.answer.set_result(chosen)
+        if entry.at_load:
+            self._pending.pop(request_id, None)
+            entry.script.granted.update(chosen)  # the script is already running
+        self._resolved(entry, chosen, timed_out=False)
         return True
 
     def forget(self, script_id: str) -> None:
         """Drop remembered grants (the person revoked them, or the script was removed)."""
         self._granted.pop(script_id, None)
+
+    def _ask_at_load(self, script: LoadedScript, missing: list[str]) -> None:
+        for entry in self._pending.values():
+            if entry.at_load and entry.script.id == script.id and entry.wanted == missing:
+                entry.script = script  # a reload: the open prompt now grants to the new load
+                return
+        self._open(script, missing, None, at_load=True)
+
+    def _open(
+        self, script: LoadedScript, wanted: list[str], reason: str | None, *, at_load: bool
+    ) -> _Pending:
+        request: dict[str, Any] = {
+            "type": "permission.request",
+            "id": f"perm-{next(self._ids)}",
+            "scriptId": script.id,
+            "scriptName": script.name,
+            "wanted": wanted,
+            "reason": reason,
+            "atLoad": at_load,
+        }
+        entry = _Pending(request, script, wanted, at_load)
+        self._pending[request["id"]] = entry
+        self.bus.publish(request)
+        return entry
+
+    def _resolved(self, entry: _Pending, granted: list[str], *, timed_out: bool) -> None:
+        self._granted.setdefault(entry.script.id, set()).update(granted)
+        self.bus.publish(
+            {
+                "type": "permission.resolved",
+                "id": entry.request["id"],
+                "scriptId": entry.script.id,
+                "granted": granted,
+                "timedOut": timed_out,
+            }
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from host_helpers import hosted
 
 @dataclass
 class StandIn:
-    """Just what the policy reads from a LoadedScript."""
+    """Just what the policy reads from a LoadedScript (``worker`` None: still loading)."""
 
     id: str
     name: str = "Stand-in"
+    worker: Any = "running"
+    granted: set[str] = field(default_factory=set)
 
 
 async def next_event(sub: Subscription, kind: str) -> dict[str, Any]:
@@ -140,7 +142,29 @@ async def test_cancelled_asker_leaves_nothing_pending() -> None:
     assert clock.sleepers == 0
 
 
-async def test_a_real_script_waits_for_the_page_to_grant_its_header_permissions(
+async def test_header_permissions_at_load_do_not_block_and_apply_when_answered() -> None:
+    perms, sub, clock = setup()
+    loading = StandIn("s", worker=None)
+    assert await perms.policy(loading, ["a", "b"], None) == []  # type: ignore[arg-type]
+    request = await next_event(sub, "permission.request")
+    assert request["atLoad"] is True
+    clock.advance(10_000)  # no timeout for load-time prompts: they wait for the person
+    assert perms.pending() == [request]
+    reloaded = StandIn("s", worker=None)
+    assert await perms.policy(reloaded, ["a", "b"], None) == []  # type: ignore[arg-type]
+    assert len(perms.pending()) == 1  # the reload reuses the open prompt
+    assert sub.get_nowait() is None
+    assert perms.answer(request["id"], ["b"]) is True
+    assert reloaded.granted == {"b"}
+    assert loading.granted == set()
+    assert perms.pending() == []
+    resolved = await next_event(sub, "permission.resolved")
+    assert resolved["granted"] == ["b"]
+    again = StandIn("s", worker=None)
+    assert await perms.policy(again, ["b"], None) == ["b"]  # type: ignore[arg-type]
+
+
+async def test_a_real_script_loads_at_once_and_gets_its_grants_when_the_page_answers(
     tmp_path: Path,
 ) -> None:
     bus = EventBus()
@@ -150,16 +174,19 @@ async def test_a_real_script_waits_for_the_page_to_grant_its_header_permissions(
         '"""\n---\nid: asks\nname: Asker\npermissions: [documentEdit, lorebookEdit]\n---\n"""\n'
         "api.v1.log(api.v1.permissions.list())\n"
         "api.v1.log(await api.v1.permissions.request('storyEdit', 'to retitle'))\n"
+        "api.v1.log(api.v1.permissions.list())\n"
     )
     async with hosted(tmp_path, permission_policy=perms.policy) as env:
         loading = asyncio.create_task(env.run(source))
-        first = await next_event(sub, "permission.request")
-        assert first["wanted"] == ["documentEdit", "lorebookEdit"]
-        assert first["reason"] is None
-        perms.answer(first["id"], ["documentEdit"])
-        second = await next_event(sub, "permission.request")
-        assert second["wanted"] == ["storyEdit"]
-        assert second["reason"] == "to retitle"
-        perms.answer(second["id"], True)
-        await asyncio.wait_for(loading, 20)
-        assert env.lines("asks") == ['["documentEdit"]', "True"]
+        at_load = await next_event(sub, "permission.request")
+        assert at_load["wanted"] == ["documentEdit", "lorebookEdit"]
+        assert at_load["atLoad"] is True
+        asked = await next_event(sub, "permission.request")
+        assert asked["wanted"] == ["storyEdit"]
+        assert asked["reason"] == "to retitle"
+        assert asked["atLoad"] is False
+        perms.answer(at_load["id"], ["documentEdit"])
+        perms.answer(asked["id"], True)
+        script = await asyncio.wait_for(loading, 20)
+        assert env.lines("asks") == ["[]", "True", '["storyEdit", "documentEdit"]']
+        assert script.granted == {"documentEdit", "storyEdit"}
