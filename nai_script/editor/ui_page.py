@@ -44,27 +44,50 @@ async def run_page_event(
         args = page_value(node, event, value)
     except PageValueError as error:
         raise UiEventError(str(error)) from None
-    script = ui.script
-    await host.record_interaction(script.id)
-    if args.stored is not None:
-        ui.page_values[(target_id, part_id or "")] = args.stored
-        key = node.get("storageKey")
-        if key:
-            try:
-                await write_bound_value(host, script, key, args.stored)
-            except BoundValueError as error:
-                raise UiEventError(f"ui event: {error}") from None
-    handle = ui.callbacks.handles.get(CallbackSlot(target_id, part_id or "", event))
+    slot = CallbackSlot(target_id, part_id or "", event)
+    if node.get("disabledWhileCallbackRunning") and slot in ui.running:
+        raise UiEventError(f"ui event: {node.get('id')!r} is disabled while its callback runs")
+    handle = ui.callbacks.handles.get(slot)
+    if handle is not None:
+        ui.running.add(slot)  # claimed before any await: a second click right away is refused
+    try:
+        await _record(host, ui, node, target_id, part_id, args.stored)
+    except BaseException:
+        ui.running.discard(slot)
+        raise
     if handle is None:
         return None
+    script = ui.script
     where = {"scriptId": script.id, "targetId": target_id, "partId": part_id, "event": event}
+    bus.publish({"type": "ui.callback", **where, "running": True})
 
     async def run() -> bool:
-        bus.publish({"type": "ui.callback", **where, "running": True})
         try:
             what = f"ui {event} of {target_id}{'/' + part_id if part_id else ''}"
             return await host.invoke_callback(script, handle, args.call_args, what=what)
         finally:
+            ui.running.discard(slot)
             bus.publish({"type": "ui.callback", **where, "running": False})
 
     return script.track(asyncio.ensure_future(run()))
+
+
+async def _record(
+    host: ScriptHost,
+    ui: ScriptUi,
+    node: dict[str, Any],
+    target_id: str,
+    part_id: str | None,
+    stored: Any,
+) -> None:
+    """The interaction, then the value the page sent (remembered, and stored if bound)."""
+    await host.record_interaction(ui.script.id)
+    if stored is None:
+        return
+    ui.page_values[(target_id, part_id or "")] = stored
+    key = node.get("storageKey")
+    if key:
+        try:
+            await write_bound_value(host, ui.script, key, stored)
+        except BoundValueError as error:
+            raise UiEventError(f"ui event: {error}") from None

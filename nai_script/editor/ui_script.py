@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nai_script.editor.events import EventBus
 from nai_script.editor.ui_storage import storage_reader
-from nai_script.editor.ui_tree import CallbackTable, render_target
+from nai_script.editor.ui_tree import CallbackSlot, CallbackTable, render_target
 
 if TYPE_CHECKING:
     from nai_script.host.host import ScriptHost
@@ -47,6 +47,7 @@ class ScriptUi:
     page_values: dict[tuple[str, str], Any] = field(default_factory=dict)
     ext_counter: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    running: set[CallbackSlot] = field(default_factory=set)  # callbacks in flight
 
     def raw_targets(self) -> dict[str, dict[str, Any]]:
         """Deep copies of every target's raw tree, to change and then ``commit``."""

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from nai_script.editor.events import EventBus, Subscription
+from nai_script.editor.ui_page import UiEventError
 from nai_script.editor.ui_parts import UiValidationError
 from nai_script.editor.ui_state import UiState
 from nai_script.host.script import LoadedScript
@@ -166,3 +167,26 @@ async def test_a_raising_callback_is_reported_not_propagated(tmp_path: Path) -> 
         assert "ui onSubmit of w/i raised" in line
         assert "nope x" in line
         assert script.failures == 1
+
+
+async def test_disabled_while_running_refuses_a_second_click_until_the_first_ends(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "async def slow():\n    await api.v1.timers.sleep(300)\n    api.v1.log('done')\n"
+        "await api.v1.ui.register([\n"
+        "  {'type': 'toolbarButton', 'id': 'once', 'disabledWhileCallbackRunning': True,"
+        "   'callback': slow},\n"
+        "  {'type': 'toolbarButton', 'id': 'many', 'callback': slow}])\n"
+    )
+    async with loaded(tmp_path, body) as (env, state, _script, _sub):
+        first = await state.handle_ui_event("st", "once", None, "callback")
+        with pytest.raises(UiEventError, match="disabled while its callback runs"):
+            await state.handle_ui_event("st", "once", None, "callback")
+        others = [await state.handle_ui_event("st", "many", None, "callback") for _ in range(2)]
+        assert first is not None
+        await asyncio.wait_for(asyncio.gather(first, *others), 10)
+        again = await state.handle_ui_event("st", "once", None, "callback")
+        assert again is not None
+        await asyncio.wait_for(again, 10)
+        assert env.lines("st") == ["done"] * 4
