@@ -199,3 +199,35 @@ async def test_navigation_and_story_switch_wait_for_the_generation(tmp_path: Pat
         result = await task
         assert result.error is None
         assert await e.editor.undo() is not None
+
+
+async def test_a_hook_that_times_out_is_skipped(tmp_path: Path) -> None:
+    hook = (
+        "async def slow(p):\n    await api.v1.timers.sleep(5000)\n    return {'stopGeneration': True}\n"
+        "api.v1.hooks.register('onGenerationRequested', slow)\n"
+    )
+    async with editor_env(tmp_path, hook_timeout=0.3) as e:
+        await e.env.run(hook)
+        await e.editor.update_settings({"params": {"max_tokens": 3}})
+        result = await e.editor.send("x")
+        assert not result.stopped
+        assert result.text
+
+
+async def test_on_response_calls_coalesce_while_a_hook_is_busy(tmp_path: Path) -> None:
+    hook = (
+        "calls = [0]\n"
+        "async def seen(p):\n"
+        "    calls[0] += 1\n"
+        "    await api.v1.timers.sleep(20)\n"
+        "def count():\n    return calls[0]\n"
+        "api.v1.hooks.register('onResponse', seen)\n"
+        "api.v1.hooks.register('onGenerationEnd', lambda p: api.v1.log(calls[0]))\n"
+    )
+    async with editor_env(tmp_path) as e:
+        await e.env.run(hook)
+        await e.editor.update_settings({"params": {"max_tokens": 200}})
+        result = await e.editor.send("Go.")
+        calls = int(e.env.lines()[0])
+        assert 1 <= calls < 50, "200 streamed chunks must not cost 200 hook round trips"
+        assert await e.editor.text() == "Go." + result.text
