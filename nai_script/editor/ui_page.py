@@ -64,10 +64,12 @@ async def run_page_event(
     async def run() -> bool:
         try:
             what = f"ui {event} of {target_id}{'/' + part_id if part_id else ''}"
-            return await host.invoke_callback(script, handle, args.call_args, what=what)
+            ok = await host.invoke_callback(script, handle, args.call_args, what=what)
         finally:
             ui.running.discard(slot)
             bus.publish({"type": "ui.callback", **where, "running": False})
+        await ui.refresh_bound(host, bus)  # show what the callback stored
+        return ok
 
     return script.track(asyncio.ensure_future(run()))
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nai_script.editor.events import EventBus
 from nai_script.editor.ui_storage import storage_reader
-from nai_script.editor.ui_tree import CallbackSlot, CallbackTable, render_target
+from nai_script.editor.ui_tree import CallbackSlot, CallbackTable, iter_parts, render_target
 
 if TYPE_CHECKING:
     from nai_script.host.host import ScriptHost
@@ -101,8 +101,40 @@ class ScriptUi:
             event = "ui.window.open" if window is opened else "ui.window.update"
             bus.publish({"type": event, "scriptId": self.script.id, "window": rendered})
 
+    async def refresh_bound(self, host: ScriptHost, bus: EventBus) -> None:
+        """Re-publish the targets whose storage-bound values or ``{{key}}`` texts changed
+        (the script wrote its storage, e.g. in a button callback)."""
+        async with self.lock:
+            trees = {t: r for t, r in self.raw_targets().items() if _reads_storage(r)}
+            if not trees:
+                return
+            read = storage_reader(host, self.script)
+            changed: set[str] = set()
+            for target_id, raw in trees.items():
+                fresh = await render_target(
+                    target_id, raw, self.callbacks.copy(), read, self.page_values
+                )
+                current = self.rendered_extensions.get(target_id)
+                if current is None and target_id in self.windows:
+                    current = self.windows[target_id].rendered
+                if current is None or fresh["content"] != current.get("content"):
+                    changed.add(target_id)
+            extensions = None
+            if changed & set(self.extensions):
+                extensions = copy.deepcopy(self.extensions)
+            windows = {t: trees[t] for t in changed if t in self.windows}
+            if extensions is not None or windows:
+                await self.commit(host, bus, extensions=extensions, windows=windows)
+
     def close(self, bus: EventBus, window: OpenWindow) -> None:
         self.windows.pop(window.id, None)
         self.callbacks.drop_target(window.id)
         window.closed.set()
         bus.publish({"type": "ui.window.close", "scriptId": self.script.id, "windowId": window.id})
+
+
+def _reads_storage(raw: dict[str, Any]) -> bool:
+    return any(
+        part.get("storageKey") or (part.get("type") == "text" and "{{" in part.get("text", ""))
+        for part in iter_parts(raw.get("content") or [])
+    )

@@ -190,3 +190,39 @@ async def test_disabled_while_running_refuses_a_second_click_until_the_first_end
         assert again is not None
         await asyncio.wait_for(again, 10)
         assert env.lines("st") == ["done"] * 4
+
+
+async def test_what_a_callback_stores_shows_up_on_the_page(tmp_path: Path) -> None:
+    body = (
+        "async def bump():\n"
+        "    n = await api.v1.storage.getOrDefault('count', 0)\n"
+        "    await api.v1.storage.set('count', n + 1)\n"
+        "    await api.v1.storage.set('name', 'bumped ' + str(n + 1))\n"
+        "await api.v1.ui.window.open({'id': 'w', 'content': [\n"
+        "  {'type': 'text', 'id': 't', 'text': 'Count: {{count}}'},\n"
+        "  {'type': 'textInput', 'id': 'i', 'storageKey': 'name'},\n"
+        "  {'type': 'button', 'id': 'b', 'text': '+1', 'callback': bump}]})\n"
+        "await api.v1.ui.register([{'type': 'toolbarButton', 'id': 'plain', 'callback': bump}])\n"
+    )
+    async with loaded(tmp_path, body) as (_env, state, _script, sub):
+        [window] = state.windows_of("st")
+        assert window["content"][0]["text"] == "Count: "
+        for expected in (1, 2):
+            task = await state.handle_ui_event("st", "w", "b", "callback")
+            assert task is not None
+            await asyncio.wait_for(task, 10)
+            [window] = state.windows_of("st")
+            assert window["content"][0]["text"] == f"Count: {expected}"
+            assert window["content"][1]["value"] == f"bumped {expected}"
+        updates = [e for e in drain(sub) if e["type"] == "ui.window.update"]
+        assert len(updates) == 2
+        task = await state.handle_ui_event("st", "plain", None, "callback")
+        assert task is not None
+        await asyncio.wait_for(task, 10)
+        assert state.windows_of("st")[0]["content"][0]["text"] == "Count: 3"
+        # nothing bound changed: no needless re-publish
+        task = await state.handle_ui_event("st", "w", "i", "onChange", "bumped 3")
+        assert task is None
+        assert [e["type"] for e in drain(sub) if e["type"].startswith("ui.window")] == [
+            "ui.window.update"
+        ]
