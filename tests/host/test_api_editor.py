@@ -273,3 +273,27 @@ async def test_blocking_script_generation_blocks_send(
             assert (await editor.send("typed")).text
         await hook
         assert not editor.is_blocked()
+
+
+async def test_concurrent_editor_generate_one_runs_the_other_is_refused_free(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "async def go():\n"
+        "    try:\n        await api.v1.editor.generate()\n        api.v1.log('ok')\n"
+        "    except Exception as e:\n        api.v1.log(str(e)[:40])\n"
+        "api.v1.hooks.register('onScriptsLoaded', go)\n"
+    )
+    async with with_editor(tmp_path, sim_settings=SimSettings(latency_ms=200)) as (env, editor):
+        a = await env.run(script(body, script_id="a"), "a.py")
+        b = await env.run(script(body, script_id="b"), "b.py")
+        first = asyncio.ensure_future(
+            env.host.call_script(a, a.hooks["onScriptsLoaded"], [], what="go")
+        )
+        await asyncio.sleep(0.05)
+        await env.host.call_script(b, b.hooks["onScriptsLoaded"], [], what="go")
+        await first
+        assert env.lines("b") == ["editor.generate: the editor is blocked: "]
+        assert env.lines("a") == ["ok"]
+        assert editor.gate.remaining("a") == 2
+        assert editor.gate.remaining("b") == 3
