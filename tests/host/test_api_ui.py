@@ -124,7 +124,7 @@ async def test_window_closed_by_the_page_resolves_closed_in_the_script(tmp_path:
     body = (
         "win = await api.v1.ui.window.open({'title': 'W', 'id': 'w1', 'content': [\n"
         "  {'type': 'text', 'id': 't', 'text': 'one'}]})\n"
-        "api.v1.log('open', win.isClosed())\n"
+        "api.v1.log('open', win.isClosed(), win.id)\n"
         "await win.update({'title': 'W2'})\n"
         "await api.v1.ui.updateParts([{'id': 't', 'text': 'two'}])\n"
         "await win.closed\n"
@@ -143,7 +143,7 @@ async def test_window_closed_by_the_page_resolves_closed_in_the_script(tmp_path:
         assert await state.close_window_from_page("uitest", "w1") is True
         loaded = await asyncio.wait_for(loading, 10)
         await asyncio.wait_for(env.host.wait_idle(loaded), 10)
-        assert env.lines("uitest") == ["open False", "closed True"]
+        assert env.lines("uitest") == ["open False w1", "closed True"]
         assert state.windows_of("uitest") == []
         assert await state.close_window_from_page("uitest", "w1") is False
 
