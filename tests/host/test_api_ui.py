@@ -307,3 +307,38 @@ async def test_reloading_a_script_drops_its_old_ui(tmp_path: Path) -> None:
             await state.handle_ui_event("uitest", "b", None, "callback")
         assert [e["type"] for e in drain(sub)] == ["ui.window.close", "ui.extensions"]
         assert state.snapshot() == {"extensions": {}, "windows": []}
+
+
+async def test_part_and_extension_helpers_fill_in_the_type(tmp_path: Path) -> None:
+    body = (
+        "ui = api.v1.ui\n"
+        "def go():\n    api.v1.log('went')\n"
+        "text = ui.part.text({'text': 'hi', 'id': 't'})\n"
+        "button = ui.part.button(text='Go', callback=go)\n"
+        "panel = ui.extension.scriptPanel({'id': 'p', 'name': 'P', 'content': [text, button]})\n"
+        "api.v1.log(text)\n"
+        "await ui.register([panel])\n"
+        "for bad in (lambda: ui.part.sliderInput({'min': 1}), lambda: ui.part.text(3),\n"
+        "            lambda: ui.extension.toolbarButton({'callback': 'x'})):\n"
+        "    try:\n        bad()\n    except ValueError as e:\n        api.v1.log(str(e))\n"
+    )
+    async with with_page(tmp_path) as (env, state, _sub):
+        await env.run(script(body))
+        assert env.lines("uitest") == [
+            '{"text": "hi", "id": "t", "type": "text"}',
+            "ui.part.sliderInput.max: Field required",
+            "ui.part.text config: must be a dict, got int",
+            "ui.extension.toolbarButton.callback: must be a function, got str",
+        ]
+        [panel] = state.extensions_of("uitest")
+        assert [p["type"] for p in panel["content"]] == ["text", "button"]
+        task = await state.handle_ui_event("uitest", "p", panel["content"][1]["id"], "callback")
+        assert task is not None
+        await asyncio.wait_for(task, 10)
+        assert env.lines("uitest")[-1] == "went"
+
+
+async def test_helpers_work_without_a_page(tmp_path: Path) -> None:
+    async with hosted(tmp_path) as env:
+        await env.run(script("api.v1.log(api.v1.ui.part.box(content=[])['type'])\n"))
+        assert env.lines() == ["box"]

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nai_script.editor.ui_parts import UiValidationError
+from nai_script.editor.ui_parts import (
+    EXTENSION_TYPES,
+    PART_TYPES,
+    UiValidationError,
+    validate_extensions,
+    validate_parts,
+)
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiFailure,
@@ -30,6 +36,8 @@ FUNCTIONS: dict[str, Any] = {
     **dict.fromkeys((*_CALLS, "openPanel", "closePanel"), "async"),
     "window": {"open": "async"},
     "modal": {"open": "async"},
+    "part": dict.fromkeys(PART_TYPES, "sync"),
+    "extension": dict.fromkeys(EXTENSION_TYPES, "sync"),
 }
 
 
@@ -145,7 +153,33 @@ async def _close_panel(ctx: CallContext, state: UiState) -> None:
     state.panel(ctx.script, None)
 
 
+def _maker(kind: str, type_name: str) -> Route:
+    """``ui.part.<type>(config)`` / ``ui.extension.<type>(config)``: the config with its
+    ``type`` filled in (NovelAI's helpers), checked now so a mistake is reported where made.
+    Keyword arguments work too: ``ui.part.text(text="hi")``."""
+
+    async def make(ctx: CallContext) -> dict[str, Any]:
+        name = f"ui.{kind}.{type_name}"
+        args, kwargs = ctx.call.args, dict(ctx.call.kwargs)
+        if len(args) > 1 or (args and kwargs):
+            raise ApiUsageError(f"{name}: takes one config dict or keyword arguments")
+        config = args[0] if args else kwargs
+        if not isinstance(config, dict):
+            raise ApiUsageError(f"{name} config: must be a dict, got {type(config).__name__}")
+        made = {**config, "type": type_name}
+        check = validate_parts if kind == "part" else validate_extensions
+        try:
+            check([made], name)
+        except UiValidationError as error:
+            raise ApiUsageError(str(error).replace(f"{name}[0]", name, 1)) from None
+        return made
+
+    return make
+
+
 ROUTES: dict[str, Route] = {
+    **{f"v1.ui.part.{t}": _maker("part", t) for t in PART_TYPES},
+    **{f"v1.ui.extension.{t}": _maker("extension", t) for t in EXTENSION_TYPES},
     "v1.ui.register": _register,
     "v1.ui.update": _update,
     "v1.ui.remove": _remove,
