@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from nai_script.editor.events import EventBus
+from nai_script.editor.ui_parts import UiValidationError
 from nai_script.editor.ui_storage import storage_reader
 from nai_script.editor.ui_tree import CallbackSlot, CallbackTable, iter_parts, render_target
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from nai_script.host.script import LoadedScript
 
 WindowKind = Literal["window", "modal"]
+# Per script: what one script may put on the page at once.
+MAX_EXTENSIONS = 200
+MAX_OPEN_WINDOWS = 50
 
 
 @dataclass
@@ -65,6 +69,16 @@ class ScriptUi:
     ) -> None:
         """Render and swap in new extensions and/or new window trees (``opened``: a window
         that is new, published as ``ui.window.open``); nothing changes if a render fails."""
+        if extensions is not None and len(extensions) > MAX_EXTENSIONS:
+            raise UiValidationError(
+                f"ui: {len(extensions)} extensions, more than the limit of {MAX_EXTENSIONS}"
+            )
+        opening_another = opened is not None and opened.id not in self.windows
+        if opened is not None and opening_another and len(self.windows) >= MAX_OPEN_WINDOWS:
+            raise UiValidationError(
+                f"ui.{opened.kind}.open: {MAX_OPEN_WINDOWS} windows are already open "
+                "(the limit); close one first"
+            )
         table = self.callbacks.copy()
         read = storage_reader(host, self.script)
         rendered_exts: dict[str, dict[str, Any]] | None = None
@@ -83,6 +97,8 @@ class ScriptUi:
 
         self.callbacks = table
         if extensions is not None and rendered_exts is not None:
+            for gone in set(self.extensions) - set(extensions):
+                self._forget_values(gone)
             self.extensions = extensions
             self.rendered_extensions = rendered_exts
             bus.publish(
@@ -129,8 +145,13 @@ class ScriptUi:
     def close(self, bus: EventBus, window: OpenWindow) -> None:
         self.windows.pop(window.id, None)
         self.callbacks.drop_target(window.id)
+        self._forget_values(window.id)
         window.closed.set()
         bus.publish({"type": "ui.window.close", "scriptId": self.script.id, "windowId": window.id})
+
+    def _forget_values(self, target_id: str) -> None:
+        for key in [k for k in self.page_values if k[0] == target_id]:
+            del self.page_values[key]
 
 
 def _reads_storage(raw: dict[str, Any]) -> bool:

@@ -19,6 +19,8 @@ from nai_script.editor.ui_parts import CALLBACK_FIELDS, UiValidationError
 from sandbox.protocol import CallbackHandle
 
 StorageReader = Callable[[str], Awaitable[Any]]
+# A script cannot make the page draw without bound (one window or panel).
+MAX_PARTS_PER_TARGET = 2000
 _MISSING: Any = object()
 _TEMPLATE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
@@ -87,6 +89,11 @@ async def render_target(
     page_values: dict[tuple[str, str], Any],
 ) -> dict[str, Any]:
     """The page's JSON for one extension or window; rebinds its callbacks in ``callbacks``."""
+    count = sum(1 for _ in iter_parts(raw.get("content") or []))
+    if count > MAX_PARTS_PER_TARGET:
+        raise UiValidationError(
+            f"{target_id}: {count} parts, more than the limit of {MAX_PARTS_PER_TARGET}"
+        )
     callbacks.drop_target(target_id, keep_tokens=True)  # a re-render keeps the same tokens
     seen: set[str] = set()
     out = _bind_callbacks(dict(raw), target_id, "", callbacks)

@@ -15,7 +15,9 @@ import pytest
 from nai_script.editor.events import EventBus, Subscription
 from nai_script.editor.ui_page import UiEventError
 from nai_script.editor.ui_parts import UiValidationError
+from nai_script.editor.ui_script import MAX_EXTENSIONS, MAX_OPEN_WINDOWS
 from nai_script.editor.ui_state import UiState
+from nai_script.editor.ui_tree import MAX_PARTS_PER_TARGET
 from nai_script.host.script import LoadedScript
 from sandbox.protocol import CallbackHandle
 
@@ -226,3 +228,40 @@ async def test_what_a_callback_stores_shows_up_on_the_page(tmp_path: Path) -> No
         assert [e["type"] for e in drain(sub) if e["type"].startswith("ui.window")] == [
             "ui.window.update"
         ]
+
+
+async def test_limits_on_what_one_script_puts_on_the_page(tmp_path: Path) -> None:
+    async with loaded(tmp_path) as (_env, state, script, sub):
+        buttons = [{"type": "toolbarButton", "id": f"b{n}"} for n in range(MAX_EXTENSIONS)]
+        await state.register(script, buttons)
+        with pytest.raises(UiValidationError, match=f"more than the limit of {MAX_EXTENSIONS}"):
+            await state.register(script, [{"type": "toolbarButton", "id": "one-more"}])
+        await state.register(script, [{"type": "toolbarButton", "id": "b0", "text": "same id"}])
+
+        for n in range(MAX_OPEN_WINDOWS):
+            await state.open_window(script, "window", {"id": f"w{n}"})
+        with pytest.raises(UiValidationError, match="windows are already open"):
+            await state.open_window(script, "modal", {"id": "extra"})
+        await state.open_window(script, "window", {"id": "w0", "title": "replaces"})
+        await state.close_window(script, "w1")
+        await state.open_window(script, "modal", {"id": "extra"})
+
+        too_many = [{"type": "text"}] * (MAX_PARTS_PER_TARGET + 1)
+        drain(sub)
+        with pytest.raises(UiValidationError, match=f"{MAX_PARTS_PER_TARGET + 1} parts"):
+            await state.update_window(script, "extra", {"content": too_many})
+        assert drain(sub) == []
+        await state.update_window(script, "extra", {"content": too_many[1:]})
+
+
+async def test_values_the_page_sent_are_dropped_with_their_window(tmp_path: Path) -> None:
+    body = (
+        "for n in range(20):\n"
+        "    w = await api.v1.ui.window.open({'id': 'w' + str(n), 'content': ["
+        "{'type': 'textInput', 'id': 'i'}]})\n"
+    )
+    async with loaded(tmp_path, body) as (_env, state, script, _sub):
+        for n in range(20):
+            assert await state.handle_ui_event("st", f"w{n}", "i", "onChange", "x" * 1000) is None
+            await state.close_window(script, f"w{n}")
+        assert state._scripts["st"].page_values == {}
