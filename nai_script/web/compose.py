@@ -26,6 +26,7 @@ from nai_script.editor.ui_state import UiState
 from nai_script.host.host import ScriptHost
 from nai_script.host.script import LoadedScript
 from nai_script.host.watcher import ScriptFolderWatcher
+from nai_script.limits import Clock, LimitsConfig
 from nai_script.tokenizers import Tier
 from nai_script.web.app import create_app
 from nai_script.web.roster import ScriptRoster
@@ -49,6 +50,9 @@ class ServeOptions:
     force_polling: bool | None = None
     #: Told the page's URL as soon as the server listens (before the scripts load).
     on_listening: Callable[[str], None] | None = None
+    #: Time and budget sizes for the script limits (tests inject a ``FakeClock``).
+    clock: Clock | None = None
+    limits_config: LimitsConfig | None = None
 
 
 class EditorServer:
@@ -96,6 +100,8 @@ class EditorServer:
             on_log=self._on_log,
             hook_timeout=options.hook_timeout,
             permission_policy=permissions.policy,
+            clock=options.clock,
+            limits_config=options.limits_config,
         )
         self.host = host
         await self._stack.enter_async_context(host)
