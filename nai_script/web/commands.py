@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nai_script.editor.models import LorebookCategory, LorebookEntry
+from nai_script.editor.store_file import StoryError
 from nai_script.web.services import WebServices
 from nai_script.web.snapshot import build_state
 
@@ -77,6 +78,35 @@ class PermissionAnswerCommand(Command):
     granted: bool | list[str]
 
 
+class StoryCreateCommand(Command):
+    title: str = Field(default="Untitled", max_length=1000)
+
+
+class StoryIdCommand(Command):
+    id: str
+
+
+class SelectionPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sectionId: str | None
+    offset: int = Field(ge=0)
+
+
+class EditorSelection(BaseModel):
+    """Where the user's selection is in the document (``editor.selection.get()`` returns it)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: SelectionPoint = Field(alias="from")
+    to: SelectionPoint
+    anchor: SelectionPoint | None = None
+    head: SelectionPoint | None = None
+
+
+class SelectionCommand(Command):
+    #: None: nothing selected (the editor then reports a caret at the end of the story).
+    selection: EditorSelection | None = None
+
+
 class CommandError(ValueError):
     """A command the page got wrong (unknown type, bad fields)."""
 
@@ -136,6 +166,72 @@ async def _lorebook_op(s: WebServices, c: LorebookCommand) -> Reply:
     return None
 
 
+async def _stop(s: WebServices, c: Command) -> Reply:
+    """Stop the running generation (the text streamed so far stays); no-op when idle."""
+    s.need("editor").cancel()
+    return None
+
+
+async def _selection(s: WebServices, c: SelectionCommand) -> Reply:
+    selection = c.selection
+    if selection is None:
+        s.need("editor").set_selection(None)
+        return None
+    start, end = selection.from_, selection.to
+    s.need("editor").set_selection(
+        {
+            "from": start.model_dump(),
+            "to": end.model_dump(),
+            "anchor": (selection.anchor or start).model_dump(),
+            "head": (selection.head or end).model_dump(),
+        }
+    )
+    return None
+
+
+async def _story_list(s: WebServices, c: Command) -> Reply:
+    editor = s.need("editor")
+    stories = await editor.store.run(editor.store.list_stories)
+    return {
+        "type": "story.list",
+        "openId": editor.story_id,
+        "stories": [info.model_dump(mode="json") for info in stories],
+    }
+
+
+async def _story_create(s: WebServices, c: StoryCreateCommand) -> Reply:
+    await s.need("editor").create_story(c.title)
+    return None
+
+
+async def _story_open(s: WebServices, c: StoryIdCommand) -> Reply:
+    try:
+        await s.need("editor").open_story(c.id)
+    except StoryError as error:
+        raise CommandError(f"story.open: {error}") from None
+    return None
+
+
+async def _story_delete(s: WebServices, c: StoryIdCommand) -> Reply:
+    """Delete a story; deleting the open one opens the next most recent (or a new one)."""
+    editor = s.need("editor")
+    store = editor.store
+    editor.check_idle("deleting a story")
+    try:
+        await store.run(lambda: store.story(c.id))
+    except StoryError as error:
+        raise CommandError(f"story.delete: {error}") from None
+    if c.id == editor.story_id:
+        others = [info.id for info in await store.run(store.list_stories) if info.id != c.id]
+        if others:
+            await editor.open_story(others[0])
+        else:
+            await editor.create_story()
+    await store.run(lambda: store.delete_story(c.id))
+    await editor.publish_state()  # every page's story list loses the row
+    return None
+
+
 async def _script_enable(s: WebServices, c: ScriptCommand) -> Reply:
     await s.roster.enable(c.id)
     return None
@@ -190,6 +286,12 @@ COMMANDS: dict[str, tuple[type[Command], Handler]] = {
     "retry": (Command, _retry),
     "undo": (Command, _undo),
     "redo": (Command, _redo),
+    "stop": (Command, _stop),
+    "selection": (SelectionCommand, _selection),
+    "story.list": (Command, _story_list),
+    "story.create": (StoryCreateCommand, _story_create),
+    "story.open": (StoryIdCommand, _story_open),
+    "story.delete": (StoryIdCommand, _story_delete),
     "jump": (JumpCommand, _jump),
     "edit": (EditCommand, _edit),
     "settings.update": (SettingsCommand, _settings),

@@ -1,0 +1,162 @@
+"""Page commands for several stories (list, create, open, delete; all surviving a restart),
+Stop while a generation streams, and the selection the page reports."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from web_helpers import PageSocket, page_socket, served
+
+from nai_script.sim import SimSettings
+
+
+def _story_state(event: dict[str, Any]) -> bool:
+    return event["type"] == "story.state"
+
+
+def _lacks(event: dict[str, Any], story_id: str) -> bool:
+    return story_id not in {s["id"] for s in event["story"]["stories"]}
+
+
+async def _list(page: PageSocket) -> dict[str, Any]:
+    await page.send({"type": "story.list"})
+    return await page.wait_for(lambda e: e["type"] == "story.list")
+
+
+async def test_create_open_delete_and_a_restart_keeps_every_story(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, page_socket(server) as page:
+        first = (await page.next())["story"]
+        first_id = first["story"]["id"]
+        await page.send({"type": "send", "text": "Alpha begins."})
+        await page.wait_for(lambda e: e["type"] == "generation.end")
+        await page.send({"type": "story.create", "title": "Second tale"})
+        second = (await page.wait_for(_story_state))["story"]
+        assert second["story"]["title"] == "Second tale"
+        assert second["sections"] == []
+        assert {s["id"] for s in second["stories"]} == {first_id, second["story"]["id"]}
+        await page.send({"type": "story.create", "title": "Doomed"})
+        doomed = (await page.wait_for(_story_state))["story"]["story"]["id"]
+        listed = await _list(page)
+        assert listed["openId"] == doomed
+        assert listed["stories"][0]["title"] == "Doomed"
+        await page.send({"type": "story.delete", "id": first_id})  # not the open one
+        after = (await page.wait_for(lambda e: _story_state(e) and _lacks(e, first_id)))["story"]
+        assert after["story"]["id"] == doomed
+        assert first_id not in {s["id"] for s in after["stories"]}
+        await page.send({"type": "story.delete", "id": doomed})  # the open one: next opens
+        after = (await page.wait_for(lambda e: _story_state(e) and _lacks(e, doomed)))["story"]
+        assert after["story"]["id"] == second["story"]["id"]
+        assert [s["title"] for s in after["stories"]] == ["Second tale"]
+        await page.send({"type": "send", "text": "Beta goes on."})
+        await page.wait_for(lambda e: e["type"] == "generation.end")
+    async with served(tmp_path) as server, page_socket(server) as page:
+        state = (await page.next())["story"]
+        assert [s["title"] for s in state["stories"]] == ["Second tale"]
+        assert state["story"]["title"] == "Second tale"
+        assert state["sections"][0]["text"].startswith("Beta goes on.")
+
+
+async def test_deleting_the_last_story_opens_a_new_empty_one(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, page_socket(server) as page:
+        only = (await page.next())["story"]["story"]["id"]
+        await page.send({"type": "story.delete", "id": only})
+        after = (await page.wait_for(lambda e: _story_state(e) and _lacks(e, only)))["story"]
+        assert after["story"]["id"] != only
+        assert [s["id"] for s in after["stories"]] == [after["story"]["id"]]
+
+
+async def test_story_commands_name_what_is_wrong(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, page_socket(server) as page:
+        await page.next()
+        await page.send({"type": "story.open", "id": "nope"})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert error["command"] == "story.open"
+        assert "nope" in error["message"]
+        await page.send({"type": "story.delete", "id": "nope"})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert "story.delete" in error["message"]
+        await page.send({"type": "story.open"})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert error["message"].startswith("story.open: id:")
+        await page.send({"type": "story.create", "title": 5})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert "title" in error["message"]
+
+
+async def test_stop_ends_a_running_generation_and_keeps_its_text(tmp_path: Path) -> None:
+    slow = SimSettings(tokens_per_second=20)
+    async with served(tmp_path, sim_settings=slow) as server, page_socket(server) as page:
+        await page.next()
+        await page.send({"type": "settings.update", "settings": {"params": {"max_tokens": 400}}})
+        await page.send({"type": "send", "text": "Once"})
+        await page.wait_for(lambda e: e["type"] == "doc.stream")
+        await page.send({"type": "stop"})
+        end = await page.wait_for(lambda e: e["type"] == "generation.end", timeout=5)
+        assert end["stopped"] is True
+        assert server.services.editor is not None
+        text = await server.services.editor.text()
+        assert text.startswith("Once")
+        assert len(text) > len("Once")
+        await page.send({"type": "stop"})  # idle: nothing to stop, no error
+        await page.send({"type": "undo"})
+        undone = await page.wait_for(_story_state)
+        assert [s["text"] for s in undone["story"]["sections"]] == ["Once"]
+
+
+async def test_deleting_a_story_is_refused_while_a_generation_runs(tmp_path: Path) -> None:
+    slow = SimSettings(tokens_per_second=20)
+    async with served(tmp_path, sim_settings=slow) as server, page_socket(server) as page:
+        state = await page.next()
+        await page.send({"type": "settings.update", "settings": {"params": {"max_tokens": 400}}})
+        await page.send({"type": "send", "text": "Once"})
+        await page.wait_for(lambda e: e["type"] == "doc.stream")
+        await page.send({"type": "story.delete", "id": state["story"]["story"]["id"]})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert error["command"] == "story.delete"
+        await page.send({"type": "stop"})
+        await page.wait_for(lambda e: e["type"] == "generation.end", timeout=5)
+
+
+SELECTION_SCRIPT = """
+async def show():
+    selection = await api.v1.editor.selection.get()
+    api.v1.log('selected: ' + await api.v1.document.textFromSelection(selection))
+
+await api.v1.ui.register([{'type': 'toolbarButton', 'id': 'show', 'text': 'Show',
+    'callback': show}])
+"""
+
+
+async def test_the_reported_selection_reaches_scripts(tmp_path: Path) -> None:
+    scripts = {"sel.py": SELECTION_SCRIPT}
+    async with served(tmp_path, scripts) as server, page_socket(server) as page:
+        await page.next()
+        assert server.services.editor is not None
+        await server.services.editor.edit(lambda doc: doc.append("The quick brown fox", "user"))
+        section = (await server.services.editor.sections())[0].id
+        selection = {
+            "from": {"sectionId": section, "offset": 4},
+            "to": {"sectionId": section, "offset": 9},
+        }
+        await page.send({"type": "selection", "selection": selection})
+        await page.send(
+            {
+                "type": "ui.event",
+                "scriptId": "sel",
+                "targetId": "show",
+                "partId": "",
+                "event": "callback",
+            }
+        )
+        log = await page.wait_for(lambda e: e["type"] == "script.log")
+        assert log["text"] == "selected: quick"
+        assert (await server.services.editor.selection())["anchor"] == selection["from"]
+        await page.send({"type": "selection", "selection": None})
+        await page.send({"type": "selection", "selection": {"from": {"offset": -1}}})
+        error = await page.wait_for(lambda e: e["type"] == "error")
+        assert error["message"].startswith("selection: selection.from.")
+        await asyncio.sleep(0)
+        caret = await server.services.editor.selection()
+        assert caret["from"] == {"sectionId": section, "offset": len("The quick brown fox")}
