@@ -9,11 +9,20 @@ from typing import Any
 
 from web_helpers import PageSocket, page_socket, served
 
+from nai_script.editor.pipeline import Editor
 from nai_script.sim import SimSettings
+from nai_script.web.compose import EditorServer
 
 
 def _story_state(event: dict[str, Any]) -> bool:
     return event["type"] == "story.state"
+
+
+def _editor(server: EditorServer) -> Editor:
+    assert server.services is not None
+    editor = server.services.editor
+    assert editor is not None
+    return editor
 
 
 def _lacks(event: dict[str, Any], story_id: str) -> bool:
@@ -95,8 +104,8 @@ async def test_stop_ends_a_running_generation_and_keeps_its_text(tmp_path: Path)
         await page.send({"type": "stop"})
         end = await page.wait_for(lambda e: e["type"] == "generation.end", timeout=5)
         assert end["stopped"] is True
-        assert server.services.editor is not None
-        text = await server.services.editor.text()
+        editor = _editor(server)
+        text = await editor.text()
         assert text.startswith("Once")
         assert len(text) > len("Once")
         await page.send({"type": "stop"})  # idle: nothing to stop, no error
@@ -133,9 +142,9 @@ async def test_the_reported_selection_reaches_scripts(tmp_path: Path) -> None:
     scripts = {"sel.py": SELECTION_SCRIPT}
     async with served(tmp_path, scripts) as server, page_socket(server) as page:
         await page.next()
-        assert server.services.editor is not None
-        await server.services.editor.edit(lambda doc: doc.append("The quick brown fox", "user"))
-        section = (await server.services.editor.sections())[0].id
+        editor = _editor(server)
+        await editor.edit(lambda doc: doc.append("The quick brown fox", "user"))
+        section = (await editor.sections())[0].id
         selection = {
             "from": {"sectionId": section, "offset": 4},
             "to": {"sectionId": section, "offset": 9},
@@ -152,11 +161,11 @@ async def test_the_reported_selection_reaches_scripts(tmp_path: Path) -> None:
         )
         log = await page.wait_for(lambda e: e["type"] == "script.log")
         assert log["text"] == "selected: quick"
-        assert (await server.services.editor.selection())["anchor"] == selection["from"]
+        assert (await editor.selection())["anchor"] == selection["from"]
         await page.send({"type": "selection", "selection": None})
         await page.send({"type": "selection", "selection": {"from": {"offset": -1}}})
         error = await page.wait_for(lambda e: e["type"] == "error")
         assert error["message"].startswith("selection: selection.from.")
         await asyncio.sleep(0)
-        caret = await server.services.editor.selection()
+        caret = await editor.selection()
         assert caret["from"] == {"sectionId": section, "offset": len("The quick brown fox")}
