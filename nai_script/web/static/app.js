@@ -1,10 +1,11 @@
 // The page: one WebSocket to the server, a `state` snapshot on connect, then live events.
 // Each module renders one area; this file routes events to them and sends page commands.
-import { renderDocument, applySection, applyStream, renderBlocked, renderHistory } from "./document.js";
+import { renderDocument, applySection, applyStream, renderBlocked, renderHistory, reportSelection, documentSelection } from "./document.js";
+import { renderStories } from "./stories.js";
 import { renderScripts, applyScriptState, removeScript } from "./scripts.js";
 import { renderStoryPanels } from "./panels.js";
 import { renderDiagnostics } from "./diagnostics.js";
-import { renderUi, applyUiEvent, showToast } from "./script_ui.js";
+import { renderUi, applyUiEvent, showToast, showContextMenu, hideContextMenu } from "./script_ui.js";
 import { showPermissionRequest, renderPermissions } from "./prompts.js";
 
 const token = new URLSearchParams(location.search).get("token") || "";
@@ -29,6 +30,7 @@ function onState(state) {
   app.diagnostics = state.diagnostics || [];
   renderDocument(app.story);
   renderStoryPanels(app.story, send);
+  renderStories(app.story, send);
   renderScripts(app.scripts, send);
   renderUi(app.ui, send);
   renderPermissions(state.permissions, send);
@@ -37,13 +39,23 @@ function onState(state) {
 
 const handlers = {
   "state": onState,
-  "story.state": (e) => { app.story = e.story ?? e; renderDocument(app.story); renderStoryPanels(app.story, send); },
+  "story.state": (e) => {
+    app.story = e.story ?? e;
+    renderDocument(app.story);
+    renderStoryPanels(app.story, send);
+    renderStories(app.story, send);
+  },
+  "story.list": (e) => { if (app.story) { app.story.stories = e.stories; renderStories(app.story, send); } },
   "doc.section": (e) => applySection(e),
   "doc.stream": (e) => applyStream(e),
   "editor.blocked": (e) => renderBlocked(e.blocked),
-  "generation.start": () => document.body.classList.add("generating"),
+  "generation.start": () => {
+    document.body.classList.add("generating");
+    document.getElementById("stop").hidden = false;
+  },
   "generation.end": (e) => {
     document.body.classList.remove("generating");
+    document.getElementById("stop").hidden = true;
     if (e.error) showToast({ message: e.error, type: "error" });
   },
   "settings.changed": (e) => { if (app.story) { app.story.settings = e.settings ?? app.story.settings; renderStoryPanels(app.story, send); } },
@@ -80,6 +92,13 @@ function wireControls() {
   const sendInput = () => { send({ type: "send", text: input.value || null }); input.value = ""; };
   document.getElementById("send").onclick = sendInput;
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.ctrlKey) sendInput(); });
+  document.getElementById("stop").onclick = () => send({ type: "stop" });
+  reportSelection(send);
+  document.getElementById("document").addEventListener("contextmenu", (e) => {
+    if (showContextMenu(e.clientX, e.clientY, documentSelection())) e.preventDefault();
+  });
+  document.addEventListener("click", (e) => { if (!e.target.closest("#context-menu")) hideContextMenu(); });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") hideContextMenu(); });
   for (const name of ["retry", "undo", "redo"]) {
     document.getElementById(name).onclick = () => send({ type: name });
   }

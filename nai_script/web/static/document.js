@@ -84,3 +84,49 @@ export function renderHistory(history) {
   document.getElementById("undo").disabled = !history.canUndo;
   document.getElementById("redo").disabled = !history.canRedo;
 }
+
+// ---------------------------------------------------------------- selection
+// The user's selection as the editor api sees it: `{from, to, anchor, head}`, each
+// `{sectionId, offset}` (offset in the section's text); from/to in document order.
+function pointOf(node, offset) {
+  const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+  const p = element?.closest("#document p[data-section-id]");
+  if (!p) return null;
+  const range = document.createRange();
+  range.setStart(p, 0);
+  range.setEnd(node, offset);
+  return { sectionId: p.dataset.sectionId, offset: range.toString().length };
+}
+
+export function documentSelection() {
+  const selection = window.getSelection();
+  if (!selection || !selection.rangeCount) return null;
+  const anchor = pointOf(selection.anchorNode, selection.anchorOffset);
+  const head = pointOf(selection.focusNode, selection.focusOffset);
+  if (!anchor || !head) return null;
+  const order = [...doc().querySelectorAll("p[data-section-id]")].map((p) => p.dataset.sectionId);
+  const before = (a, b) => {
+    const i = order.indexOf(a.sectionId), j = order.indexOf(b.sectionId);
+    return i < j || (i === j && a.offset <= b.offset);
+  };
+  const [from, to] = before(anchor, head) ? [anchor, head] : [head, anchor];
+  return { from, to, anchor, head };
+}
+
+// Tell the server where the selection is whenever it moves inside the document (debounced),
+// so `api.v1.editor.selection.get()` sees it; a selection elsewhere on the page is not ours.
+export function reportSelection(send) {
+  let timer = null;
+  let last = "";
+  document.addEventListener("selectionchange", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const selection = documentSelection();
+      if (!selection) return;
+      const text = JSON.stringify(selection);
+      if (text === last) return;
+      last = text;
+      send({ type: "selection", selection });
+    }, 100);
+  });
+}

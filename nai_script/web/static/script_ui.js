@@ -5,7 +5,14 @@
 import { renderMarkdown } from "./markdown.js";
 
 const scripts = new Map(); // scriptId -> { extensions: [], windows: Map(id -> element) }
+// Callbacks running now ("scriptId|targetId|partId"): a `disabledWhileCallbackRunning` button
+// stays disabled while its key is here, even when its window is redrawn meanwhile.
+const running = new Set();
 let send = () => {};
+
+function runningKey(scriptId, targetId, partId) {
+  return `${scriptId}|${targetId}|${partId || ""}`;
+}
 
 function entry(scriptId) {
   if (!scripts.has(scriptId)) scripts.set(scriptId, { extensions: [], windows: new Map() });
@@ -48,7 +55,7 @@ export function renderPart(part, ctx) {
       break;
     case "button":
       node = el("button", "part-button", part.text || "");
-      node.disabled = !!part.disabled;
+      markCallbackButton(node, part, running.has(runningKey(ctx.scriptId, ctx.targetId, part.id)));
       node.onclick = () => fire("callback");
       break;
     case "textInput": case "numberInput": case "multilineTextInput": {
@@ -89,7 +96,11 @@ export function renderPart(part, ctx) {
     case "collapsibleSection": {
       node = el("details", "part-collapsible");
       node.open = !(part.collapsed ?? part.initialCollapsed);
-      node.append(el("summary", "", part.title));
+      const summary = el("summary", "", part.title);
+      // Clicking the summary flips `open` after this handler: the new state is "collapsed"
+      // exactly when the section is open now.
+      summary.onclick = () => fire("toggle", node.open);
+      node.append(summary);
       for (const child of part.content || []) if (child) node.append(renderPart(child, ctx));
       break;
     }
@@ -108,6 +119,14 @@ export function renderPart(part, ctx) {
     for (const [key, value] of Object.entries(part.style)) node.style[key] = value;
   }
   return node;
+}
+
+// `disabled` as the script set it, plus "while its callback runs" when it asked for that.
+function markCallbackButton(button, part, isRunning) {
+  button.dataset.baseDisabled = part.disabled ? "1" : "";
+  button.dataset.disabledWhileRunning = part.disabledWhileCallbackRunning ? "1" : "";
+  button.classList.toggle("callback-running", isRunning);
+  button.disabled = !!part.disabled || (isRunning && !!part.disabledWhileCallbackRunning);
 }
 
 function renderContent(container, content, ctx) {
@@ -166,39 +185,131 @@ function closeWindow(scriptId, windowId) {
   state.windows.delete(windowId);
 }
 
+function extensionButton(scriptId, ext, className) {
+  const button = el("button", className, ext.text || ext.id);
+  button.dataset.extensionId = ext.id;
+  button.dataset.scriptId = scriptId;
+  markCallbackButton(button, ext, running.has(runningKey(scriptId, ext.id, "")));
+  return button;
+}
+
+function panel(scriptId, ext) {
+  const node = el("details", `ext-panel ext-${ext.type}`);
+  node.open = true;
+  node.dataset.extensionId = ext.id;
+  node.dataset.scriptId = scriptId;
+  node.append(el("summary", "", ext.name || ext.id));
+  const body = el("div", "panel-body");
+  renderContent(body, ext.content, { scriptId, targetId: ext.id });
+  node.append(body);
+  return node;
+}
+
+// Toolbar buttons in the top bar; sidebar panels in the Scripts tab; script panels in the
+// script-panel area under the document (all listed, the one `ui.openPanel` chose shown
+// first and marked); context-menu buttons wait for a right-click on the document.
 function renderExtensions() {
   const toolbar = document.getElementById("toolbar");
   const panels = document.getElementById("panels");
+  const scriptPanel = document.getElementById("script-panel");
   toolbar.replaceChildren();
   panels.replaceChildren();
+  scriptPanel.replaceChildren();
   for (const [scriptId, state] of scripts) {
     for (const ext of state.extensions) {
-      const ctx = { scriptId, targetId: ext.id };
-      if (ext.type === "toolbarButton" || ext.type === "contextMenuButton") {
-        const button = el("button", `ext-${ext.type}`, ext.text || ext.id);
-        button.dataset.extensionId = ext.id;
-        button.dataset.scriptId = scriptId;
-        button.disabled = !!ext.disabled;
+      if (ext.type === "toolbarButton") {
+        const button = extensionButton(scriptId, ext, "ext-toolbarButton");
         button.onclick = () => uiEvent(scriptId, ext.id, "", "callback");
         toolbar.append(button);
-      } else {
-        const panel = el("details", `ext-panel ext-${ext.type}`);
-        panel.open = true;
-        panel.dataset.extensionId = ext.id;
-        panel.append(el("summary", "", ext.name || ext.id));
-        const body = el("div", "panel-body");
-        renderContent(body, ext.content, ctx);
-        panel.append(body);
-        panels.append(panel);
+      } else if (ext.type === "scriptPanel") {
+        scriptPanel.append(panel(scriptId, ext));
+      } else if (ext.type === "sidebarPanel") {
+        panels.append(panel(scriptId, ext));
       }
     }
   }
+  markOpenPanel();
+}
+
+let openPanelKey = null; // "scriptId|panelId" of the panel the last ui.openPanel named
+
+function markOpenPanel() {
+  const area = document.getElementById("script-panel");
+  let shown = null;
+  for (const node of document.querySelectorAll(".ext-panel")) {
+    const isOpen = openPanelKey === `${node.dataset.scriptId}|${node.dataset.extensionId}`;
+    node.classList.toggle("panel-opened", isOpen);
+    if (isOpen) shown = node;
+  }
+  if (shown?.classList.contains("ext-scriptPanel")) area.prepend(shown);
+  area.hidden = !area.querySelector(".panel-opened");
+  if (shown) {
+    shown.open = true;
+    if (shown.classList.contains("ext-sidebarPanel")) {
+      document.querySelector('#tabs button[data-tab="scripts"]')?.click();
+    }
+    shown.scrollIntoView({ block: "nearest" });
+  }
+}
+
+// `ui.openPanel(id)` / `ui.closePanel()` (panelId null) from a script.
+function applyPanel(scriptId, panelId) {
+  openPanelKey = panelId == null ? null : `${scriptId}|${panelId}`;
+  markOpenPanel();
+}
+
+// A callback started or ended: a button that asked for it is disabled meanwhile.
+function applyCallback(event) {
+  const key = runningKey(event.scriptId, event.targetId, event.partId);
+  if (event.running) running.add(key); else running.delete(key);
+  const target = CSS.escape(event.targetId);
+  const script = CSS.escape(event.scriptId);
+  const buttons = event.partId
+    ? document.querySelectorAll(
+      `[data-script-id="${script}"][data-window-id="${target}"] [data-part-id="${CSS.escape(event.partId)}"],` +
+      `[data-script-id="${script}"][data-extension-id="${target}"] [data-part-id="${CSS.escape(event.partId)}"]`)
+    : document.querySelectorAll(`button[data-script-id="${script}"][data-extension-id="${target}"]`);
+  for (const button of buttons) {
+    if (button.tagName !== "BUTTON") continue;
+    button.classList.toggle("callback-running", !!event.running);
+    button.disabled = !!button.dataset.baseDisabled || (!!event.running && !!button.dataset.disabledWhileRunning);
+  }
+}
+
+// The context menu on the document: the scripts' context-menu buttons; a click hands the
+// script the selection the menu was opened on.
+export function showContextMenu(x, y, selection) {
+  const menu = document.getElementById("context-menu");
+  const items = [];
+  for (const [scriptId, state] of scripts) {
+    for (const ext of state.extensions) {
+      if (ext.type !== "contextMenuButton") continue;
+      const button = extensionButton(scriptId, ext, "ext-contextMenuButton");
+      button.setAttribute("role", "menuitem");
+      button.onclick = () => {
+        hideContextMenu();
+        uiEvent(scriptId, ext.id, "", "callback", selection);
+      };
+      items.push(button);
+    }
+  }
+  if (!items.length) return false;
+  menu.replaceChildren(...items);
+  menu.style.left = `${x}px`;
+  menu.style.top = `${y}px`;
+  menu.hidden = false;
+  return true;
+}
+
+export function hideContextMenu() {
+  document.getElementById("context-menu").hidden = true;
 }
 
 export function renderUi(snapshot, sendCommand) {
   send = sendCommand;
   for (const state of scripts.values()) for (const win of state.windows.values()) win.remove();
   scripts.clear();
+  running.clear();
   for (const [scriptId, extensions] of Object.entries(snapshot?.extensions || {})) {
     entry(scriptId).extensions = extensions;
   }
@@ -219,6 +330,12 @@ export function applyUiEvent(event, sendCommand) {
       break;
     case "ui.window.close":
       closeWindow(scriptId, event.windowId ?? event.id);
+      break;
+    case "ui.panel":
+      applyPanel(scriptId, event.panelId);
+      break;
+    case "ui.callback":
+      applyCallback(event);
       break;
     case "ui.script.removed":
       for (const win of entry(scriptId).windows.values()) win.remove();
