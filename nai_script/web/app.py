@@ -8,10 +8,11 @@ without the query string, so they need only the Host/Origin checks.
 from __future__ import annotations
 
 import mimetypes
+import weakref
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from nai_script.web.security import AccessPolicy
 from nai_script.web.services import WebServices
@@ -20,6 +21,7 @@ from nai_script.web.session import PageSession
 STATIC_PACKAGE = "nai_script.web"
 POLICY_KEY = web.AppKey("policy", AccessPolicy)
 SERVICES_KEY = web.AppKey("services", WebServices)
+SOCKETS_KEY = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 _TOKEN_PATHS = ("/", "/ws")
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -57,6 +59,8 @@ def create_app(services: WebServices, policy: AccessPolicy) -> web.Application:
     app = web.Application(middlewares=[access_check])
     app[POLICY_KEY] = policy
     app[SERVICES_KEY] = services
+    app[SOCKETS_KEY] = weakref.WeakSet()
+    app.on_shutdown.append(_close_sockets)
     static = load_static()
 
     async def page(request: web.Request) -> web.Response:
@@ -73,6 +77,7 @@ def create_app(services: WebServices, policy: AccessPolicy) -> web.Application:
     async def websocket(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
+        request.app[SOCKETS_KEY].add(ws)
         await PageSession(request.app[SERVICES_KEY], ws).run()
         return ws
 
@@ -80,3 +85,10 @@ def create_app(services: WebServices, policy: AccessPolicy) -> web.Application:
     app.router.add_get("/static/{name}", asset)
     app.router.add_get("/ws", websocket)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """An open page must not hold up shutdown until aiohttp's timeout: tell it we are going."""
+    sockets = app[SOCKETS_KEY]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

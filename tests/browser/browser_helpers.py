@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from nai_script.editor.pipeline import Editor
+from nai_script.web.compose import EditorServer
+
 CHROMIUM = Path(os.environ.get("NAI_SCRIPT_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -56,3 +59,22 @@ async def browser_page(name: str) -> AsyncIterator[Any]:
                 raise
         finally:
             await browser.close()
+
+
+def editor_of(server: EditorServer) -> Editor:
+    """The served editor (present whenever ``serve`` composed it, as in every browser test)."""
+    assert server.services is not None
+    assert server.services.editor is not None
+    return server.services.editor
+
+
+def toolbar_button(page: Any, text: str) -> Any:
+    """A script's toolbar button by its label."""
+    return page.locator("#toolbar button", has_text=text)
+
+
+async def open_tab(page: Any, name: str) -> Any:
+    """Click a side tab (``scripts``, ``story``, ``lorebook``, ``diagnostics``); its body."""
+    await page.wait_for_selector('#status[data-state="open"]')
+    await page.click(f'#tabs button[data-tab="{name}"]')
+    return page.locator(f"#tab-{name}")

@@ -10,6 +10,13 @@ function el(tag, text, className) {
 
 function seconds(s) { return `${Math.max(0, s).toFixed(1)} s`; }
 
+// An entry returns when its window has passed AND the user interacted after it: show both.
+function entryWait(entry, now) {
+  const windowLeft = entry.due_at - now;
+  if (!entry.waiting_for_interaction) return windowLeft > 0 ? `returns in ${seconds(windowLeft)}` : "returning";
+  return windowLeft > 0 ? `window ends in ${seconds(windowLeft)}, then waits for interaction` : "waits for interaction";
+}
+
 function bucket(name, b, now) {
   const box = el("div", undefined, `bucket bucket-${name}`);
   box.append(el("div", `${name}: ${b.available} / ${b.capacity} available, ${b.held} held (window ${seconds(b.window_s)})` +
@@ -18,7 +25,7 @@ function bucket(name, b, now) {
   for (const entry of b.entries || []) {
     const tr = el("tr");
     tr.append(el("td", `${entry.amount}${entry.in_flight ? " (in flight)" : ""}`),
-      el("td", entry.waiting_for_interaction ? "waits for interaction" : `returns in ${seconds(entry.due_at - now)}`));
+      el("td", entryWait(entry, now)));
     table.append(tr);
   }
   box.append(table);
