@@ -36,6 +36,7 @@ from nai_script.host.api import (
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
 from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
 from nai_script.host.errors import LoadError
+from nai_script.host.history_storage import history_storage
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
 from nai_script.host.script import LoadedScript
 from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
@@ -366,14 +367,23 @@ class ScriptHost:
         if namespace == "tempStorage":
             return script.temp_storage
         if namespace == "storyStorage":
-            return ScriptStorage.persistent(self.storage_db, Scope.STORY, script.id, self.story_id)
+            story = self.story_id if self.editor is None else self.editor.story_id
+            return ScriptStorage.persistent(self.storage_db, Scope.STORY, script.id, story)
         if namespace == "historyStorage":
-            return ScriptStorage.persistent(
-                self.storage_db, Scope.HISTORY, script.id, self.history_node_id
-            )
+            return history_storage(self.storage_db, script.id, self._history_ancestry())
         return ScriptStorage.persistent(
             self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP_BYTES
         )
+
+    def _history_ancestry(self) -> Callable[[], list[str]]:
+        """The open story's current node and its ancestors (``historyStorage`` reads fall
+        back along them); without an editor, just the fixed ``history_node_id``."""
+        editor = self.editor
+        if editor is None:
+            node = self.history_node_id
+            return lambda: [node]
+        store, story = editor.store, editor.story_id
+        return lambda: store.ancestors(story, store.current_node(story))
 
     def input_capacity(self, model: str) -> int:
         """Input bucket size: 2 x the model's context at the account's tier."""
