@@ -157,6 +157,7 @@ class Editor(StoryOps):
             if parent is not None:
                 self.host.history_node_id = parent.id
                 await self.publish_state()
+                await self.refresh_script_ui()
             await self.host.record_manual_generation()
             return await self._generate("user", None)
         finally:

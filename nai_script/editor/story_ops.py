@@ -61,6 +61,7 @@ class StoryOps:
         self.check_idle("opening a story")
         await self.store.run(lambda: self._bind(story_id))
         await self.publish_state()
+        await self.refresh_script_ui()
 
     async def create_story(self, title: str = "Untitled") -> str:
         info = await self.store.run(lambda: self.store.create_story(StorySettings(title=title)))
@@ -169,10 +170,16 @@ class StoryOps:
         self.previous_node_id = previous
         self.host.history_node_id = node.id
         await self.publish_state()
+        await self.refresh_script_ui()
         await self.host.fire_hook(
             "onHistoryNavigated", {"nodeId": node.id, "previousNodeId": previous, "action": how}
         )
         return node
+
+    async def refresh_script_ui(self) -> None:
+        """Another story or history node: ``story:``/``history:``-bound UI values may differ."""
+        if self.host.ui is not None:
+            await self.host.ui.refresh_all_bound()
 
     # ---------------------------------------------------------------------- settings
 

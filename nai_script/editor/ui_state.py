@@ -274,6 +274,29 @@ class UiState:
         if ui.rendered_extensions:
             self.bus.publish({"type": "ui.extensions", "scriptId": script_id, "extensions": []})
 
+    def forget_version(self, script: LoadedScript) -> None:
+        """Drop the UI of this one version of a script (its worker stopped: a reload
+        replaced it, or it was killed); a newer version's UI under the same id stays."""
+        ui = self._scripts.get(script.id)
+        if ui is not None and ui.script is script:
+            self.forget_script(script.id)
+
+    # -- storage-bound values ------------------------------------------------------------------
+
+    async def storage_changed(self, script: LoadedScript) -> None:
+        """The script wrote its storage (a timer, a hook, its top level): re-publish bound
+        values that changed. While one of its UI callbacks runs, the refresh that follows the
+        callback shows its writes at once (one update per click, not one per write)."""
+        ui = self._scripts.get(script.id)
+        if ui is not None and ui.script is script and not ui.running:
+            await ui.refresh_bound(self.host, self.bus)
+
+    async def refresh_all_bound(self) -> None:
+        """The open story or history node changed: ``story:``/``history:`` keys may read
+        differently now, for every script."""
+        for ui in list(self._scripts.values()):
+            await ui.refresh_bound(self.host, self.bus)
+
     # -- internals ---------------------------------------------------------------------------
 
     def _ui_for(self, script: LoadedScript) -> ScriptUi:

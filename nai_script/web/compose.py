@@ -111,6 +111,7 @@ class EditorServer:
         services.ui = self._make_ui(host)
         roster.stopped_listeners.append(services.ui.forget_script)
         roster.stopped_listeners.append(permissions.forget)
+        roster.ended_listeners.append(services.ui.forget_version)
         services.editor = self._make_editor(host)
         self._stack.callback(bus.close)
 

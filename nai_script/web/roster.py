@@ -60,6 +60,9 @@ class ScriptRoster:
         self._lock = asyncio.Lock()
         # Told the id of a script that stopped for good (unloaded, disabled): its UI goes.
         self.stopped_listeners: list[Callable[[str], None]] = []
+        # Told a version whose worker stopped while its script lives on (a reload replaced
+        # it, or it was killed): that version's UI goes, the script's grants stay.
+        self.ended_listeners: list[Callable[[LoadedScript], None]] = []
 
     # -- ScriptLoader (the watcher calls these) ---------------------------------------------
 
@@ -150,6 +153,7 @@ class ScriptRoster:
     def notice_exit(self, script: LoadedScript) -> None:
         """Called when a worker may have died (an error log): republish its state."""
         if script.exit_reason is not None and script.path in self._known:
+            self._tell_ended(script)
             self._publish(self.state_of(script.path).event())
 
     # -- internals ---------------------------------------------------------------------------
@@ -157,6 +161,10 @@ class ScriptRoster:
     def _tell_stopped(self, script_id: str) -> None:
         for listener in list(self.stopped_listeners):
             listener(script_id)
+
+    def _tell_ended(self, script: LoadedScript) -> None:
+        for listener in list(self.ended_listeners):
+            listener(script)
 
     def _loaded(self, path: Path) -> LoadedScript | None:
         return next((s for s in self._host.scripts if s.path == path), None)
@@ -176,20 +184,28 @@ class ScriptRoster:
             self._publish(self.state_of(resolved).event())
             return None
         async with self._lock:
+            previous = self._loaded(resolved)
             try:
-                if self._loaded(resolved) is None:
+                if previous is None:
                     await self._host.load_script(resolved)
                 else:
                     await self._host.reload_script(resolved)
             except Exception as error:
                 self._errors[resolved] = load_error_text(error)
+                self._end_replaced(previous, resolved)
                 self._publish(self.state_of(resolved).event())
                 if raise_errors:
                     raise
                 return None
             self._errors.pop(resolved, None)
+            self._end_replaced(previous, resolved)
         self._publish(self.state_of(resolved).event())
         return None
+
+    def _end_replaced(self, previous: LoadedScript | None, path: Path) -> None:
+        """A reload stopped ``previous`` unless it failed before the swap (then it runs on)."""
+        if previous is not None and self._loaded(path) is not previous:
+            self._tell_ended(previous)
 
 
 def _resolve(path: Path) -> Path:

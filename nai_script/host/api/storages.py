@@ -2,6 +2,7 @@
 
 The persistent three are slices of one SQLite file keyed by script id (and story / history
 node for the scoped ones), so they survive reloads and restarts; ``tempStorage`` is per load.
+A persistent write tells the script UI (``host.ui``), which re-renders bound values.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from nai_script.host.storage import ScriptStorage, StorageError
 
 NAMESPACES = ("storage", "storyStorage", "historyStorage", "tempStorage")
 METHODS = ("get", "set", "remove", "list", "has", "getOrDefault", "setIfAbsent")
+#: The methods that may change what a bound UI value shows (``setIfAbsent`` only when True).
+WRITES = ("set", "remove", "setIfAbsent")
 
 
 def _run(store: ScriptStorage, method: str, ctx: CallContext) -> Any:
@@ -44,9 +47,14 @@ def _route(namespace: str, method: str) -> Callable[[CallContext], Awaitable[Any
         try:
             if namespace == "tempStorage":
                 return _run(store, method, ctx)
-            return await ctx.host.storage_db.run(lambda: _run(store, method, ctx))
+            result = await ctx.host.storage_db.run(lambda: _run(store, method, ctx))
         except StorageError as error:
             raise ApiFailure(f"{namespace}.{method}: {error}") from None
+        if method in WRITES and result is not False and ctx.host.ui is not None:
+            # Inputs bound by ``storageKey`` and ``{{key}}`` texts show the new value even
+            # when the write came from a timer or a hook rather than a UI callback.
+            await ctx.host.ui.storage_changed(ctx.script)
+        return result
 
     return route
 
