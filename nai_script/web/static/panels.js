@@ -70,7 +70,8 @@ export function renderStoryPanels(story, send) {
     return;
   }
   storyTab.replaceChildren(settingsForm(story.settings || {}, send));
-  const lorebook = story.lorebook || {};
+  // A snapshot carries `entries`/`categories`; a `lorebook.changed` event sets `lorebook`.
+  const lorebook = story.lorebook || { entries: story.entries, categories: story.categories };
   const categories = lorebook.categories || [];
   loreTab.replaceChildren(
     el("div", { textContent: `categories: ${categories.map((c) => c.name).join(", ") || "none"}` }),

@@ -1,0 +1,155 @@
+"""The side panels in a real Chromium: memory and a lorebook entry edited on the page persist
+(reload: still there) and reach the built context a script's hook sees; the diagnostics tab
+shows a script's buckets (held entries, countdowns, waiting for interaction) and its logs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+
+from typing import Any
+
+from browser_helpers import browser_page, editor_of, open_tab, toolbar_button
+from web_helpers import served
+
+from nai_script.limits import FakeClock, LimitsConfig
+
+MEMORY = "Sir Marrow is the old knight of the north."
+LORE_TEXT = "The glass bridge sings when the wind blows."
+
+CONTEXT_WATCHER = f"""
+def built(params):
+    text = ' '.join(message['content'] for message in params['messages'])
+    api.v1.log('memory in context: ' + str({MEMORY!r} in text))
+    api.v1.log('lore in context: ' + str({LORE_TEXT!r} in text))
+
+api.v1.hooks.register('onContextBuilt', built)
+"""
+
+SPENDER = """
+async def spend():
+    await api.v1.generate([{'role': 'user', 'content': 'Go on'}],
+        {'model': 'glm-4-6', 'max_tokens': 16})
+    api.v1.log('spent some output')
+
+def touch():
+    api.v1.log('touched')
+
+await api.v1.ui.register([
+    {'type': 'toolbarButton', 'id': 'spend', 'text': 'Spend', 'callback': spend},
+    {'type': 'toolbarButton', 'id': 'touch', 'text': 'Touch', 'callback': touch},
+])
+"""
+
+
+async def _save_memory(page: Any, text: str) -> None:
+    story = await open_tab(page, "story")
+    await story.locator('#settings-form textarea[name="memory"]').fill(text)
+    await story.get_by_role("button", name="Save settings").click()
+
+
+async def _add_lore_entry(page: Any) -> None:
+    lorebook = await open_tab(page, "lorebook")
+    new_entry = lorebook.locator("form.lore-entry").last
+    await new_entry.locator('input[name="displayName"]').fill("Glass bridge")
+    await new_entry.locator('input[name="keys"]').fill("bridge, glass")
+    await new_entry.locator('textarea[name="text"]').fill(LORE_TEXT)
+    await new_entry.get_by_role("button", name="Add entry").click()
+    # The saved entry comes back from the server as its own form (with Delete).
+    saved = lorebook.locator("form.lore-entry", has=page.get_by_role("button", name="Delete"))
+    await saved.wait_for()
+
+
+async def test_memory_and_a_lore_entry_persist_and_reach_the_context(tmp_path: Path) -> None:
+    async with (
+        served(tmp_path, {"watcher.py": CONTEXT_WATCHER}) as server,
+        browser_page("panels_context") as page,
+    ):
+        await page.goto(server.url)
+        await _save_memory(page, MEMORY)
+        await _add_lore_entry(page)
+        settings = await editor_of(server).settings()
+        assert settings.memory == MEMORY
+
+        # A fresh page load is drawn from the stored story.
+        await page.reload()
+        story = await open_tab(page, "story")
+        memory = story.locator('#settings-form textarea[name="memory"]')
+        await page.wait_for_function(
+            "(el) => el.value.length > 0", arg=await memory.element_handle()
+        )
+        assert await memory.input_value() == MEMORY
+        lorebook = await open_tab(page, "lorebook")
+        saved = lorebook.locator("form.lore-entry").first
+        assert await saved.locator('textarea[name="text"]').input_value() == LORE_TEXT
+        assert await saved.locator('input[name="keys"]').input_value() == "bridge, glass"
+        assert await lorebook.locator("form.lore-entry").count() == 2  # the entry + a blank one
+
+        # Send text naming the key: the hook sees memory and the entry in the messages.
+        await page.fill("#input", "They walked toward the bridge.")
+        await page.click("#send")
+        await page.locator("#document .origin-ai").first.wait_for()
+        diagnostics = await open_tab(page, "diagnostics")
+        log = diagnostics.locator('.diag-script[data-script-id="watcher"] .log')
+        await log.get_by_text("memory in context: True", exact=True).wait_for()
+        await log.get_by_text("lore in context: True", exact=True).wait_for()
+
+
+async def test_memory_edited_on_the_page_survives_a_restart(tmp_path: Path) -> None:
+    async with served(tmp_path) as server, browser_page("panels_restart") as page:
+        await page.goto(server.url)
+        await _save_memory(page, MEMORY)
+        await page.wait_for_function(
+            "window.naiScript.story && window.naiScript.story.settings.memory.length > 0"
+        )
+    async with served(tmp_path) as server, browser_page("panels_restart_after") as page:
+        await page.goto(server.url)
+        story = await open_tab(page, "story")
+        memory = story.locator('#settings-form textarea[name="memory"]')
+        await page.wait_for_function(
+            "(el) => el.value.length > 0", arg=await memory.element_handle()
+        )
+        assert await memory.input_value() == MEMORY
+
+
+async def test_diagnostics_show_held_entries_countdowns_and_logs(tmp_path: Path) -> None:
+    clock = FakeClock()
+    limits = LimitsConfig(output_capacity=200, output_window_s=60.0)
+    async with (
+        served(tmp_path, {"spender.py": SPENDER}, clock=clock, limits_config=limits) as server,
+        browser_page("diagnostics") as page,
+    ):
+        await page.goto(server.url)
+        diagnostics = await open_tab(page, "diagnostics")
+        script = diagnostics.locator('.diag-script[data-script-id="spender"]')
+        output = script.locator(".bucket-output")
+        await output.get_by_text("output: 200 / 200 available, 0 held", exact=False).wait_for()
+        await script.get_by_text("editor.generate calls left: 3").wait_for()
+
+        await toolbar_button(page, "Spend").click()
+        await script.locator(".log").get_by_text("spent some output").wait_for()
+        # Held, its window running, and no interaction since: both conditions shown.
+        entry = output.locator("tr").first
+        await entry.get_by_text("window ends in 60.0 s, then waits for interaction").wait_for()
+        held = int(await entry.locator("td").first.text_content() or "0")
+        assert 0 < held <= 16
+        header = output.locator("div").first
+        assert "waiting for interaction" in (await header.text_content() or "")
+        assert f"{200 - held} / 200 available, {held} held" in (await header.text_content() or "")
+        # The input bucket shows its own held entry (the prompt's uncached tokens).
+        await script.locator(".bucket-input tr").first.wait_for()
+
+        # An interaction (after the spend): now only the window is left, counting down on
+        # the host's clock.
+        clock.advance(1)
+        await toolbar_button(page, "Touch").click()
+        await script.locator(".log").get_by_text("touched").wait_for()
+        await entry.get_by_text("returns in 59.0 s", exact=True).wait_for()
+        clock.advance(44)
+        await entry.get_by_text("returns in 15.0 s", exact=True).wait_for()
+        clock.advance(15)
+        await output.get_by_text("output: 200 / 200 available, 0 held", exact=False).wait_for()
+        assert await output.locator("tr").count() == 0
+        assert editor_of(server) is not None
