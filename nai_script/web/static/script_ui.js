@@ -89,8 +89,9 @@ export function renderPart(part, ctx) {
       const shown = el("span", "part-slider-value", `${part.prefix || ""}${input.value}${part.suffix || ""}`);
       input.oninput = () => { shown.textContent = `${part.prefix || ""}${input.value}${part.suffix || ""}`; };
       input.onchange = () => fire("onChange", Number(input.value));
-      node = labelled(part, input);
-      node.append(shown);
+      // A wrapper even without a label: an <input> cannot hold the value shown beside it.
+      node = el("span", "part-slider-wrap");
+      node.append(labelled(part, input), shown);
       break;
     }
     case "collapsibleSection": {
