@@ -14,6 +14,7 @@ from typing import Any
 from browser_helpers import browser_page, editor_of, open_tab, toolbar_button
 from web_helpers import served
 
+from nai_script.editor.models import LorebookEntry
 from nai_script.limits import FakeClock, LimitsConfig
 
 MEMORY = "Sir Marrow is the old knight of the north."
@@ -94,6 +95,46 @@ async def test_memory_and_a_lore_entry_persist_and_reach_the_context(tmp_path: P
         diagnostics = await open_tab(page, "diagnostics")
         log = diagnostics.locator('.diag-script[data-script-id="watcher"] .log')
         await log.get_by_text("memory in context: True", exact=True).wait_for()
+        await log.get_by_text("lore in context: True", exact=True).wait_for()
+
+
+async def test_editing_an_existing_lore_entry_persists_and_changes_the_context(
+    tmp_path: Path,
+) -> None:
+    async with (
+        served(tmp_path, {"watcher.py": CONTEXT_WATCHER}) as server,
+        browser_page("panels_entry_edit") as page,
+    ):
+        editor = editor_of(server)
+        await editor.put_entry(
+            LorebookEntry(displayName="Bridge", keys=["bridge"], text="An old stone bridge.")
+        )
+        await page.goto(server.url)
+        lorebook = await open_tab(page, "lorebook")
+        entry = lorebook.locator("form.lore-entry").first
+        text = entry.locator('textarea[name="text"]')
+        await page.wait_for_function("(el) => el.value.length > 0", arg=await text.element_handle())
+        assert await text.input_value() == "An old stone bridge."
+        await text.fill(LORE_TEXT)
+        await entry.get_by_role("button", name="Save").click()
+        await page.wait_for_function(
+            "(t) => window.naiScript.story.lorebook &&"
+            " window.naiScript.story.lorebook.entries[0].text === t",
+            arg=LORE_TEXT,
+        )
+        entries, _ = await editor.lorebook()
+        assert [e.text for e in entries] == [LORE_TEXT]
+
+        await page.reload()
+        lorebook = await open_tab(page, "lorebook")
+        text = lorebook.locator("form.lore-entry").first.locator('textarea[name="text"]')
+        await page.wait_for_function("(el) => el.value.length > 0", arg=await text.element_handle())
+        assert await text.input_value() == LORE_TEXT
+
+        await page.fill("#input", "At the bridge they stopped.")
+        await page.click("#send")
+        diagnostics = await open_tab(page, "diagnostics")
+        log = diagnostics.locator('.diag-script[data-script-id="watcher"] .log')
         await log.get_by_text("lore in context: True", exact=True).wait_for()
 
 

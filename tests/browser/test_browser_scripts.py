@@ -94,6 +94,24 @@ await api.v1.ui.register([
 ])
 """
 
+ASKS_AT_RUNTIME = """
+async def report(message):
+    await api.v1.ui.window.open({'id': 'result', 'title': 'Result',
+        'content': [{'type': 'text', 'id': 'message', 'text': message}]})
+
+async def ask():
+    granted = await api.v1.permissions.request('documentEdit', 'to add a line')
+    if not granted:
+        await report('not granted')
+        return
+    await api.v1.document.append(' Added after asking.')
+    await report('granted and appended')
+
+await api.v1.ui.register([
+    {'type': 'toolbarButton', 'id': 'ask', 'text': 'Ask', 'callback': ask},
+])
+"""
+
 
 async def test_an_output_budget_refills_only_after_the_window_and_a_click(tmp_path: Path) -> None:
     clock = FakeClock()
@@ -203,3 +221,26 @@ async def test_a_header_permission_is_answered_on_the_page(tmp_path: Path) -> No
                     assert text.startswith("failed:"), text
                     assert "documentEdit" in text, text
                     assert "Appended by the script." not in stored
+
+
+async def test_a_permission_asked_at_runtime_is_answered_on_the_page(tmp_path: Path) -> None:
+    async with (
+        served(tmp_path, {"asker.py": ASKS_AT_RUNTIME}) as server,
+        browser_page("permission_runtime") as page,
+    ):
+        await page.goto(server.url)
+        message = page.locator('.window[data-window-id="result"] [data-part-id="message"]')
+        prompt = page.locator(".permission-prompt")
+        # Deny first: the script is told, nothing is written.
+        await toolbar_button(page, "Ask").click()
+        await prompt.wait_for()
+        assert "to add a line" in (await prompt.text_content() or "")
+        await prompt.locator("button.deny").click()
+        await message.filter(has_text="not granted").wait_for()
+        # Asking again prompts again; allowing lets the edit through.
+        await toolbar_button(page, "Ask").click()
+        await prompt.locator("button.allow").click()
+        await message.filter(has_text="granted and appended").wait_for()
+        await page.locator("#document", has_text="Added after asking.").wait_for()
+        sections = await editor_of(server).sections()
+        assert "Added after asking." in "".join(s.text for s in sections)
