@@ -75,11 +75,19 @@ async def slow():
 async def show_panel():
     await api.v1.ui.openPanel('side')
 
+async def show_main():
+    await api.v1.ui.openPanel('main')
+
+async def close_panel():
+    await api.v1.ui.closePanel()
+
 await api.v1.ui.register([
   {'type': 'contextMenuButton', 'id': 'shout', 'text': 'Shout it', 'callback': shout},
   {'type': 'toolbarButton', 'id': 'slow', 'text': 'Slow', 'callback': slow,
    'disabledWhileCallbackRunning': True},
   {'type': 'toolbarButton', 'id': 'panel', 'text': 'Panel', 'callback': show_panel},
+  {'type': 'toolbarButton', 'id': 'main-open', 'text': 'Main', 'callback': show_main},
+  {'type': 'toolbarButton', 'id': 'close', 'text': 'Close panel', 'callback': close_panel},
   {'type': 'sidebarPanel', 'id': 'side', 'name': 'Side panel',
    'content': [{'type': 'text', 'id': 'sidetext', 'text': 'side content'}]},
   {'type': 'scriptPanel', 'id': 'main', 'name': 'Main panel',
@@ -243,6 +251,13 @@ async def test_context_menu_panels_and_a_button_disabled_while_running(tmp_path:
         )
         assert await side.is_visible()
         assert "side content" in await side.inner_text()
+        await page.locator('#toolbar button[data-extension-id="main-open"]').click()
+        script_panel = page.locator("#script-panel")
+        await script_panel.wait_for()  # shown under the document
+        assert "main content" in await script_panel.inner_text()
+        await page.locator('#toolbar button[data-extension-id="close"]').click()
+        await script_panel.wait_for(state="hidden")
+        assert await page.locator(".ext-panel.panel-opened").count() == 0
 
 
 async def test_stop_button_ends_a_generation(tmp_path: Path) -> None:
