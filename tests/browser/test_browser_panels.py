@@ -9,6 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
+import asyncio
 from typing import Any
 
 from browser_helpers import browser_page, editor_of, open_tab, toolbar_button
@@ -194,3 +195,19 @@ async def test_diagnostics_show_held_entries_countdowns_and_logs(tmp_path: Path)
         await output.get_by_text("output: 200 / 200 available, 0 held", exact=False).wait_for()
         assert await output.locator("tr").count() == 0
         assert editor_of(server) is not None
+
+
+async def test_stopping_the_server_with_a_page_open_does_not_wait_for_the_page(
+    tmp_path: Path,
+) -> None:
+    """An open page used to hold shutdown until aiohttp's 60 s timeout (Ctrl+C on ``serve``)."""
+    async with browser_page("shutdown_with_page") as page:
+        server_cm = served(tmp_path)
+        server = await server_cm.__aenter__()
+        try:
+            await page.goto(server.url)
+            await page.wait_for_selector('#status[data-state="open"]')
+        finally:
+            async with asyncio.timeout(20):  # a hang, not a speed check
+                await server_cm.__aexit__(None, None, None)
+        await page.wait_for_selector('#status[data-state="closed"]')
