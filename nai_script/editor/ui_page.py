@@ -56,6 +56,10 @@ async def run_page_event(
         ui.running.discard(slot)
         raise
     if handle is None:
+        if args.stored is not None and node.get("storageKey"):
+            # No callback will run to refresh the page: show what the bound write changed
+            # ({{key}} texts, other parts bound to the same key, a section's collapsed state).
+            await ui.refresh_bound(host, bus)
         return None
     script = ui.script
     where = {"scriptId": script.id, "targetId": target_id, "partId": part_id, "event": event}

@@ -265,3 +265,20 @@ async def test_values_the_page_sent_are_dropped_with_their_window(tmp_path: Path
             assert await state.handle_ui_event("st", f"w{n}", "i", "onChange", "x" * 1000) is None
             await state.close_window(script, f"w{n}")
         assert state._scripts["st"].page_values == {}
+
+
+async def test_a_bound_input_without_callback_refreshes_what_reads_its_key(tmp_path: Path) -> None:
+    body = (
+        "await api.v1.ui.window.open({'id': 'w', 'content': [\n"
+        "  {'type': 'text', 'id': 't', 'text': 'Hello {{name}}'},\n"
+        "  {'type': 'textInput', 'id': 'i', 'storageKey': 'name'}]})\n"
+    )
+    async with loaded(tmp_path, body) as (_env, state, _script, sub):
+        assert state.windows_of("st")[0]["content"][0]["text"] == "Hello "
+        drain(sub)
+        task = await state.handle_ui_event("st", "w", "i", "onChange", "Mira")
+        assert task is None  # no callback: the host itself refreshes the bound text
+        assert state.windows_of("st")[0]["content"][0]["text"] == "Hello Mira"
+        assert [e["type"] for e in drain(sub) if e["type"].startswith("ui.window")] == [
+            "ui.window.update"
+        ]
