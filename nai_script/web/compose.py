@@ -106,7 +106,13 @@ class EditorServer:
         self.host = host
         await self._stack.enter_async_context(host)
         roster = ScriptRoster(host, bus.publish)
-        services = WebServices(host=host, bus=bus, roster=roster, permissions=permissions)
+        services = WebServices(
+            host=host,
+            bus=bus,
+            roster=roster,
+            permissions=permissions,
+            backend_label=self.backend.label,
+        )
         self.services = services
         services.ui = self._make_ui(host)
         roster.stopped_listeners.append(services.ui.forget_script)

@@ -30,6 +30,8 @@ class WebServices:
     editor: Editor | None = None
     ui: UiState | None = None
     permissions: PagePermissions | None = None
+    # Shown in the page's top bar, so a simulated backend is always labelled as such.
+    backend_label: str = ""
 
     def need(self, name: str) -> Any:
         service = getattr(self, name)

@@ -12,6 +12,7 @@ async def build_state(services: WebServices) -> dict[str, Any]:
     permissions = services.permissions
     return {
         "type": "state",
+        "backend": services.backend_label,
         "story": None if services.editor is None else await services.editor.snapshot(),
         "scripts": [state.model_dump(mode="json") for state in services.roster.states()],
         "ui": None if services.ui is None else services.ui.snapshot(),

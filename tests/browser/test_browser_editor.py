@@ -59,6 +59,7 @@ async def test_type_and_send_shows_user_and_ai_text(tmp_path: Path) -> None:
     async with served(tmp_path) as server, browser_page("send") as page:
         await page.goto(server.url)
         await page.wait_for_selector('#status[data-state="open"]')
+        await page.locator("#backend", has_text="SIMULATOR").wait_for()
         await page.fill("#input", "The knight rode into the valley.")
         await page.click("#send")
         user = page.locator("#document .origin-user", has_text="The knight rode")

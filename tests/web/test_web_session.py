@@ -23,6 +23,7 @@ async def test_state_lists_scripts_with_their_state_and_error_line(tmp_path: Pat
     async with served(tmp_path, scripts) as server, page_socket(server) as page:
         state = await page.next()
         assert state["type"] == "state"
+        assert state["backend"].startswith("SIMULATOR")  # labelled wherever it shows
         assert [Path(s["path"]).name for s in state["scripts"]] == sorted(scripts)
         assert _state_of(state, "a_good.py")["state"] == "running"
         broken = _state_of(state, "b_broken.py")

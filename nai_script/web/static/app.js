@@ -24,6 +24,7 @@ function setStatus(state, text) {
 }
 
 function onState(state) {
+  document.getElementById("backend").textContent = state.backend || "";
   app.story = state.story;
   app.scripts = state.scripts || [];
   app.ui = state.ui;
