@@ -188,7 +188,9 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         "api.v1.log((await api.v1.lorebook.category(cid)).enabled)\n"
         "for call in (lambda: api.v1.lorebook.createEntry({'keys': ['/(/']}),\n"
         "             lambda: api.v1.lorebook.updateEntry('nope', {}),\n"
-        "             lambda: api.v1.lorebook.createEntry({'bogus': 1})):\n"
+        "             lambda: api.v1.lorebook.createEntry({'bogus': 1}),\n"
+        "             lambda: api.v1.lorebook.updateCategory('nope', {}),\n"
+        "             lambda: api.v1.lorebook.updateCategory(cid, 'x')):\n"
         "    try:\n        await call()\n"
         "    except ValueError as e:\n        api.v1.log(str(e)[:30])\n"
         "await api.v1.lorebook.removeEntry(eid)\n"
@@ -203,7 +205,9 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         assert lines[2].startswith("entry.keys:")
         assert lines[3].startswith("entryId: no lorebook entry")
         assert lines[4].startswith("entry.bogus:")
-        assert lines[5] == "0 0"
+        assert lines[5].startswith("categoryId: no lorebook categ")
+        assert lines[6].startswith("category: must be an object")
+        assert lines[7] == "0 0"
 
 
 async def test_build_context_and_generate_with_story(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nai_script.editor.pipeline import Editor
 
 T = TypeVar("T")
+M = TypeVar("M", LorebookEntry, LorebookCategory)
 # NovelAI's namespace -> the StorySettings field behind it.
 TEXT_SETTINGS = {
     "memory": "memory",
@@ -198,16 +199,26 @@ async def _create_entry(ctx: CallContext) -> str:
     return str(saved.id)
 
 
-async def _update_entry(ctx: CallContext) -> None:
-    bound = ctx.bind(("entryId", REQUIRED), ("entry", REQUIRED))
-    if not isinstance(bound["entry"], dict):
-        raise ApiUsageError("entry: must be an object with the fields to change")
+async def _patched(
+    ctx: CallContext,
+    kind: str,
+    current_of: Callable[[tuple[list[LorebookEntry], list[LorebookCategory]]], list[Any]],
+    validate: Callable[[Any, str], M],
+) -> M:
+    """``update<Kind>(id, fields)``: the stored item with ``fields`` merged in, validated."""
+    bound = ctx.bind((f"{kind}Id", REQUIRED), (kind, REQUIRED))
+    if not isinstance(bound[kind], dict):
+        raise ApiUsageError(f"{kind}: must be an object with the fields to change")
     require_permission(ctx, "lorebookEdit")
-    entries, _ = await editor_of(ctx).lorebook()
-    current = next((e for e in entries if e.id == bound["entryId"]), None)
+    items = current_of(await editor_of(ctx).lorebook())
+    current = next((item for item in items if item.id == bound[f"{kind}Id"]), None)
     if current is None:
-        raise ApiUsageError(f"entryId: no lorebook entry {bound['entryId']!r}")
-    merged = _validated_entry({**current.model_dump(), **bound["entry"], "id": current.id}, "entry")
+        raise ApiUsageError(f"{kind}Id: no lorebook {kind} {bound[f'{kind}Id']!r}")
+    return validate({**current.model_dump(), **bound[kind], "id": current.id}, kind)
+
+
+async def _update_entry(ctx: CallContext) -> None:
+    merged = await _patched(ctx, "entry", lambda lore: lore[0], _validated_entry)
     await _lorebook_write(ctx, lambda editor: editor.put_entry(merged))
 
 
@@ -226,17 +237,7 @@ async def _create_category(ctx: CallContext) -> str:
 
 
 async def _update_category(ctx: CallContext) -> None:
-    bound = ctx.bind(("categoryId", REQUIRED), ("category", REQUIRED))
-    if not isinstance(bound["category"], dict):
-        raise ApiUsageError("category: must be an object with the fields to change")
-    require_permission(ctx, "lorebookEdit")
-    _, categories = await editor_of(ctx).lorebook()
-    current = next((c for c in categories if c.id == bound["categoryId"]), None)
-    if current is None:
-        raise ApiUsageError(f"categoryId: no lorebook category {bound['categoryId']!r}")
-    merged = _validated_category(
-        {**current.model_dump(), **bound["category"], "id": current.id}, "category"
-    )
+    merged = await _patched(ctx, "category", lambda lore: lore[1], _validated_category)
     await _lorebook_write(ctx, lambda editor: editor.put_category(merged))
 
 
