@@ -197,9 +197,12 @@ class Limits:
             if needed < 0:
                 raise ValueError(f"{rule.kind.value}_tokens: must be >= 0, got {needed}")
         now = self.clock.now()
-        future = self._store.submit(LimitsStore.reserve_tx(script_id, now, requests))
+        future = self._store.commit_reserve(LimitsStore.reserve_tx(script_id, now, requests))
         try:
-            output_entry, input_entry = await asyncio.shield(asyncio.wrap_future(future))
+            if future.done():  # committed on this thread, no hop
+                output_entry, input_entry = future.result()
+            else:
+                output_entry, input_entry = await asyncio.shield(asyncio.wrap_future(future))
         except Refusal as refusal:
             raise BudgetExceeded(
                 script_id=script_id,

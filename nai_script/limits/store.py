@@ -1,22 +1,33 @@
 """SQLite persistence for held entries, interactions and cache blocks.
 
-One file, WAL, ``synchronous=FULL`` by default: a commit is fsynced before the call that made
-it returns, so an acknowledged spend survives kill -9 *and* power loss (NORMAL would survive
-kill -9 but may roll back the last commits on power loss, i.e. refill buckets). Writes run on
-one dedicated thread, so the fsync never stalls the event loop; reads use a second connection
-on the caller's thread (WAL readers never wait for the writer). Every check-and-charge runs in
-one ``BEGIN IMMEDIATE`` transaction, which also makes two processes on one file race-free.
+One file, WAL, ``synchronous=FULL`` by default, so what is acknowledged survives kill -9 *and*
+power loss (NORMAL survives kill -9 but may roll back the last commits on power loss). Writes
+run on one dedicated thread, so an fsync never stalls the event loop; reads use another
+connection on the caller's thread (WAL readers never wait for the writer). Every
+check-and-charge runs in one ``BEGIN IMMEDIATE`` transaction, which also makes two processes on
+one file race-free.
+
+Only a reserve must never be lost (a lost reserve would refill a bucket); a lost settle leaves
+its entries in flight, charged in full by ``recover_orphaned_reservations``, and a lost cache
+block charges a later prompt as uncached: both err towards charging more. So settles and cache
+writes commit without an fsync of their own, and the reserve, on each generation's critical
+path, skips the thread hop too (``commit_reserve``): when nothing is queued ahead of it and no
+other connection holds the write lock, it commits at once on the caller's thread through a
+connection that never waits for a lock; with FULL, the writer thread then fsyncs the WAL while
+the request is already on its way. A kill -9 never loses a commit (it is in the OS before the
+call returns); only a power loss within that one fsync could lose a reserve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry
 from nai_script.limits.prefix_cache import CachedBlock
@@ -89,6 +100,14 @@ def immediate(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T])
     return result
 
 
+def _is_busy(error: Exception) -> bool:
+    """Another connection holds the write lock (the extended codes share the low byte)."""
+    return (
+        isinstance(error, sqlite3.OperationalError)
+        and error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    )
+
+
 def _row_to_entry(row: tuple[int, str, str, int, int, float, int]) -> HeldEntry:
     return HeldEntry(
         id=row[0],
@@ -100,6 +119,9 @@ def _row_to_entry(row: tuple[int, str, str, int, int, float, int]) -> HeldEntry:
         settled=bool(row[6]),
     )
 
+
+#: A settle writing more cache rows than this is queued, never run on the caller's thread.
+_INLINE_CACHE_ROWS = 32
 
 _ENTRY_COLUMNS = "id, script_id, bucket, amount, reserved, spent_at, settled"
 
@@ -123,6 +145,12 @@ class LimitsStore:
             (SCHEMA_VERSION,),
         )
         self._reader = connect(self.path, synchronous, busy_timeout_ms)
+        # Writes whose loss on power failure could only over-charge, and reserves (see the
+        # module doc): committed without an fsync of their own.
+        self._lazy = connect(self.path, "NORMAL", busy_timeout_ms)
+        self._inline = connect(self.path, "NORMAL", busy_timeout_ms=0)  # never waits for a lock
+        self._fsync_reserves = synchronous == "FULL"
+        self._last_submitted: Future[Any] | None = None
         self._closed = False
         # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
         # Reads apply them, so this process sees a settle the moment it is queued.
@@ -130,11 +158,59 @@ class LimitsStore:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Queue a write; writes run one at a time, in order."""
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, lazy: bool = False) -> Future[T]:
+        """Queue a write; writes run one at a time, in order. ``lazy`` ones skip the fsync."""
         if self._closed:
             raise RuntimeError(f"limits store {self.path} is closed")
-        return self._writer_pool.submit(fn, self._writer)
+        future = self._writer_pool.submit(fn, self._lazy if lazy else self._writer)
+        self._last_submitted = future
+        return future
+
+    def commit_reserve(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """A reserve, on the generation's critical path: committed at once on the caller's
+        thread when it can be (``_now_or_queued``), else queued; the future is done if it ran
+        here. Either way the writer thread then fsyncs the WAL (with FULL), while the request
+        is already on its way.
+        """
+        future = self._now_or_queued(fn)
+        if self._fsync_reserves:
+            self._writer_pool.submit(self._fsync_wal)
+        return future
+
+    def _now_or_queued(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Commit ``fn`` here and now, without an fsync, when nothing is queued ahead of it (so
+        order is kept) and no other connection holds the write lock; otherwise queue it (lazy).
+
+        Running here skips two thread hops, and the writer thread's wait for the GIL while the
+        loop is busy. ``fn`` must be one ``BEGIN IMMEDIATE`` transaction (``immediate``): a
+        busy lock then fails before anything is written, and the write is queued instead.
+        """
+        if self._closed:
+            raise RuntimeError(f"limits store {self.path} is closed")
+        ahead = self._last_submitted
+        if ahead is None or ahead.done():
+            future: Future[T] = Future()
+            try:
+                future.set_result(fn(self._inline))
+            except Exception as error:  # e.g. a refusal: the transaction rolled back
+                if not _is_busy(error):
+                    future.set_exception(error)
+                    return future
+            else:
+                return future
+        return self.submit(fn, lazy=True)
+
+    def _fsync_wal(self) -> None:
+        """Writer thread: make the commits so far durable against power loss (they are in the
+        WAL already; an fsync of the file flushes every commit written to it)."""
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:  # checkpointed and removed: the commits are in the db file
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def settle_soon(
         self,
@@ -143,14 +219,20 @@ class LimitsStore:
     ) -> Future[list[int]]:
         """Queue a settle (and a cache write) as one transaction, visible to reads at once.
 
-        The caller need not wait for the commit: the writer thread runs writes in order, so a
-        later reserve always sees this settle. If the process dies first, the entries stay in
-        flight and ``recover_orphaned_reservations`` charges them in full (never a refill).
+        The caller need not wait for the commit: it is made here at once when it can be
+        (``_now_or_queued``; a big cache write always goes to the writer thread, so as not to
+        hold the loop), else queued in order, so a later reserve always sees this settle. If
+        the process dies first, the entries stay in flight and
+        ``recover_orphaned_reservations`` charges them in full (never a refill).
         """
         for entry_id, used in settlements:
             self._queued_settlements[entry_id] = used
+        tx = self.settle_and_cache_tx(settlements, cache)
         try:
-            future = self.submit(self.settle_and_cache_tx(settlements, cache))
+            if cache is None or len(cache[1]) + len(cache[2]) <= _INLINE_CACHE_ROWS:
+                future = self._now_or_queued(tx)
+            else:
+                future = self.submit(tx, lazy=True)
         except RuntimeError:
             self._forget_queued(settlements)
             raise
@@ -189,6 +271,8 @@ class LimitsStore:
         self._writer_pool.shutdown(wait=True)
         self._writer.close()
         self._reader.close()
+        self._lazy.close()
+        self._inline.close()
 
     # -- reads (caller's thread) ----------------------------------------------------------
 
