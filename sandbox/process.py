@@ -91,6 +91,24 @@ _CHAIN: contextvars.ContextVar[InvokeChain | None] = contextvars.ContextVar(
 )
 
 
+class _ReplyOrder:
+    """Set while an api call is served: the newest chained invocation of the calling worker.
+    The reply then carries ``after``, and the worker handles it only once that invocation has
+    finished, so the host need not wait for a chain's end before answering (a stream's closing
+    callback still runs before the script's ``await generate(...)`` returns)."""
+
+    __slots__ = ("after", "worker")
+
+    def __init__(self, worker: ScriptWorker) -> None:
+        self.worker = worker
+        self.after: int | None = None
+
+
+_REPLY_ORDER: contextvars.ContextVar[_ReplyOrder | None] = contextvars.ContextVar(
+    "reply_order", default=None
+)
+
+
 @contextlib.contextmanager
 def chained_invokes() -> Iterator[InvokeChain]:
     """Chain the invocations made in this context (and in tasks it starts) in send order."""
@@ -243,7 +261,12 @@ class ScriptWorker:
         self._invokes[invoke_id] = future
         key: int | str = target.id if isinstance(target, CallbackHandle) else target
         chain = _CHAIN.get()
-        after = None if chain is None else chain.link(self, invoke_id)
+        after = None
+        if chain is not None:
+            after = chain.link(self, invoke_id)
+            order = _REPLY_ORDER.get()
+            if order is not None and order.worker is self:
+                order.after = invoke_id
         self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes), after=after))
         limit = self._limits.wall_seconds if timeout is None else timeout
         # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
@@ -399,6 +422,8 @@ class ScriptWorker:
         return True
 
     async def _serve(self, message: ApiCallMessage) -> None:
+        order = _ReplyOrder(self)
+        _REPLY_ORDER.set(order)  # this task's own context (and the tasks the handler starts)
         try:
             call = api_call_of(message, script_name=self.name, api=self._api, remotes=self._remotes)
             value = to_wire(await self._handler(call), self._remotes)
@@ -407,6 +432,8 @@ class ScriptWorker:
             raise
         except Exception as error:
             reply = error_reply(message.id, error)
+        if order.after is not None:
+            reply["after"] = order.after
         if self.exit_reason is None:
             self._send(reply)
 

@@ -182,6 +182,10 @@ class Worker:
             self.loop.stop()
 
     def _on_reply(self, message: dict[str, Any]) -> None:
+        after = message.get("after")
+        if type(after) is int and after in self._deferred:
+            self._deferred[after].append(message)  # handled once that invocation finished
+            return
         entry = self._calls.pop(int(message["id"]), None)
         if entry is None or entry[0].done():
             return
@@ -258,7 +262,10 @@ class Worker:
         if failed:
             self._remember_failure(invoke_id)
         for waiting in self._deferred.pop(invoke_id, []):
-            self._on_invoke(waiting)
+            if waiting["t"] == "reply":
+                self._on_reply(waiting)
+            else:
+                self._on_invoke(waiting)
 
     def _start_invoke(self, invoke_id: int, message: dict[str, Any]) -> None:
         target = message["target"]
@@ -334,7 +341,11 @@ class Worker:
     def _cancel(self, invoke_id: int | None) -> None:
         unstarted: list[dict[str, Any]] = []
         for waiting in self._deferred.values():
-            unstarted += [m for m in waiting if invoke_id is None or m["id"] == invoke_id]
+            unstarted += [
+                m
+                for m in waiting
+                if m["t"] == "invoke" and (invoke_id is None or m["id"] == invoke_id)
+            ]
             waiting[:] = [m for m in waiting if m not in unstarted]
         for message in unstarted:  # never started: each ends cancelled, uncalled
             failure = self._failure(asyncio.CancelledError())
