@@ -3,7 +3,7 @@
 id: cancel-stream
 name: Cancel Stream
 version: 1.0.0
-description: Cancels a long generation after a few chunks; only what streamed is charged.
+description: Cancels a long generation after its first 50 tokens; only what streamed is charged.
 ---
 """
 
@@ -14,8 +14,8 @@ seen = []
 async def on_chunk(choices, final):
     if final:
         return
-    seen.append(choices[0].text)
-    if len(seen) >= 5:
+    seen.extend(choices[0].token_ids)
+    if len(seen) >= 50:
         await signal.cancel()
 
 

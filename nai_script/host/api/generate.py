@@ -6,7 +6,11 @@ streamed output and the uncached input, cache the prompt's blocks only after a s
 
 Callback delivery coalesces: while the script's callback is still running, newly arrived
 chunks are merged per choice index (text concatenated, token ids appended) and delivered as
-one call when it returns. The final call is ``callback(choices, True)`` with every choice's
+one call when it returns. Deliveries also start at most once per ``DELIVERY_INTERVAL_S`` (one
+display frame): a stream faster than that (a local server, the simulator at full speed) would
+otherwise spend more on worker round trips than on the stream, while a callback could not
+show the difference; a stream slower than that (NovelAI's) is delivered chunk by chunk. The
+stream's end is delivered at once. The final call is ``callback(choices, True)`` with every choice's
 ``finish_reason`` and empty ``text``/``token_ids`` (so a script that appends each delta never
 doubles the text); the full text is the return value.
 """
@@ -14,7 +18,6 @@ doubles the text); the full text is the return value.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any, Literal
 
@@ -34,10 +37,12 @@ from nai_script.host.dispatch import (
 from nai_script.host.script import GenerationState
 from nai_script.limits import BudgetExceeded
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
-from sandbox.process import ScriptFailed, WorkerError, chained_invokes
+from sandbox.process import chained_invokes
 from sandbox.protocol import CallbackHandle
 
 MAX_OUTPUT_TOKENS = 2048
+#: The shortest time between the starts of two callback deliveries (see the module doc).
+DELIVERY_INTERVAL_S = 0.016
 DEFAULT_MAX_TOKENS = 150
 IN_PROGRESS = "A generation is already in progress"
 
@@ -127,6 +132,8 @@ class StreamCollector:
         self._pending: dict[int, _PendingChoice] = {}
         self._delivery: asyncio.Task[None] | None = None
         self._delivering = False  # a delivery task is running (cheaper than .done() per token)
+        self._last_delivery = -DELIVERY_INTERVAL_S  # loop time the last delivery started
+        self._pause: asyncio.Future[None] | None = None  # the delivery task waiting its turn
         self.callback_failed = False
         self.deliveries = 0
 
@@ -161,12 +168,29 @@ class StreamCollector:
             self._delivery = asyncio.ensure_future(self._deliver())
 
     async def _deliver(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._pending and not self.callback_failed:
+                wait = self._last_delivery + DELIVERY_INTERVAL_S - loop.time()
+                if wait > 0:  # chunks arriving meanwhile join this delivery
+                    await self._wait_turn(loop, wait)
+                    if not self._pending:  # the stream ended and ``finish_delivery`` took it
+                        break
                 pending, self._pending = self._pending, {}
+                self._last_delivery = loop.time()
                 await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
         finally:
             self._delivering = False
+
+    async def _wait_turn(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
+        """Sleep ``wait`` seconds, or less if ``finish_delivery`` ends the pause."""
+        self._pause = pause = loop.create_future()
+        timer = loop.call_later(wait, _resolve, pause)
+        try:
+            await pause
+        finally:
+            timer.cancel()
+            self._pause = None
 
     async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
         assert self._callback is not None
@@ -177,14 +201,19 @@ class StreamCollector:
         if not ok:
             self.callback_failed = True
 
-    async def finish_delivery(self, final: bool) -> None:
-        """Flush what is pending; with ``final`` send the closing ``callback(choices, True)``.
+    async def finish_delivery(self, final: bool) -> asyncio.Task[None] | None:
+        """Send what is pending and, with ``final``, the closing ``callback(choices, True)``;
+        return the task that ends when every delivery has (for the caller to track).
 
         The stream is over, so the rest is sent at once behind the delivery in flight, not a
         round trip each: deliveries are chained (``chained_invokes``), so the worker runs each
-        only after the one before returned and skips the rest once one raised.
+        only after the one before returned and skips the rest once one raised. Nor does the
+        api call's reply wait for them: it is ordered after the chain's last call in the worker
+        (``sandbox.process``), so the script still sees every callback before its result.
         """
         calls: list[asyncio.Future[None]] = []
+        if self._pause is not None:  # the delivery task waits for its turn: the rest goes now
+            _resolve(self._pause)
         if self._delivery is not None:
             calls.append(self._delivery)
         if self._callback is not None and not self.callback_failed:
@@ -199,8 +228,10 @@ class StreamCollector:
                     for i in indexes
                 ]
                 calls.append(asyncio.ensure_future(self._invoke(closing, True)))
-        if calls:
-            await _all_of(calls)
+        if not calls:
+            return None
+        await asyncio.sleep(0)  # the new calls run up to their send, in order, before we go on
+        return asyncio.ensure_future(_all_of(calls))
 
     def abandon(self) -> None:
         if self._delivery is not None:
@@ -219,6 +250,11 @@ class StreamCollector:
                 for i in indexes
             ]
         }
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _all_of(calls: list[asyncio.Future[None]]) -> None:
@@ -354,8 +390,9 @@ async def _stream_and_settle(
             collector.finish[index] = "cancelled"
     else:
         await budget.succeed(collector.streamed_tokens)
-    with contextlib.suppress(ScriptFailed, WorkerError):
-        await collector.finish_delivery(final=True)
+    trailing = await collector.finish_delivery(final=True)
+    if trailing is not None:
+        ctx.script.track(trailing)
     return collector.result()
 
 
