@@ -14,46 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aiohttp
+from sim_process import simulator
 
 from nai_script.client import ClientSettings, NovelAIClient, models
-from nai_script.sim import SimServer, SimSettings
 
 MODEL = "glm-4-6"
 TOKEN = "pst-bench"
-
-_CHILD = """
-import asyncio, sys
-from nai_script.sim import SimServer, SimSettings
-async def main():
-    async with SimServer(SimSettings(tokens_per_second=0)) as sim:
-        print(sim.base_url, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-asyncio.run(main())
-"""
-
-
-@asynccontextmanager
-async def simulator(in_process: bool) -> AsyncIterator[str]:
-    if in_process:
-        async with SimServer(SimSettings(tokens_per_second=0)) as sim:
-            yield sim.base_url
-        return
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-    )
-    assert child.stdin is not None
-    assert child.stdout is not None
-    try:
-        yield (await child.stdout.readline()).decode().strip()
-    finally:
-        child.stdin.close()
-        await asyncio.wait_for(child.wait(), 10)
 
 
 async def raw_round(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
