@@ -7,7 +7,7 @@ streamed output and the uncached input, cache the prompt's blocks only after a s
 Callback delivery coalesces: while the script's callback is still running, newly arrived
 chunks are merged per choice index (text concatenated, token ids appended) and delivered as
 one call when it returns. Deliveries also start at most once per ``DELIVERY_INTERVAL_S`` (one
-display frame): a stream faster than that (a local server, the simulator at full speed) would
+display frame), counting from the stream's start: a stream faster than that (a local server, the simulator at full speed) would
 otherwise spend more on worker round trips than on the stream, while a callback could not
 show the difference; a stream slower than that (NovelAI's) is delivered chunk by chunk. The
 stream's end is delivered at once. The final call is ``callback(choices, True)`` with every choice's
@@ -132,7 +132,9 @@ class StreamCollector:
         self._pending: dict[int, _PendingChoice] = {}
         self._delivery: asyncio.Task[None] | None = None
         self._delivering = False  # a delivery task is running (cheaper than .done() per token)
-        self._last_delivery = -DELIVERY_INTERVAL_S  # loop time the last delivery started
+        # Loop time the last delivery started; the stream's start counts as one, so a stream
+        # shorter than the interval costs no round trip before its end.
+        self._last_delivery = asyncio.get_running_loop().time()
         self._pause: asyncio.Future[None] | None = None  # the delivery task waiting its turn
         self.callback_failed = False
         self.deliveries = 0
