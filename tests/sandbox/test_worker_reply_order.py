@@ -50,6 +50,10 @@ async def main(padding=0):
     value = await api.v1.echo('x')
     order.append('returned')
     return [value, order]
+def main_sync():
+    value = api.v1.echoSync('x')
+    order.append('returned')
+    return [value, order]
 def seen():
     return order
 """
@@ -59,13 +63,13 @@ Plan = Callable[[ApiCall], Awaitable[Any]]
 
 @dataclass
 class ChainHost(FakeHost):
-    """The harness host, with ``api.v1.echo`` served by the test's ``plan`` when one is set."""
+    """The harness host, with ``api.v1.echo``/``echoSync`` served by the test's ``plan`` when one is set."""
 
     plan: Plan | None = None
     echo_calls: list[ApiCall] = field(default_factory=list)
 
     async def handle(self, call: ApiCall) -> Any:
-        if call.path == "v1.echo" and self.plan is not None:
+        if call.path in ("v1.echo", "v1.echoSync") and self.plan is not None:
             self.echo_calls.append(call)
             return await self.plan(call)
         return await super().handle(call)
@@ -273,3 +277,21 @@ async def test_cancelling_an_invoke_never_takes_a_reply_with_the_same_id(
         # The other link never ran: "quick" was skipped or cancelled before it started.
         await asyncio.wait_for(worker.wait_idle(), DEADLINE_S)
         assert sorted(await worker.invoke("seen")) == ["cb cancelled", "returned"]
+
+
+async def test_a_sync_call_is_answered_at_once_even_with_a_chain() -> None:
+    """A script blocked in a sync call cannot run a callback until it returns: its reply is
+    handed over at once (no deadlock) and the chained callback runs afterwards."""
+    host = ChainHost()
+    async with running(SOURCE, host=host) as (worker, _):
+        links: list[asyncio.Future[Any]] = []
+
+        async def plan(call: ApiCall) -> str:
+            links.extend(await send_chain(worker, "slow"))
+            return "answer"
+
+        host.plan = plan
+        value, order = await asyncio.wait_for(worker.invoke("main_sync"), DEADLINE_S)
+        assert (value, order) == ("answer", ["returned"])
+        assert await settle(links) == [None]
+        assert await worker.invoke("seen") == ["returned", "cb end"]
