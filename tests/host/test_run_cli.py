@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,26 @@ def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
     assert report["limits"]["last_manual_generation_at"] is not None
     again = run(tmp_path, "api.v1.log(api.v1.script.getAllowedOutput())\n", name="s.py")
     assert again.returncode == 0
+
+
+
+def test_starting_a_run_counts_as_an_interaction(tmp_path: Path) -> None:
+    """Launching a script by hand is the user's interaction with it: what an earlier run spent
+    returns once its window has passed, with nothing typed on stdin."""
+    source = (
+        '"""\n---\nid: again\nname: Again\n---\n"""\n'
+        "api.v1.log(api.v1.script.getAllowedOutput())\n"
+        "await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 7})\n"
+    )
+    first = run(tmp_path, source)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == ["2048"]
+    second = run(tmp_path, source)  # within the 240 s window: still held
+    assert second.stdout.splitlines() == ["2041"]
+    # Let both spends' window pass (move them 300 s into the past in the real file).
+    with sqlite3.connect(tmp_path / "data" / "limits.sqlite3") as conn:
+        conn.execute("UPDATE held_entries SET spent_at = spent_at - 300")
+    third = run(tmp_path, source)
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.splitlines() == ["2048"]
