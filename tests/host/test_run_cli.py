@@ -175,7 +175,6 @@ def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
     assert again.returncode == 0
 
 
-
 def test_starting_a_run_counts_as_an_interaction(tmp_path: Path) -> None:
     """Launching a script by hand is the user's interaction with it: what an earlier run spent
     returns once its window has passed, with nothing typed on stdin."""
