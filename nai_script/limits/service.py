@@ -255,7 +255,7 @@ class Limits:
             if change.touched or change.evicted:
                 cache = (script_id, change.touched, change.evicted)
         if settlements or cache is not None:
-            self._store.settle_soon(settlements, cache)
+            self._store.settle_soon(settlements, cache, defer=True)
         self._notify()
 
     async def flush(self) -> None:

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -100,6 +101,26 @@ def immediate(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T])
     return result
 
 
+_DeferredSettle = tuple[
+    Sequence[tuple[int, int]],
+    tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
+    Future[list[int]],
+]
+
+
+def _chain(source: Future[T], target: Future[T]) -> None:
+    """Complete ``target`` as ``source`` completes."""
+
+    def copy(done: Future[T]) -> None:
+        error = done.exception()
+        if error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)
+
+
 def _is_busy(error: Exception) -> bool:
     """Another connection holds the write lock (the extended codes share the low byte)."""
     return (
@@ -155,6 +176,10 @@ class LimitsStore:
         # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
         # Reads apply them, so this process sees a settle the moment it is queued.
         self._queued_settlements: dict[int, int] = {}
+        # ``settle_soon(defer=True)`` settles waiting for the end of the loop iteration; only
+        # the thread that made the store (the event loop's) defers and drains them.
+        self._deferred: list[_DeferredSettle] = []
+        self._owner = threading.get_ident()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -162,6 +187,8 @@ class LimitsStore:
         """Queue a write; writes run one at a time, in order. ``lazy`` ones skip the fsync."""
         if self._closed:
             raise RuntimeError(f"limits store {self.path} is closed")
+        if self._deferred and threading.get_ident() == self._owner:
+            self._commit_deferred()  # they were made first: they commit first
         future = self._writer_pool.submit(fn, self._lazy if lazy else self._writer)
         self._last_submitted = future
         return future
@@ -187,6 +214,8 @@ class LimitsStore:
         """
         if self._closed:
             raise RuntimeError(f"limits store {self.path} is closed")
+        if self._deferred and threading.get_ident() == self._owner:
+            self._commit_deferred()  # they were made first: they commit first
         ahead = self._last_submitted
         if ahead is None or ahead.done():
             future: Future[T] = Future()
@@ -216,17 +245,38 @@ class LimitsStore:
         self,
         settlements: Sequence[tuple[int, int]],
         cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None = None,
+        *,
+        defer: bool = False,
     ) -> Future[list[int]]:
         """Queue a settle (and a cache write) as one transaction, visible to reads at once.
 
         The caller need not wait for the commit: it is made here at once when it can be
         (``_now_or_queued``; a big cache write always goes to the writer thread, so as not to
-        hold the loop), else queued in order, so a later reserve always sees this settle. If
-        the process dies first, the entries stay in flight and
-        ``recover_orphaned_reservations`` charges them in full (never a refill).
+        hold the loop), else queued in order, so a later reserve always sees this settle. With
+        ``defer`` (on an event loop) it waits for the end of this loop iteration, so what the
+        caller answers next (a generate's result) goes out first; any write made meanwhile
+        commits the deferred settles first, and so does ``close``. If the process dies first,
+        the entries stay in flight and ``recover_orphaned_reservations`` charges them in full
+        (never a refill).
         """
         for entry_id, used in settlements:
             self._queued_settlements[entry_id] = used
+        if not defer:
+            return self._commit_settle(settlements, cache)
+        if self._closed:
+            self._forget_queued(settlements)
+            raise RuntimeError(f"limits store {self.path} is closed")
+        landed: Future[list[int]] = Future()
+        if not self._deferred:
+            asyncio.get_running_loop().call_soon(self._commit_deferred)
+        self._deferred.append((settlements, cache, landed))
+        return landed
+
+    def _commit_settle(
+        self,
+        settlements: Sequence[tuple[int, int]],
+        cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
+    ) -> Future[list[int]]:
         tx = self.settle_and_cache_tx(settlements, cache)
         try:
             if cache is None or len(cache[1]) + len(cache[2]) <= _INLINE_CACHE_ROWS:
@@ -238,6 +288,15 @@ class LimitsStore:
             raise
         future.add_done_callback(lambda done: self._settle_landed(settlements, done))
         return future
+
+    def _commit_deferred(self) -> None:
+        """Commit the deferred settles, in the order they were made."""
+        deferred, self._deferred = self._deferred, []
+        for settlements, cache, landed in deferred:
+            try:
+                _chain(self._commit_settle(settlements, cache), landed)
+            except RuntimeError as error:  # closed meanwhile
+                landed.set_exception(error)
 
     def _forget_queued(self, settlements: Sequence[tuple[int, int]]) -> None:
         for entry_id, _ in settlements:
@@ -267,6 +326,8 @@ class LimitsStore:
     def close(self) -> None:
         if self._closed:
             return
+        if self._deferred:
+            self._commit_deferred()
         self._closed = True
         self._writer_pool.shutdown(wait=True)
         self._writer.close()
