@@ -90,17 +90,25 @@ async def settle(links: list[asyncio.Future[Any]]) -> list[Any]:
     return await asyncio.wait_for(asyncio.gather(*links, return_exceptions=True), DEADLINE_S)
 
 
+async def main_with_chain(
+    host: ChainHost, worker: ScriptWorker, *targets: str
+) -> tuple[Any, list[str], list[asyncio.Future[Any]]]:
+    """Run the script's ``main`` while the api call it makes sends ``targets`` as a chain."""
+    links: list[asyncio.Future[Any]] = []
+
+    async def plan(call: ApiCall) -> str:
+        links.extend(await send_chain(worker, *targets))
+        return "answer"
+
+    host.plan = plan
+    value, order = await asyncio.wait_for(worker.invoke("main"), DEADLINE_S)
+    return value, order, links
+
+
 async def test_the_reply_waits_for_the_chained_callback() -> None:
     host = ChainHost()
     async with running(SOURCE, host=host) as (worker, _):
-        links: list[asyncio.Future[Any]] = []
-
-        async def plan(call: ApiCall) -> str:
-            links.extend(await send_chain(worker, "slow"))
-            return "answer"
-
-        host.plan = plan
-        value, order = await asyncio.wait_for(worker.invoke("main"), DEADLINE_S)
+        value, order, links = await main_with_chain(host, worker, "slow")
         assert value == "answer"
         assert order == ["cb end", "returned"]
         assert await settle(links) == [None]
@@ -109,14 +117,7 @@ async def test_the_reply_waits_for_the_chained_callback() -> None:
 async def test_the_reply_waits_for_the_last_of_a_chain() -> None:
     host = ChainHost()
     async with running(SOURCE, host=host) as (worker, _):
-        links: list[asyncio.Future[Any]] = []
-
-        async def plan(call: ApiCall) -> str:
-            links.extend(await send_chain(worker, "slow", "quick", "slow"))
-            return "answer"
-
-        host.plan = plan
-        _, order = await asyncio.wait_for(worker.invoke("main"), DEADLINE_S)
+        _, order, links = await main_with_chain(host, worker, "slow", "quick", "slow")
         assert order == ["cb end", "quick", "cb end", "returned"]
         await settle(links)
 
@@ -124,14 +125,7 @@ async def test_the_reply_waits_for_the_last_of_a_chain() -> None:
 async def test_the_reply_arrives_when_the_callback_raises() -> None:
     host = ChainHost()
     async with running(SOURCE, host=host) as (worker, _):
-        links: list[asyncio.Future[Any]] = []
-
-        async def plan(call: ApiCall) -> str:
-            links.extend(await send_chain(worker, "slow_boom"))
-            return "answer"
-
-        host.plan = plan
-        value, order = await asyncio.wait_for(worker.invoke("main"), DEADLINE_S)
+        value, order, links = await main_with_chain(host, worker, "slow_boom")
         assert (value, order) == ("answer", ["cb raised", "returned"])
         (outcome,) = await settle(links)
         assert "cb boom" in str(outcome)
