@@ -7,12 +7,13 @@ streamed output and the uncached input, cache the prompt's blocks only after a s
 Callback delivery coalesces: while the script's callback is still running, newly arrived
 chunks are merged per choice index (text concatenated, token ids appended) and delivered as
 one call when it returns. Deliveries also start at most once per ``DELIVERY_INTERVAL_S`` (one
-display frame), counting from the stream's start: a stream faster than that (a local server, the simulator at full speed) would
-otherwise spend more on worker round trips than on the stream, while a callback could not
-show the difference; a stream slower than that (NovelAI's) is delivered chunk by chunk. The
-stream's end is delivered at once. The final call is ``callback(choices, True)`` with every choice's
-``finish_reason`` and empty ``text``/``token_ids`` (so a script that appends each delta never
-doubles the text); the full text is the return value.
+display frame), counting from the stream's start: a stream faster than that (a local server,
+the simulator at full speed) would otherwise spend more on worker round trips than on the
+stream, while a callback could not show the difference; a stream slower than that (NovelAI's)
+is delivered chunk by chunk. The stream's end is delivered at once. The final call is
+``callback(choices, True)`` with every choice's ``finish_reason`` and empty
+``text``/``token_ids`` (so a script that appends each delta never doubles the text); the full
+text is the return value.
 """
 
 from __future__ import annotations
