@@ -243,10 +243,12 @@ class Limits:
         settlements: Sequence[tuple[int, int]],
         cache_for: tuple[str, Sequence[int]] | None = None,
     ) -> None:
-        """Settle (and cache a succeeded prompt) now in memory, durably in the background.
+        """Settle (and cache a succeeded prompt) now in memory, in the file at the end of this
+        loop iteration (after the caller's answer went out; ``LimitsStore.settle_soon``).
 
-        The writer keeps order, so the next reserve sees it; reads here see it at once. A
-        crash before the commit leaves the entries in flight, charged in full on recovery.
+        Every later write commits it first, so the next reserve sees it; reads here see it at
+        once. A crash before the commit leaves the entries in flight, charged in full on
+        recovery.
         """
         cache = None
         if cache_for is not None:
