@@ -10,7 +10,8 @@ import pytest
 
 from nai_script.limits import buckets
 from nai_script.limits.buckets import BucketKind, BucketRule
-from nai_script.limits.store import LimitsStore, Refusal, _held_amount
+from nai_script.limits.sql import held_amount
+from nai_script.limits.store import LimitsStore, Refusal
 
 RULES = [
     BucketRule(kind=BucketKind.OUTPUT, capacity=10_000, window_s=240.0),
@@ -58,7 +59,7 @@ def test_sql_held_matches_python_available(tmp_path: Path) -> None:
             )
             for rule in RULES:
                 expected = buckets.available(entries, rule, now, last)
-                held = _held_amount(conn, "s", rule, now, last)
+                held = held_amount(conn, "s", rule, now, last)
                 assert max(0, rule.capacity - held) == expected, (rule.kind, last)
     finally:
         store.close()
