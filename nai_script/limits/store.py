@@ -77,7 +77,8 @@ _INLINE_CACHE_ROWS = 32
 
 
 class LimitsStore:
-    """The SQLite file behind the limits (one writer thread, one reader connection)."""
+    """The SQLite file behind the limits: a writer thread, a reader connection, and the
+    connections for commits made in place (see the module doc)."""
 
     def __init__(
         self,
