@@ -15,7 +15,7 @@ from typing import Any
 
 from host_helpers import hosted
 
-from nai_script.host.api.generate import DELIVERY_INTERVAL_S
+from nai_script.host.api.stream_collector import DELIVERY_INTERVAL_S
 from nai_script.host.script import LoadedScript
 from nai_script.sim import SimSettings
 

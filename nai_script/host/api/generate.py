@@ -4,16 +4,7 @@ Validate, count the chat-templated prompt, reserve both buckets (a refusal costs
 always stream from the backend, deliver chunks to the script's callback, settle: charge the
 streamed output and the uncached input, cache the prompt's blocks only after a success.
 
-Callback delivery coalesces: while the script's callback is still running, newly arrived
-chunks are merged per choice index (text concatenated, token ids appended) and delivered as
-one call when it returns. Deliveries also start at most once per ``DELIVERY_INTERVAL_S`` (one
-display frame), counting from the stream's start: a stream faster than that (a local server,
-the simulator at full speed) would otherwise spend more on worker round trips than on the
-stream, while a callback could not show the difference; a stream slower than that (NovelAI's)
-is delivered chunk by chunk. The stream's end is delivered at once. The final call is
-``callback(choices, True)`` with every choice's ``finish_reason`` and empty
-``text``/``token_ids`` (so a script that appends each delta never doubles the text); the full
-text is the return value.
+Callback delivery (coalesced, paced, the closing call) is ``stream_collector``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nai_script.client import errors as client_errors
 from nai_script.client import models as wire
 from nai_script.host.api.signals import signal_of
+from nai_script.host.api.stream_collector import StreamCollector
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiFailure,
@@ -42,8 +34,6 @@ from sandbox.process import chained_invokes
 from sandbox.protocol import CallbackHandle
 
 MAX_OUTPUT_TOKENS = 2048
-#: The shortest time between the starts of two callback deliveries (see the module doc).
-DELIVERY_INTERVAL_S = 0.016
 DEFAULT_MAX_TOKENS = 150
 IN_PROGRESS = "A generation is already in progress"
 
@@ -95,180 +85,6 @@ def validate_request(messages: Any, params: Any) -> tuple[list[Message], Generat
         return checked, GenerateParams.model_validate(params)
     except ValidationError as error:
         raise ApiUsageError(first_validation_problem(error, "params")) from None
-
-
-class _PendingChoice:
-    """A choice's deltas not yet delivered (the callback's dict is built once, at delivery)."""
-
-    __slots__ = ("finish_reason", "texts", "token_ids")
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.token_ids: list[int] = []
-        self.finish_reason: str | None = None
-
-    def as_choice(self, index: int) -> dict[str, Any]:
-        return {
-            "index": index,
-            "text": "".join(self.texts),
-            "token_ids": self.token_ids,
-            "finish_reason": self.finish_reason,
-        }
-
-
-class StreamCollector:
-    """Accumulates choices and feeds the script's callback, coalescing while it is busy.
-
-    ``add`` runs once per streamed token, on the loop that also reads the stream: it only
-    appends to lists; strings are joined and dicts built once per delivery, not per chunk.
-    """
-
-    def __init__(self, ctx: CallContext, callback: CallbackHandle | None) -> None:
-        self._ctx = ctx
-        self._callback = callback
-        self.texts: dict[int, list[str]] = {}
-        self.token_ids: dict[int, list[int]] = {}
-        self.finish: dict[int, str | None] = {}
-        self.streamed_tokens = 0
-        self._pending: dict[int, _PendingChoice] = {}
-        self._delivery: asyncio.Task[None] | None = None
-        self._delivering = False  # a delivery task is running (cheaper than .done() per token)
-        # Loop time the last delivery started; the stream's start counts as one, so a stream
-        # shorter than the interval costs no round trip before its end.
-        self._last_delivery = asyncio.get_running_loop().time()
-        self._pause: asyncio.Future[None] | None = None  # the delivery task waiting its turn
-        self.callback_failed = False
-        self.deliveries = 0
-
-    def add(self, chunk: wire.ChatCompletionChunk) -> None:
-        delivering = self._callback is not None and not self.callback_failed
-        for choice in chunk.choices:
-            index = choice.index
-            text = choice.delta.content or ""
-            ids = choice.token_ids
-            finish = choice.finish_reason
-            texts = self.texts.get(index)
-            if texts is None:
-                texts = self.texts[index] = []
-                self.token_ids[index] = []
-            texts.append(text)
-            if ids:
-                self.token_ids[index] += ids
-                self.streamed_tokens += len(ids)
-            if finish is not None:
-                self.finish[index] = finish
-            if delivering:
-                pending = self._pending.get(index)
-                if pending is None:
-                    pending = self._pending[index] = _PendingChoice()
-                pending.texts.append(text)
-                if ids:
-                    pending.token_ids += ids
-                if finish is not None:
-                    pending.finish_reason = finish
-        if self._pending and not self._delivering:
-            self._delivering = True
-            self._delivery = asyncio.ensure_future(self._deliver())
-
-    async def _deliver(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending and not self.callback_failed:
-                wait = self._last_delivery + DELIVERY_INTERVAL_S - loop.time()
-                if wait > 0:  # chunks arriving meanwhile join this delivery
-                    await self._wait_turn(loop, wait)
-                    if not self._pending:  # the stream ended and ``finish_delivery`` took it
-                        break
-                pending, self._pending = self._pending, {}
-                self._last_delivery = loop.time()
-                await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
-        finally:
-            self._delivering = False
-
-    async def _wait_turn(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
-        """Sleep ``wait`` seconds, or less if ``finish_delivery`` ends the pause."""
-        self._pause = pause = loop.create_future()
-        timer = loop.call_later(wait, _resolve, pause)
-        try:
-            await pause
-        finally:
-            timer.cancel()
-            self._pause = None
-
-    async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
-        assert self._callback is not None
-        self.deliveries += 1
-        ok = await self._ctx.host.invoke_callback(
-            self._ctx.script, self._callback, [choices, final], what="generate callback"
-        )
-        if not ok:
-            self.callback_failed = True
-
-    async def finish_delivery(self, final: bool) -> asyncio.Task[None] | None:
-        """Send what is pending and, with ``final``, the closing ``callback(choices, True)``;
-        return the task that ends when every delivery has (for the caller to track).
-
-        The stream is over, so the rest is sent at once behind the delivery in flight, not a
-        round trip each: deliveries are chained (``chained_invokes``), so the worker runs each
-        only after the one before returned and skips the rest once one raised. Nor does the
-        api call's reply wait for them: it is ordered after the chain's last call in the worker
-        (``sandbox.process``), so the script still sees every callback before its result.
-        """
-        calls: list[asyncio.Future[None]] = []
-        if self._pause is not None:  # the delivery task waits for its turn: the rest goes now
-            _resolve(self._pause)
-        if self._delivery is not None:
-            calls.append(self._delivery)
-        if self._callback is not None and not self.callback_failed:
-            if self._pending:
-                pending, self._pending = self._pending, {}
-                choices = [pending[i].as_choice(i) for i in sorted(pending)]
-                calls.append(asyncio.ensure_future(self._invoke(choices, False)))
-            if final:
-                indexes = sorted(self.texts) or [0]
-                closing: list[dict[str, Any]] = [
-                    {"index": i, "text": "", "token_ids": [], "finish_reason": self.finish.get(i)}
-                    for i in indexes
-                ]
-                calls.append(asyncio.ensure_future(self._invoke(closing, True)))
-        if not calls:
-            return None
-        await asyncio.sleep(0)  # the new calls run up to their send, in order, before we go on
-        return asyncio.ensure_future(_all_of(calls))
-
-    def abandon(self) -> None:
-        if self._delivery is not None:
-            self._delivery.cancel()
-
-    def result(self) -> dict[str, Any]:
-        indexes = sorted(self.texts) or [0]
-        return {
-            "choices": [
-                {
-                    "text": "".join(self.texts.get(i, [])),
-                    "index": i,
-                    "token_ids": self.token_ids.get(i, []),
-                    "finish_reason": self.finish.get(i),
-                }
-                for i in indexes
-            ]
-        }
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _all_of(calls: list[asyncio.Future[None]]) -> None:
-    """Await every call; if cancelled, cancel those still running (chained calls after a
-    cancelled one are skipped by the worker anyway)."""
-    try:
-        await asyncio.gather(*calls)
-    except BaseException:
-        for call in calls:
-            call.cancel()
-        raise
 
 
 def _backend_message(error: client_errors.NovelAIError) -> str:
@@ -385,14 +201,12 @@ async def _stream_and_settle(
     finally:
         if remove_listener is not None:
             remove_listener()
-    if collector.streamed_tokens == 0:
-        collector.streamed_tokens = _count_text(host, params.model, collector)
+    streamed = collector.streamed_tokens or _count_text(host, params.model, collector)
     if cancelled:
-        await budget.fail(collector.streamed_tokens)
-        for index in collector.texts or {0: []}:
-            collector.finish[index] = "cancelled"
+        await budget.fail(streamed)
+        collector.mark_cancelled()
     else:
-        await budget.succeed(collector.streamed_tokens)
+        await budget.succeed(streamed)
     trailing = await collector.finish_delivery(final=True)
     if trailing is not None:
         ctx.script.track(trailing)
@@ -406,7 +220,7 @@ async def _settle_failure(collector: StreamCollector, budget: Any) -> None:
 
 def _count_text(host: Any, model: str, collector: StreamCollector) -> int:
     """Backends that send no token ids (OpenAI-compatible servers): count the text."""
-    text = "".join("".join(parts) for parts in collector.texts.values())
+    text = collector.all_text()
     return len(host.tokenizers.encode(model, text)) if text else 0
 
 
