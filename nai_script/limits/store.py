@@ -106,10 +106,10 @@ class LimitsStore:
         # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
         # Reads apply them, so this process sees a settle the moment it is queued.
         self._queued_settlements: dict[int, int] = {}
-        # ``settle_soon(defer=True)`` settles waiting for the end of the loop iteration; only
-        # the thread that made the store (the event loop's) defers and drains them.
+        # ``settle_soon(defer=True)`` settles waiting for the end of the loop iteration, and the
+        # thread that defers them (the event loop's); only that thread drains them early.
         self._deferred: list[_DeferredSettle] = []
-        self._owner = threading.get_ident()
+        self._owner: int | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -199,6 +199,7 @@ class LimitsStore:
         landed: Future[list[int]] = Future()
         if not self._deferred:
             asyncio.get_running_loop().call_soon(self._commit_deferred)
+            self._owner = threading.get_ident()
         self._deferred.append((settlements, cache, landed))
         return landed
 
