@@ -4,10 +4,10 @@ Exit codes (SPEC section 9): 0 ok; 1 the script raised (top level, a callback, a
 worker crashed); 2 usage; 3 rejected by the sandbox policy at compile time (problems printed
 as file:line:col); 4 stopped by a resource limit (CPU, memory, wall clock, or ``--timeout``
 with work still pending). ``api.v1.log`` lines go to stdout, ``api.v1.error`` lines and
-failures to stderr. Starting a run counts as the user's interaction with each script it
-loads (it was launched by hand): budget entries spent before it return once their window has
-passed. Lines ``interact`` / ``manual`` on stdin call ``record_interaction`` /
-``record_manual_generation`` during the run (how tests drive the budget rules headless).
+failures to stderr. Starting a run is not an interaction (SPEC section 5: only a click or
+typing in the script's UI, or a manual generation, is), so budgets spent by earlier runs stay
+held until one happens: lines ``interact`` / ``manual`` on stdin call ``record_interaction`` /
+``record_manual_generation`` (how a person, or a test, drives the budget rules headless).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> 
         async with asyncio.timeout(wait_s):
             for path in paths:
                 try:
-                    loaded.append(await host.load_script(path, user_started=True))
+                    loaded.append(await host.load_script(path))
                 except LoadError as error:
                     _report_load_error(error)
                     return _LOAD_EXIT.get(error.kind, EXIT_SCRIPT_RAISED)

@@ -226,20 +226,12 @@ class ScriptHost:
         }
         return script
 
-    async def load_script(self, path: str | Path, *, user_started: bool = False) -> LoadedScript:
-        """Compile, start a worker and run the top level; ``LoadError`` says why not.
-
-        ``user_started``: the user launched this script by hand (``nai-script run``), which
-        counts as an interaction with it before its top level runs (budget entries spent
-        earlier then return once their window has passed, as after a click in its UI).
-        """
+    async def load_script(self, path: str | Path) -> LoadedScript:
+        """Compile, start a worker and run the top level; ``LoadError`` says why not."""
         resolved = _resolve(path)
         if resolved in self._scripts:
             raise LoadError("internal", f"{resolved}: already loaded (use reload_script)")
-        script = self._prepare(resolved)
-        if user_started:
-            await self.limits.record_interaction(script.id)
-        return await self._start(script)
+        return await self._start(self._prepare(resolved))
 
     async def reload_script(self, path: str | Path) -> LoadedScript:
         """Compile the new version first: if it fails, the old one keeps running."""

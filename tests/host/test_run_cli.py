@@ -175,11 +175,11 @@ def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
     assert again.returncode == 0
 
 
-def test_starting_a_run_counts_as_an_interaction(tmp_path: Path) -> None:
-    """Launching a script by hand is the user's interaction with it: what an earlier run spent
-    returns once its window has passed, with nothing typed on stdin."""
-    source = (
-        '"""\n---\nid: again\nname: Again\n---\n"""\n'
+def test_a_new_run_refills_nothing_until_an_interaction(tmp_path: Path) -> None:
+    """SPEC section 5: entries return after their window *and* a user interaction. Starting a
+    run is not one (a scheduled run is unattended); ``interact`` on stdin is."""
+    header = '"""\n---\nid: again\nname: Again\n---\n"""\n'
+    source = header + (
         "api.v1.log(api.v1.script.getAllowedOutput())\n"
         "await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
         " {'model': 'glm-4-6', 'max_tokens': 7})\n"
@@ -187,11 +187,19 @@ def test_starting_a_run_counts_as_an_interaction(tmp_path: Path) -> None:
     first = run(tmp_path, source)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == ["2048"]
-    second = run(tmp_path, source)  # within the 240 s window: still held
-    assert second.stdout.splitlines() == ["2041"]
-    # Let both spends' window pass (move them 300 s into the past in the real file).
+    # Let the spend's window pass (move it 300 s into the past in the real file).
     with sqlite3.connect(tmp_path / "data" / "limits.sqlite3") as conn:
         conn.execute("UPDATE held_entries SET spent_at = spent_at - 300")
-    third = run(tmp_path, source)
+    second = run(tmp_path, source)  # window passed, but no interaction since the spend
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == ["2041"]
+    with sqlite3.connect(tmp_path / "data" / "limits.sqlite3") as conn:
+        conn.execute("UPDATE held_entries SET spent_at = spent_at - 300")
+    third = run(
+        tmp_path,
+        # The same script (same id), reading its budget once the stdin line has landed.
+        source.replace(header, header + "await api.v1.timers.sleep(300)\n"),
+        stdin="interact\n",
+    )
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines() == ["2048"]
