@@ -130,7 +130,8 @@ class LimitsStore:
         is already on its way.
         """
         future = self._now_or_queued(fn)
-        if self._fsync_reserves:
+        refused_here = future.done() and future.exception() is not None  # nothing was written
+        if self._fsync_reserves and not refused_here:
             self._writer_pool.submit(self._fsync_wal)
         return future
 

@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 import pytest
 from limits_helpers import T0, open_limits, until
 
-from nai_script.limits import BucketKind, BucketRule
+from nai_script.limits import BucketKind, BucketRule, BudgetExceeded
 from nai_script.limits.prefix_cache import CachedBlock
 from nai_script.limits.store import _INLINE_CACHE_ROWS, LimitsStore, Refusal, immediate
 
@@ -266,6 +266,17 @@ async def test_full_fsyncs_the_wal_on_the_writer_after_each_reserve(
         await first.settle(5)  # a settle: no fsync of its own
         await limits.flush()
         assert wal_fsyncs(fsynced, path) == []
+
+
+async def test_a_reserve_refused_in_place_is_not_fsynced(
+    tmp_path: Path, fsynced: list[tuple[str, str]]
+) -> None:
+    path = tmp_path / "l.db"
+    async with open_limits(path, synchronous="FULL") as limits:
+        with pytest.raises(BudgetExceeded):
+            await limits.reserve("s", output_tokens=5000)  # over the 2048 capacity
+        await limits.flush()
+    assert wal_fsyncs(fsynced, path) == []  # nothing was written, nothing to make durable
 
 
 async def test_normal_never_fsyncs_the_wal(tmp_path: Path, fsynced: list[tuple[str, str]]) -> None:
