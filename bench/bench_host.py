@@ -30,6 +30,7 @@ from nai_script.client import models as wire
 from nai_script.host.host import ScriptHost
 from nai_script.limits import FakeClock, LimitsConfig
 from nai_script.tokenizers import TokenizerRegistry
+from sandbox.process import ScriptWorker
 
 TOKENS = 500
 BATCH = 10
@@ -125,10 +126,7 @@ async def measure(in_process: bool, rounds: int) -> None:
                 await delivery_rate(client, worker)
 
 
-async def delivery_rate(client: NovelAIClient, worker: object) -> None:
-    from sandbox.process import ScriptWorker
-
-    assert isinstance(worker, ScriptWorker)
+async def delivery_rate(client: NovelAIClient, worker: ScriptWorker) -> None:
     before = await worker.invoke("delivered")
     start = time.perf_counter()
     await worker.invoke("gen_batch", 2048, 10, True)
