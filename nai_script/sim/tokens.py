@@ -1,22 +1,21 @@
 """The simulator's tokenizer and the base64 token-id codec of ``/ai/generate``.
 
-The tokenizer comes from ``nai_script.tokenizers.sim_tokenizer()`` (a project-made byte-level
-BPE). If that package is unavailable the simulator falls back to one id per UTF-8 byte, so it
-still runs; either way ids it did not make are treated as opaque and only counted.
+The tokenizer is ``nai_script.tokenizers.sim_tokenizer()`` (a project-made byte-level BPE);
+ids the simulator did not make are treated as opaque and only counted.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Protocol, cast
+from typing import Protocol
 
 from nai_script.client.codec import pack_token_ids, token_width, unpack_token_ids
+from nai_script.tokenizers import sim_tokenizer
 
 
 class SimTokenizer(Protocol):
-    vocab_size: int
+    @property
+    def vocab_size(self) -> int: ...
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -24,7 +23,8 @@ class SimTokenizer(Protocol):
 
 
 class ByteTokenizer:
-    """Fallback: one token per UTF-8 byte. Honest, tiny, and always available."""
+    """One token per UTF-8 byte: the smallest ``SimTokenizer`` (a ``SimState`` may be given
+    any tokenizer of this shape)."""
 
     vocab_size = 256
 
@@ -35,15 +35,9 @@ class ByteTokenizer:
         return bytes(i for i in ids if 0 <= i < 256).decode("utf-8", errors="replace")
 
 
-@lru_cache(maxsize=1)
 def load_sim_tokenizer() -> SimTokenizer:
-    """The shared simulator tokenizer (loaded once per process)."""
-    try:
-        module = importlib.import_module("nai_script.tokenizers")
-        factory = module.sim_tokenizer
-    except (ImportError, AttributeError):
-        return ByteTokenizer()
-    return cast(SimTokenizer, factory())
+    """The shared simulator tokenizer (``sim_tokenizer`` loads it once per process)."""
+    return sim_tokenizer()
 
 
 def count_prompt_ids(ids: Sequence[int]) -> int:
