@@ -51,7 +51,80 @@ async def run_fake(body: str) -> tuple[LoadFailed | ScriptWorker, list[ExitReaso
     return worker, host.exits
 
 
-async def expect_failure(body: str, kind: str, *needles: str) -> None:
+FAILURES = [
+    pytest.param(
+        "send({'t': 'hello', 'version': 99, 'pid': 1}); time.sleep(5)",
+        "protocol",
+        ("version 99", "host speaks 1"),
+        id="wrong_version",
+    ),
+    pytest.param(
+        "os.write(1, H.pack(5) + b'xxxxx'); time.sleep(5)",
+        "protocol",
+        ("JSON",),
+        id="garbage_instead_of_hello",
+    ),
+    pytest.param(
+        "send({'t': 'idle'}); time.sleep(5)",
+        "protocol",
+        ("before hello",),
+        id="other_message_before_hello",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); os.write(1, H.pack(2**31)); time.sleep(5)",
+        "protocol",
+        ("exceeds the limit",),
+        id="oversize_frame_after_hello",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); os.write(1, H.pack(100) + b'{\"t\": '); sys.exit(0)",
+        "protocol",
+        ("mid-frame",),
+        id="pipe_closed_mid_frame",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); os.write(1, b'\\x00\\x00'); sys.exit(0)",
+        "protocol",
+        ("mid-frame header",),
+        id="pipe_closed_mid_header",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); send({'t': 'log', 'level': 'loud', 'text': 'x'}); time.sleep(5)",
+        "protocol",
+        ("log.level",),
+        id="invalid_message_names_the_field",
+    ),
+    pytest.param(
+        "sys.stderr.write('cannot start: missing thing\\n'); sys.exit(2)",
+        "protocol",
+        ("before hello", "missing thing"),
+        id="exit_before_hello_reports_stderr",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); sys.stderr.write('boom: internal failure\\n'); sys.exit(3)",
+        "crashed",
+        ("exited with code 3", "boom: internal failure"),
+        id="crash_after_hello_reports_code_and_stderr_tail",
+    ),
+    pytest.param(
+        "import signal; send(HELLO); read_frame(); os.kill(os.getpid(), signal.SIGSEGV)",
+        "crashed",
+        ("SIGSEGV",),
+        id="death_by_signal_is_named",
+    ),
+    pytest.param(
+        "send(HELLO); read_frame(); sys.stderr.write('Fatal Python error: MemoryError\\n'); os.abort()",
+        "memory",
+        ("SIGABRT",),
+        id="death_out_of_memory_is_classified_as_memory",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "kind", "needles"), FAILURES)
+async def test_a_failing_worker_is_reported_as_load_failed(
+    body: str, kind: str, needles: tuple[str, ...]
+) -> None:
     outcome, exits = await run_fake(body)
     assert isinstance(outcome, LoadFailed), outcome
     assert outcome.reason is not None
@@ -60,89 +133,6 @@ async def expect_failure(body: str, kind: str, *needles: str) -> None:
     for needle in needles:
         assert needle in outcome.reason.detail, outcome.reason.detail
     assert exits == [outcome.reason]
-
-
-async def test_wrong_version() -> None:
-    await expect_failure(
-        "send({'t': 'hello', 'version': 99, 'pid': 1}); time.sleep(5)",
-        "protocol",
-        "version 99",
-        "host speaks 1",
-    )
-
-
-async def test_garbage_instead_of_hello() -> None:
-    await expect_failure("os.write(1, H.pack(5) + b'xxxxx'); time.sleep(5)", "protocol", "JSON")
-
-
-async def test_other_message_before_hello() -> None:
-    await expect_failure("send({'t': 'idle'}); time.sleep(5)", "protocol", "before hello")
-
-
-async def test_oversize_frame_after_hello() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); os.write(1, H.pack(2**31)); time.sleep(5)",
-        "protocol",
-        "exceeds the limit",
-    )
-
-
-async def test_pipe_closed_mid_frame() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); os.write(1, H.pack(100) + b'{\"t\": '); sys.exit(0)",
-        "protocol",
-        "mid-frame",
-    )
-
-
-async def test_pipe_closed_mid_header() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); os.write(1, b'\\x00\\x00'); sys.exit(0)",
-        "protocol",
-        "mid-frame header",
-    )
-
-
-async def test_invalid_message_is_a_protocol_failure_naming_the_field() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); send({'t': 'log', 'level': 'loud', 'text': 'x'}); time.sleep(5)",
-        "protocol",
-        "log.level",
-    )
-
-
-async def test_exit_before_hello_reports_stderr() -> None:
-    await expect_failure(
-        "sys.stderr.write('cannot start: missing thing\\n'); sys.exit(2)",
-        "protocol",
-        "before hello",
-        "missing thing",
-    )
-
-
-async def test_crash_after_hello_reports_code_and_stderr_tail() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); sys.stderr.write('boom: internal failure\\n'); sys.exit(3)",
-        "crashed",
-        "exited with code 3",
-        "boom: internal failure",
-    )
-
-
-async def test_death_by_signal_is_named() -> None:
-    await expect_failure(
-        "import signal; send(HELLO); read_frame(); os.kill(os.getpid(), signal.SIGSEGV)",
-        "crashed",
-        "SIGSEGV",
-    )
-
-
-async def test_death_out_of_memory_is_classified_as_memory() -> None:
-    await expect_failure(
-        "send(HELLO); read_frame(); sys.stderr.write('Fatal Python error: MemoryError\\n'); os.abort()",
-        "memory",
-        "SIGABRT",
-    )
 
 
 async def test_frames_written_byte_by_byte_are_reassembled() -> None:
