@@ -41,7 +41,6 @@ from nai_script.sim.generation import (
 from nai_script.sim.prose import GeneratedToken, Generation
 from nai_script.sim.state import SimState, state_of
 from nai_script.sim.streaming import SSE_DONE, sse_data
-from nai_script.sim.tokens import count_prompt_ids
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, apply_chat_template
 
 PREFIXES: tuple[str, ...] = ("/oa/v1", "/v1")
@@ -67,7 +66,7 @@ def _usage(prompt_tokens: int, generation: Generation) -> Usage:
 
 def prompt_token_count(state: SimState, prompt: str | list[int]) -> int:
     if isinstance(prompt, list):
-        return count_prompt_ids(prompt)
+        return len(prompt)  # ids are opaque (maybe a foreign vocabulary): they only count
     return len(state.tokenizer.encode(prompt))
 
 

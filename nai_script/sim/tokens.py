@@ -40,11 +40,6 @@ def load_sim_tokenizer() -> SimTokenizer:
     return sim_tokenizer()
 
 
-def count_prompt_ids(ids: Sequence[int]) -> int:
-    """Foreign ids (beyond our vocabulary) are opaque: they count, nothing else."""
-    return len(ids)
-
-
 class TokenCodecError(ValueError):
     """Base64 token input that cannot be read; the message names the field."""
 
