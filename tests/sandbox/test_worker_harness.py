@@ -2,7 +2,8 @@
 
 A small host API with the shapes the real host uses (sync and async functions, a constant, a
 remote window object) served by a recording handler, and ``running`` to start a real worker
-process with small limits and always stop it afterwards.
+process with small limits and always stop it afterwards. For the in-process worker suites,
+``make_worker`` and ``one_read`` drive a ``Worker`` over real OS pipes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ from typing import Any
 
 from sandbox.api_schema import ASYNC, SYNC, ApiDescription, Value
 from sandbox.process import ScriptWorker
-from sandbox.protocol import ApiCall, CallbackHandle, ExitReason, RemoteObject
+from sandbox.protocol import (
+    ApiCall,
+    CallbackHandle,
+    ExitReason,
+    FrameDecoder,
+    RemoteObject,
+    decode_payload,
+)
 from sandbox.rlimits import WorkerLimits
+from sandbox.worker import Worker
 
 API = ApiDescription.from_tree(
     {
@@ -152,3 +161,20 @@ def process_gone(pid: int) -> bool:
         return True
     except OSError:
         return not os.path.exists(f"/proc/{pid}")
+
+
+def make_worker() -> tuple[Worker, int, int]:
+    """An in-process worker on fresh pipes: (worker, host's write end, host's read end)."""
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    return Worker(to_worker_r, from_worker_w), to_worker_w, from_worker_r
+
+
+def one_read(fd: int) -> list[dict[str, object]]:
+    """The frames of a single read: what one host wake-up would see."""
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return []
+    return [decode_payload(p) for p in FrameDecoder().feed(data)]

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import os
 
-from sandbox.protocol import FrameDecoder, decode_payload, encode_frame
-from sandbox.worker import Worker
+from test_worker_harness import make_worker, one_read
 
-
-def make_worker() -> tuple[Worker, int, int]:
-    to_worker_r, to_worker_w = os.pipe()
-    from_worker_r, from_worker_w = os.pipe()
-    return Worker(to_worker_r, from_worker_w), to_worker_w, from_worker_r
-
-
-def one_read(fd: int) -> list[dict[str, object]]:
-    """The frames of a single read: what one host wake-up would see."""
-    os.set_blocking(fd, False)
-    try:
-        data = os.read(fd, 1 << 20)
-    except BlockingIOError:
-        return []
-    return [decode_payload(p) for p in FrameDecoder().feed(data)]
+from sandbox.protocol import encode_frame
 
 
 def test_result_waits_for_the_iteration_end_and_leaves_with_the_status() -> None:

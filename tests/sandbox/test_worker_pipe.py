@@ -5,25 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from test_worker_harness import make_worker, one_read
 
-from sandbox.protocol import FrameDecoder, decode_payload, encode_frame
-from sandbox.worker import Worker, script_location
-
-
-def make_worker() -> tuple[Worker, int, int]:
-    to_worker_r, to_worker_w = os.pipe()
-    from_worker_r, from_worker_w = os.pipe()
-    return Worker(to_worker_r, from_worker_w), to_worker_w, from_worker_r
-
-
-def sent(fd: int) -> list[dict[str, object]]:
-    os.set_blocking(fd, False)
-    decoder = FrameDecoder()
-    try:
-        data = os.read(fd, 1 << 20)
-    except BlockingIOError:
-        return []
-    return [decode_payload(p) for p in decoder.feed(data)]
+from sandbox.protocol import encode_frame
+from sandbox.worker import script_location
 
 
 def test_sync_reply_sharing_a_read_with_later_frames_keeps_them() -> None:
@@ -37,7 +22,7 @@ def test_sync_reply_sharing_a_read_with_later_frames_keeps_them() -> None:
     value = worker.call_api(path="v1.x", remote=None, method="", sync=True, args=(), kwargs={})
     assert value.text == "hi"
     assert worker._backlog == later
-    (call,) = sent(host_r)
+    (call,) = one_read(host_r)
     assert call == {"t": "api_call", "id": 1, "sync": True, "args": [], "path": "v1.x", "seen": 0}
     worker.loop.close()
 
