@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -45,6 +46,7 @@ from nai_script.tokenizers import ChatTemplateError, TokenizerError, apply_chat_
 
 PREFIXES: tuple[str, ...] = ("/oa/v1", "/v1")
 SIMULATED_NOTE = "SIMULATED by nai-script: pseudo-prose from a seeded word list, not a model"
+_Req = TypeVar("_Req", CompletionRequest, ChatCompletionRequest, TokenCountRequest)
 
 
 def register(app: web.Application, state: SimState) -> None:
@@ -62,6 +64,15 @@ def _usage(prompt_tokens: int, generation: Generation) -> Usage:
         completion_tokens=completion,
         total_tokens=prompt_tokens + completion,
     )
+
+
+async def _accept(request: web.Request, kind: type[_Req]) -> tuple[SimState, str, _Req]:
+    """Auth, then the body as ``kind``, then its model: the checks every text route makes."""
+    state = state_of(request)
+    token = require_bearer(request, state)
+    req = parse_body(kind, await read_json_object(request))
+    resolve_model(state, req.model)
+    return state, token, req
 
 
 def prompt_token_count(state: SimState, prompt: str | list[int]) -> int:
@@ -82,10 +93,7 @@ def chat_token_count(state: SimState, model: str, messages: list[ChatMessage]) -
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
-    token = require_bearer(request, state)
-    req = parse_body(CompletionRequest, await read_json_object(request))
-    resolve_model(state, req.model)
+    state, token, req = await _accept(request, CompletionRequest)
     return await _serve_text(
         request,
         state,
@@ -108,10 +116,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
-    token = require_bearer(request, state)
-    req = parse_body(ChatCompletionRequest, await read_json_object(request))
-    resolve_model(state, req.model)
+    state, token, req = await _accept(request, ChatCompletionRequest)
     return await _serve_text(
         request,
         state,
@@ -206,10 +211,7 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def token_count(request: web.Request) -> web.Response:
-    state = state_of(request)
-    require_bearer(request, state)
-    req = parse_body(TokenCountRequest, await read_json_object(request))
-    resolve_model(state, req.model)
+    state, _, req = await _accept(request, TokenCountRequest)
     if req.messages is not None:
         count = chat_token_count(state, req.model, req.messages)
     else:
