@@ -45,6 +45,12 @@ async def timed_sim(fake_time: FakeTime) -> AsyncIterator[SimServer]:
         yield server
 
 
+@pytest.fixture
+async def timed_http(timed_sim: SimServer) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
+        yield session
+
+
 async def _read_until_dropped(resp: aiohttp.ClientResponse) -> str:
     """What arrived before the connection broke; fails if the stream ended cleanly."""
     received = b""
@@ -183,49 +189,48 @@ async def test_faults_spare_account_paths(sim: SimServer, http: aiohttp.ClientSe
     assert (await http.post("/user/login", json={"key": "abc"})).status == 201
 
 
-async def test_slow_and_latency_delay_the_start(timed_sim: SimServer, fake_time: FakeTime) -> None:
-    timed_sim.settings.latency_ms = 100
-    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
-        resp = await session.post(
-            "/oa/v1/completions",
-            json={**COMPLETION, "stream": True},
-            headers={"X-Sim-Fault": "slow@250"},
-        )
-        await resp.read()
-    assert fake_time.sleeps == [0.25, 0.1]
-
-
-async def test_slow_and_latency_delay_the_image_stream_too(
-    timed_sim: SimServer, fake_time: FakeTime
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/oa/v1/completions", {**COMPLETION, "stream": True}),
+        (
+            "/ai/generate-image-stream",
+            build_image_request("x", width=64, height=64, steps=1).wire(),
+        ),
+    ],
+    ids=["text-stream", "image-stream"],
+)
+async def test_slow_and_latency_delay_the_start(
+    timed_sim: SimServer,
+    timed_http: aiohttp.ClientSession,
+    fake_time: FakeTime,
+    path: str,
+    body: dict[str, Any],
 ) -> None:
     timed_sim.settings.latency_ms = 100
-    body = build_image_request("x", width=64, height=64, steps=1).wire()
-    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
-        resp = await session.post(
-            "/ai/generate-image-stream", json=body, headers={"X-Sim-Fault": "slow@250"}
-        )
-        assert resp.status == 200
-        await resp.read()
+    resp = await timed_http.post(path, json=body, headers={"X-Sim-Fault": "slow@250"})
+    assert resp.status == 200
+    await resp.read()
     assert fake_time.sleeps == [0.25, 0.1]
 
 
 async def test_tokens_per_second_paces_the_stream(
-    timed_sim: SimServer, fake_time: FakeTime
+    timed_sim: SimServer, timed_http: aiohttp.ClientSession, fake_time: FakeTime
 ) -> None:
     timed_sim.settings.tokens_per_second = 50
-    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
-        resp = await session.post("/oa/v1/completions", json={**COMPLETION, "stream": True})
-        await resp.read()
-        assert fake_time.sleeps == [0.02] * 9  # first token at once, then one per 20 ms
-        fake_time.sleeps.clear()
-        resp = await session.post("/oa/v1/completions", json=COMPLETION)  # not streamed
-        await resp.read()
-        assert sum(fake_time.sleeps) == pytest.approx(0.18)
+    resp = await timed_http.post("/oa/v1/completions", json={**COMPLETION, "stream": True})
+    await resp.read()
+    assert fake_time.sleeps == [0.02] * 9  # first token at once, then one per 20 ms
+    fake_time.sleeps.clear()
+    resp = await timed_http.post("/oa/v1/completions", json=COMPLETION)  # not streamed
+    await resp.read()
+    assert sum(fake_time.sleeps) == pytest.approx(0.18)
 
 
-async def test_unlimited_speed_never_sleeps(timed_sim: SimServer, fake_time: FakeTime) -> None:
-    async with aiohttp.ClientSession(base_url=timed_sim.base_url, headers=AUTH) as session:
-        await (await session.post("/oa/v1/completions", json={**COMPLETION, "stream": True})).read()
+async def test_unlimited_speed_never_sleeps(
+    timed_http: aiohttp.ClientSession, fake_time: FakeTime
+) -> None:
+    await (await timed_http.post("/oa/v1/completions", json={**COMPLETION, "stream": True})).read()
     assert fake_time.sleeps == []
 
 
