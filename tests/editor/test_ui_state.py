@@ -8,7 +8,6 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,7 +21,7 @@ from nai_script.host.script import LoadedScript
 from sandbox.protocol import CallbackHandle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
-from host_helpers import Env, hosted
+from host_helpers import Env, drain, hosted, run_ui_event
 
 SOURCE = '"""\n---\nid: st\nname: State\n---\n"""\n'
 
@@ -37,13 +36,6 @@ async def loaded(
         env.host.ui = state
         script = await env.run(SOURCE + body)
         yield env, state, script, bus.subscribe()
-
-
-def drain(sub: Subscription) -> list[dict[str, Any]]:
-    out = []
-    while (event := sub.get_nowait()) is not None:
-        out.append(event)
-    return out
 
 
 PANEL = {
@@ -145,9 +137,7 @@ async def test_page_click_publishes_callback_running_then_done(tmp_path: Path) -
         " 'disabledWhileCallbackRunning': True, 'callback': slow}])\n"
     )
     async with loaded(tmp_path, body) as (env, state, _script, sub):
-        task = await state.handle_ui_event("st", "go", None, "callback")
-        assert task is not None
-        assert await asyncio.wait_for(task, 10) is True
+        assert await run_ui_event(state, "st", "go", None, "callback") is True
         running = [e for e in drain(sub) if e["type"] == "ui.callback"]
         assert [e["running"] for e in running] == [True, False]
         assert running[0]["targetId"] == "go"
@@ -162,9 +152,7 @@ async def test_a_raising_callback_is_reported_not_propagated(tmp_path: Path) -> 
         "{'type': 'textInput', 'id': 'i', 'onSubmit': boom}]})\n"
     )
     async with loaded(tmp_path, body) as (env, state, script, _sub):
-        task = await state.handle_ui_event("st", "w", "i", "onSubmit", "x")
-        assert task is not None
-        assert await asyncio.wait_for(task, 10) is False
+        assert await run_ui_event(state, "st", "w", "i", "onSubmit", "x") is False
         [line] = env.lines("st", "error")
         assert "ui onSubmit of w/i raised" in line
         assert "nope x" in line
@@ -188,9 +176,7 @@ async def test_disabled_while_running_refuses_a_second_click_until_the_first_end
         others = [await state.handle_ui_event("st", "many", None, "callback") for _ in range(2)]
         assert first is not None
         await asyncio.wait_for(asyncio.gather(first, *others), 10)
-        again = await state.handle_ui_event("st", "once", None, "callback")
-        assert again is not None
-        await asyncio.wait_for(again, 10)
+        await run_ui_event(state, "st", "once", None, "callback")
         assert env.lines("st") == ["done"] * 4
 
 
@@ -210,17 +196,13 @@ async def test_what_a_callback_stores_shows_up_on_the_page(tmp_path: Path) -> No
         [window] = state.windows_of("st")
         assert window["content"][0]["text"] == "Count: "
         for expected in (1, 2):
-            task = await state.handle_ui_event("st", "w", "b", "callback")
-            assert task is not None
-            await asyncio.wait_for(task, 10)
+            await run_ui_event(state, "st", "w", "b", "callback")
             [window] = state.windows_of("st")
             assert window["content"][0]["text"] == f"Count: {expected}"
             assert window["content"][1]["value"] == f"bumped {expected}"
         updates = [e for e in drain(sub) if e["type"] == "ui.window.update"]
         assert len(updates) == 2
-        task = await state.handle_ui_event("st", "plain", None, "callback")
-        assert task is not None
-        await asyncio.wait_for(task, 10)
+        await run_ui_event(state, "st", "plain", None, "callback")
         assert state.windows_of("st")[0]["content"][0]["text"] == "Count: 3"
         # nothing bound changed: no needless re-publish
         task = await state.handle_ui_event("st", "w", "i", "onChange", "bumped 3")

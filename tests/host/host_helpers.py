@@ -3,6 +3,7 @@ with SQLite files in a tmp dir, and real sandboxed workers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from nai_script.client import ClientSettings, NovelAIClient
+from nai_script.editor.events import Subscription
+from nai_script.editor.ui_state import UiState
 from nai_script.host.host import ScriptHost
 from nai_script.host.script import LoadedScript
 from nai_script.sim import SimServer, SimSettings
@@ -38,6 +41,29 @@ class Env:
         script = await self.load(source, name)
         await self.host.wait_idle(script)
         return script
+
+
+def drain(sub: Subscription, kind: str | None = None) -> list[dict[str, Any]]:
+    """The events published so far (only those of type ``kind`` when given)."""
+    events = []
+    while (event := sub.get_nowait()) is not None:
+        if kind is None or event["type"] == kind:
+            events.append(event)
+    return events
+
+
+async def run_ui_event(
+    state: UiState,
+    script_id: str,
+    target_id: str,
+    part_id: str | None,
+    event: str,
+    value: Any = None,
+) -> bool:
+    """A page event that must start a callback: waits for it and returns whether it ran clean."""
+    task = await state.handle_ui_event(script_id, target_id, part_id, event, value)
+    assert task is not None
+    return await asyncio.wait_for(task, 10)
 
 
 def client_for(sim: SimServer) -> NovelAIClient:

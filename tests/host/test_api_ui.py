@@ -7,10 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from host_helpers import Env, hosted
+from host_helpers import Env, drain, hosted, run_ui_event
 
 from nai_script.editor.events import EventBus, Subscription
 from nai_script.editor.ui_page import UiEventError
@@ -26,14 +25,6 @@ async def with_page(tmp_path: Path) -> AsyncIterator[tuple[Env, UiState, Subscri
         state = UiState(env.host, bus)
         env.host.ui = state
         yield env, state, bus.subscribe()
-
-
-def drain(sub: Subscription, kind: str | None = None) -> list[dict[str, Any]]:
-    events = []
-    while (event := sub.get_nowait()) is not None:
-        if kind is None or event["type"] == kind:
-            events.append(event)
-    return events
 
 
 def script(body: str, script_id: str = "uitest") -> str:
@@ -61,9 +52,7 @@ async def test_toolbar_button_click_runs_the_callback_and_counts_as_interaction(
         assert isinstance(button["callback"], str)
         assert button["callback"].startswith("cb:")
         assert state.snapshot()["extensions"] == {"uitest": [button]}
-        task = await state.handle_ui_event("uitest", "go", None, "callback")
-        assert task is not None
-        assert await asyncio.wait_for(task, 10) is True
+        assert await run_ui_event(state, "uitest", "go", None, "callback") is True
         assert env.lines("uitest") == ["clicked!"]
         assert told == ["uitest"]
 
@@ -102,9 +91,7 @@ async def test_panel_inputs_bind_to_storage_and_pass_values_to_callbacks(tmp_pat
             ("s", "onChange", 7.5),
             ("n", "onSubmit", "42"),
         ]:
-            task = await state.handle_ui_event("uitest", "p", part, event, value)
-            assert task is not None
-            await asyncio.wait_for(task, 10)
+            await run_ui_event(state, "uitest", "p", part, event, value)
         assert env.lines("uitest") == ["name=Ann", "checked=True", "slider=7.5", "number='42'"]
         storage = env.host.storage_for(loaded, "storage")
         assert storage.get("name") == "Ann"
@@ -258,11 +245,9 @@ async def test_toast_update_remove_and_parts(tmp_path: Path) -> None:
         assert extensions[0]["content"] == [{"type": "text", "id": "a", "text": "A2"}]
         assert [e["panelId"] for e in events if e["type"] == "ui.panel"] == ["side", None]
         assert env.lines("uitest", "error") == ["ui.updateParts: no part with id 'ghost'"]
-        task = await state.handle_ui_event(
-            "uitest", "contextMenuButton-1", None, "callback", {"from": 1, "to": 3}
+        await run_ui_event(
+            state, "uitest", "contextMenuButton-1", None, "callback", {"from": 1, "to": 3}
         )
-        assert task is not None
-        await asyncio.wait_for(task, 10)
         assert env.lines("uitest") == ['{"selection": {"from": 1, "to": 3}}']
 
 
@@ -332,9 +317,7 @@ async def test_part_and_extension_helpers_fill_in_the_type(tmp_path: Path) -> No
         ]
         [panel] = state.extensions_of("uitest")
         assert [p["type"] for p in panel["content"]] == ["text", "button"]
-        task = await state.handle_ui_event("uitest", "p", panel["content"][1]["id"], "callback")
-        assert task is not None
-        await asyncio.wait_for(task, 10)
+        await run_ui_event(state, "uitest", "p", panel["content"][1]["id"], "callback")
         assert env.lines("uitest")[-1] == "went"
 
 
