@@ -95,7 +95,21 @@ def sse_response(request: web.Request) -> web.StreamResponse:
     return web.StreamResponse(headers={"Content-Type": "text/event-stream"})
 
 
+def writes(*frames: bytes) -> Handler:
+    """An event-stream handler that sends ``frames`` one write each, then ends the response."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = sse_response(request)
+        await response.prepare(request)
+        for frame in frames:
+            await response.write(frame)
+        return response
+
+    return handler
+
+
 CHUNK = json.dumps({"id": "c", "choices": [{"text": "é", "index": 0}]})
+NATIVE_EVENT = 'event: newToken\ndata: {"token":"a","ptr":0,"final":false}\n\n'
 
 
 # ---- bodies ----------------------------------------------------------------------------------
@@ -175,13 +189,7 @@ async def test_stream_split_into_tiny_writes(serve) -> None:
 
 
 async def test_stream_without_done_is_protocol_error(serve) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = sse_response(request)
-        await response.prepare(request)
-        await response.write(f"data: {CHUNK}\n\n".encode())
-        return response
-
-    base = await serve({"POST /oa/v1/completions": handler})
+    base = await serve({"POST /oa/v1/completions": writes(f"data: {CHUNK}\n\n".encode())})
     async with make_client(base) as c:
         seen = []
         with pytest.raises(errors.ProtocolError, match=r"without 'data: \[DONE\]'"):
@@ -190,26 +198,16 @@ async def test_stream_without_done_is_protocol_error(serve) -> None:
 
 
 async def test_stream_with_bad_json_event(serve) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = sse_response(request)
-        await response.prepare(request)
-        await response.write(b"data: {oops\n\ndata: [DONE]\n\n")
-        return response
-
-    base = await serve({"POST /oa/v1/completions": handler})
+    base = await serve({"POST /oa/v1/completions": writes(b"data: {oops\n\ndata: [DONE]\n\n")})
     async with make_client(base) as c:
         with pytest.raises(errors.ProtocolError):
             [x async for x in c.stream_completions(completion())]
 
 
 async def test_error_event_mid_stream(serve) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = sse_response(request)
-        await response.prepare(request)
-        await response.write(f"data: {CHUNK}\n\n".encode())
-        await response.write(b'data: {"error": {"message": "model crashed"}}\n\n')
-        return response
-
+    handler = writes(
+        f"data: {CHUNK}\n\n".encode(), b'data: {"error": {"message": "model crashed"}}\n\n'
+    )
     base = await serve({"POST /oa/v1/completions": handler})
     async with make_client(base) as c:
         with pytest.raises(errors.ServerError, match="model crashed"):
@@ -217,13 +215,7 @@ async def test_error_event_mid_stream(serve) -> None:
 
 
 async def test_native_stream_without_final(serve) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = sse_response(request)
-        await response.prepare(request)
-        await response.write(b'event: newToken\ndata: {"token":"a","ptr":0,"final":false}\n\n')
-        return response
-
-    base = await serve({"POST /ai/generate-stream": handler})
+    base = await serve({"POST /ai/generate-stream": writes(NATIVE_EVENT.encode())})
     async with make_client(base) as c:
         request = models.GenerateRequest(input="x", model="kayra-v1")
         with pytest.raises(errors.ProtocolError, match="final"):
@@ -238,9 +230,6 @@ async def test_json_answer_to_stream_request(serve) -> None:
     async with make_client(base) as c:
         with pytest.raises(errors.ProtocolError, match="expected an event stream"):
             [x async for x in c.stream_completions(completion())]
-
-
-NATIVE_EVENT = 'event: newToken\ndata: {"token":"a","ptr":0,"final":false}\n\n'
 
 
 @pytest.mark.parametrize(
