@@ -8,6 +8,7 @@ Streams are async generators: stop iterating and `aclose()` it (or use
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -100,18 +101,18 @@ class NovelAIClient:
     # -- low level (public: the image and account code builds on these) -----------------------
 
     async def request_json(
-        self,
-        method: str,
-        host: Host,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, str] | None = None,
-        idempotent: bool,
+        self, method: str, host: Host, path: str, *, json: Any = None, idempotent: bool
     ) -> Any:
-        return await self._transport.request_json(
-            method, host, path, json=json, params=params, idempotent=idempotent
+        """The decoded JSON of a 2xx answer (a body that is not JSON is a `ProtocolError`)."""
+        body, _ = await self._transport.request_bytes(
+            method, host, path, json=json, idempotent=idempotent
         )
+        try:
+            return jsonlib.loads(body)
+        except ValueError as exc:
+            raise ProtocolError(
+                f"response is not JSON: {exc}", None, self._transport.url(host, path)
+            ) from None
 
     async def request_bytes(
         self, method: str, host: Host, path: str, *, json: Any = None, idempotent: bool

@@ -7,7 +7,6 @@ closed (connection and all) as soon as its consumer stops reading.
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -118,7 +117,6 @@ class Transport:
         path: str,
         *,
         json: Any = None,
-        params: dict[str, str] | None = None,
         idempotent: bool,
         authorize: bool = True,
     ) -> tuple[bytes, str]:
@@ -127,7 +125,7 @@ class Transport:
         attempt = 0
         while True:
             try:
-                return await self._request_once(method, url, json, params, authorize)
+                return await self._request_once(method, url, json, authorize)
             except NovelAIError as error:
                 if not self.retry.should_retry(error, idempotent=idempotent, attempt=attempt):
                     raise
@@ -135,12 +133,12 @@ class Transport:
             attempt += 1
 
     async def _request_once(
-        self, method: str, url: str, json: Any, params: dict[str, str] | None, authorize: bool
+        self, method: str, url: str, json: Any, authorize: bool
     ) -> tuple[bytes, str]:
         headers = self._headers if authorize else self._anonymous_headers()
         try:
             async with self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self._plain_timeout
+                method, url, json=json, headers=headers, timeout=self._plain_timeout
             ) as response:
                 body = await response.read()
                 if response.status >= 300:
@@ -151,27 +149,6 @@ class Transport:
 
     def _anonymous_headers(self) -> dict[str, str]:
         return {k: v for k, v in self._headers.items() if k != "Authorization"}
-
-    async def request_json(
-        self,
-        method: str,
-        host: Host,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, str] | None = None,
-        idempotent: bool,
-        authorize: bool = True,
-    ) -> Any:
-        body, _ = await self.request_bytes(
-            method, host, path, json=json, params=params, idempotent=idempotent, authorize=authorize
-        )
-        try:
-            return jsonlib.loads(body)
-        except ValueError as exc:
-            raise ProtocolError(
-                f"response is not JSON: {exc}", None, self.url(host, path)
-            ) from None
 
     # -- streams ------------------------------------------------------------------------------
 
