@@ -7,7 +7,7 @@ by the story's ``remoteStoryId``, as NovelAI's web client does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from nai_script.account.keystore import Keystore, KeystoreError
 from nai_script.account.objects import (
@@ -18,30 +18,20 @@ from nai_script.account.objects import (
     open_object,
 )
 
+if TYPE_CHECKING:
+    from nai_script.client import NovelAIClient
+
 SANITY_TYPES: tuple[str, ...] = ("stories", "storycontent", "shelf", "presets", "aimodules")
 
 
-class _JSONClient(Protocol):
-    async def request_json(
-        self,
-        method: str,
-        host: Any,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, str] | None = None,
-        idempotent: bool,
-    ) -> Any: ...
-
-
-async def fetch_keystore(client: _JSONClient, encryption_key: bytes) -> Keystore:
+async def fetch_keystore(client: NovelAIClient, encryption_key: bytes) -> Keystore:
     wire = await client.request_json("GET", "api", "/user/keystore", idempotent=True)
     if not isinstance(wire, dict):
         raise KeystoreError("keystore: the response is not a JSON object")
     return Keystore.open(wire, encryption_key)
 
 
-async def fetch_objects(client: _JSONClient, object_type: str) -> list[UserObject]:
+async def fetch_objects(client: NovelAIClient, object_type: str) -> list[UserObject]:
     wire = await client.request_json("GET", "api", f"/user/objects/{object_type}", idempotent=True)
     return ObjectList.model_validate(wire).objects
 
@@ -59,7 +49,7 @@ class Story:
         return str(data.get("title", "")) if isinstance(data, dict) else ""
 
 
-async def download_stories(client: _JSONClient, keystore: Keystore) -> list[Story]:
+async def download_stories(client: NovelAIClient, keystore: Keystore) -> list[Story]:
     """Every story and its content, decrypted. A story that will not open raises
     ``ObjectError`` (use :func:`sanity_check` to survey failures instead)."""
     stories = [open_object(o, keystore) for o in await fetch_objects(client, "stories")]
@@ -84,7 +74,7 @@ class SanityReport:
 
 
 async def sanity_check(
-    client: _JSONClient, keystore: Keystore, types: tuple[str, ...] = SANITY_TYPES
+    client: NovelAIClient, keystore: Keystore, types: tuple[str, ...] = SANITY_TYPES
 ) -> SanityReport:
     """Try to open every stored object of ``types``; never stops at the first failure."""
     report = SanityReport()
