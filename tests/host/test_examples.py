@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from host_helpers import hosted
 
 from nai_script.limits import FakeClock
@@ -84,35 +85,37 @@ def test_storage_counter_counts_across_runs(tmp_path: Path) -> None:
     ]
 
 
-def test_messaging_ping_pong(tmp_path: Path) -> None:
-    done = run(tmp_path, "messaging_ping.py", "messaging_pong.py")
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (
+            ("messaging_ping.py", "messaging_pong.py"),
+            [
+                "[messaging-pong] pong got ping #1",
+                "[messaging-ping] ping got pong #1 from messaging-pong",
+            ],
+        ),
+        (
+            ("loaded_hook.py",),
+            [
+                "registered before: False",
+                "registered after: True",
+                "all scripts loaded (seen 1 times)",
+            ],
+        ),
+        (
+            ("timers_countdown.py",),
+            ["tick 0", "tick 1", "tick 2", "after sleep: [0, 1, 2]", "dice ok: True"],
+        ),
+    ],
+    ids=["messaging_ping_pong", "loaded_hook", "timers_countdown"],
+)
+def test_example_prints_exactly(
+    tmp_path: Path, names: tuple[str, ...], expected: list[str]
+) -> None:
+    done = run(tmp_path, *names)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        "[messaging-pong] pong got ping #1",
-        "[messaging-ping] ping got pong #1 from messaging-pong",
-    ]
-
-
-def test_loaded_hook(tmp_path: Path) -> None:
-    done = run(tmp_path, "loaded_hook.py")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        "registered before: False",
-        "registered after: True",
-        "all scripts loaded (seen 1 times)",
-    ]
-
-
-def test_timers_countdown(tmp_path: Path) -> None:
-    done = run(tmp_path, "timers_countdown.py")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        "tick 0",
-        "tick 1",
-        "tick 2",
-        "after sleep: [0, 1, 2]",
-        "dice ok: True",
-    ]
+    assert done.stdout.splitlines() == expected
 
 
 def test_cancel_stream(tmp_path: Path) -> None:
