@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from nai_script.client.errors import (
     ServerError,
 )
 from nai_script.client.image import build_image_request, generate_image
+from nai_script.client.image_stream import stream_final_images
 from nai_script.client.image_zip import png_size
 from nai_script.sim import SimServer
 
@@ -85,16 +87,19 @@ async def test_status_codes(sim: SimServer) -> None:
     assert content_type == "application/x-zip-compressed"
 
 
-async def test_client_maps_errors(sim: SimServer) -> None:
+@pytest.mark.parametrize("fetch", [generate_image, stream_final_images], ids=["zip", "stream"])
+async def test_client_maps_errors(
+    sim: SimServer, fetch: Callable[..., Awaitable[list[bytes]]]
+) -> None:
     request = build_image_request("x", width=64, height=64)
     async with client_for(sim, token="not-a-pst-token") as client:
         with pytest.raises(AuthenticationError):
-            await generate_image(client, request)
-    sim.settings.faults = "500"  # type: ignore[assignment]
-    async with client_for(sim) as client:
-        with pytest.raises(ServerError):
-            await generate_image(client, request)
-    sim.settings.faults = ""  # type: ignore[assignment]
+            await fetch(client, request)
+    for fault, error in (("500", ServerError), ("429", ConcurrencyLockedError)):
+        sim.settings.faults = fault  # type: ignore[assignment]
+        async with client_for(sim) as client:
+            with pytest.raises(error):
+                await fetch(client, request)
 
 
 async def test_concurrency_lock(sim: SimServer) -> None:

@@ -13,12 +13,7 @@ import pytest
 from image_helpers import client_for, post_raw, run_image_cli
 
 from nai_script.client import NovelAIClient
-from nai_script.client.errors import (
-    AuthenticationError,
-    ConcurrencyLockedError,
-    ProtocolError,
-    ServerError,
-)
+from nai_script.client.errors import ConcurrencyLockedError, ProtocolError, ServerError
 from nai_script.client.image import build_image_request, generate_image
 from nai_script.client.image_models import ImageRequestError
 from nai_script.client.image_stream import (
@@ -109,21 +104,6 @@ async def test_sim_validates_like_the_zip_route(sim: SimServer) -> None:
     assert status == 500
     assert "centers" in answer["message"]
     assert "parameters.steps" in answer["message"]
-
-
-async def test_http_errors_are_typed(sim: SimServer) -> None:
-    request = build_image_request("x", width=64, height=64)
-    async with client_for(sim, token="not-a-pst-token") as client:
-        with pytest.raises(AuthenticationError):
-            await stream_final_images(client, request)
-    sim.settings.faults = "500"  # type: ignore[assignment]
-    async with client_for(sim) as client:
-        with pytest.raises(ServerError):
-            await stream_final_images(client, request)
-    sim.settings.faults = "429"  # type: ignore[assignment]
-    async with client_for(sim) as client:
-        with pytest.raises(ConcurrencyLockedError):
-            await stream_final_images(client, request)
 
 
 async def test_concurrency_lock_holds_for_the_whole_stream(sim: SimServer) -> None:
