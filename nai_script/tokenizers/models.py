@@ -19,23 +19,14 @@ a tier is not offered at that tier. Sources, quoted per row below:
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nai_script.client.models import SubscriptionTier as Tier  # as /user/subscription numbers them
 from nai_script.tokenizers.errors import UnknownModelError
 
 ChatTemplateKind = Literal["glm", "llama3", "plain"]
-
-
-class Tier(IntEnum):
-    """NovelAI subscription tiers, numbered as ``/user/subscription`` reports them."""
-
-    PAPER = 0
-    TABLET = 1
-    SCROLL = 2
-    OPUS = 3
 
 
 class ModelInfo(BaseModel):
