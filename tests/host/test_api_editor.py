@@ -35,6 +35,14 @@ async def with_editor(tmp_path: Path, **kw: Any) -> AsyncIterator[tuple[Env, Edi
             store.close()
 
 
+@asynccontextmanager
+async def ran_with_all_edits(tmp_path: Path, body: str) -> AsyncIterator[tuple[Env, Editor]]:
+    """The editor after ``body`` ran as a script granted every edit permission."""
+    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, editor):
+        await env.run(script(body, ALL))
+        yield env, editor
+
+
 def script(body: str, permissions: str = "[]", script_id: str = "t") -> str:
     return f'"""\n---\nid: {script_id}\nname: T\npermissions: {permissions}\n---\n"""\n' + body
 
@@ -80,8 +88,7 @@ async def test_document_read_write_round_trip(tmp_path: Path) -> None:
         " 'to': {'sectionId': ids[2], 'offset': 5}}\n"
         "api.v1.log(repr(await api.v1.document.textFromSelection(sel)))\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, editor):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, editor):
         assert env.lines() == [
             "True Uno.|Inserted.|Third. More.",
             "script",
@@ -103,8 +110,7 @@ async def test_bad_document_arguments_name_the_field(tmp_path: Path) -> None:
         "    try:\n        await call()\n"
         "    except ValueError as e:\n        api.v1.log(str(e))\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, _):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
         lines = env.lines()
         assert "no section 'nope'" in lines[0]
         assert lines[1] == "texts: must not be empty"
@@ -127,8 +133,7 @@ async def test_history_undo_redo_jump_and_node_state(tmp_path: Path) -> None:
         "try:\n    await api.v1.document.history.jump('missing')\n"
         "except Exception as e:\n    api.v1.log('jump', 'missing' in str(e))\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, editor):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, editor):
         assert env.lines() == ["True", "True", "True", 'True ["a"] script', "jump True"]
         assert await editor.text() == "a"
 
@@ -150,8 +155,7 @@ async def test_settings_namespaces(tmp_path: Path) -> None:
         "    except ValueError as e:\n        api.v1.log(str(e))\n"
         "api.v1.log(len(await api.v1.story.id()) > 0)\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, editor):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, editor):
         lines = env.lines()
         assert lines[0] == "mem note sys pre My Story"
         assert lines[1] == "0.5 6"
@@ -197,8 +201,7 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         "await api.v1.lorebook.removeCategory(cid)\n"
         "api.v1.log(len(await api.v1.lorebook.entries()), len(await api.v1.lorebook.categories()))\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, _):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
         lines = env.lines()
         assert lines[0] == "Ada is a knight. True 1", env.lines(level="error")
         assert lines[1] == "False"
@@ -222,8 +225,7 @@ async def test_build_context_and_generate_with_story(tmp_path: Path) -> None:
         "try:\n    await api.v1.buildContext({'contextLimitReduction': -1})\n"
         "except ValueError as e:\n    api.v1.log(str(e)[:32])\n"
     )
-    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, _):
-        await env.run(script(body, ALL))
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
         assert env.lines() == [
             '["system", "user"] MEMORY Once upon a time.',
             "4",
