@@ -35,10 +35,22 @@ ADJACENT = [
 ]
 
 
+@functools.cache
+def _cached(path: Path) -> Tokenizer:
+    return load_tokenizer_file(path, path.stem)
+
+
 @pytest.mark.parametrize("text", ADJACENT)
-def test_hf_round_trip(tiny_bpe_path: Path, text: str) -> None:
-    tok = load_tokenizer_file(tiny_bpe_path, "tiny")
-    assert isinstance(tok, HFTokenizer)
+@pytest.mark.parametrize(
+    ("path_fixture", "kind"),
+    [("tiny_bpe_path", HFTokenizer), ("tiny_spm_path", SentencePieceTokenizer)],
+    ids=["hf", "spm"],
+)
+def test_round_trip(
+    request: pytest.FixtureRequest, path_fixture: str, kind: type[Tokenizer], text: str
+) -> None:
+    tok = _cached(request.getfixturevalue(path_fixture))
+    assert isinstance(tok, kind)
     assert tok.decode(tok.encode(text)) == text
 
 
@@ -93,13 +105,6 @@ def test_unknown_suffix(tmp_path: Path) -> None:
         load_tokenizer_file(path, "x")
 
 
-@pytest.mark.parametrize("text", ADJACENT)
-def test_spm_round_trip(tiny_spm_path: Path, text: str) -> None:
-    tok = load_tokenizer_file(tiny_spm_path, "tiny-spm")
-    assert isinstance(tok, SentencePieceTokenizer)
-    assert tok.decode(tok.encode(text)) == text
-
-
 def test_spm_control_symbols_are_spliced(tiny_spm_path: Path) -> None:
     tok = load_tokenizer_file(tiny_spm_path, "tiny-spm", ["<|system|>"])
     eot = tok.special_tokens["<|endoftext|>"]
@@ -142,11 +147,6 @@ def test_round_trip_property_both_loaders(
     text = "".join(pieces)
     for tok in (_cached(tiny_bpe_path), _cached(tiny_spm_path)):
         assert tok.decode(tok.encode(text)) == text
-
-
-@functools.cache
-def _cached(path: Path) -> Tokenizer:
-    return load_tokenizer_file(path, path.stem)
 
 
 def test_def_matches_the_hf_tokenizer_it_describes(tiny_bpe_path: Path, tiny_def: bytes) -> None:
