@@ -343,13 +343,21 @@ def test_forbidden_module_import_is_rejected(module: str) -> None:
         assert "allowed modules: " in str(problems[0])
 
 
+def script_importer() -> Any:
+    """The ``__import__`` a script's globals carry."""
+    script_globals = make_globals(DummyApi(), print_sink=lambda _text: None)
+    return script_globals["__builtins__"]["__import__"]
+
+
 @pytest.mark.parametrize("module", FORBIDDEN_MODULES)
 def test_forbidden_module_is_refused_at_run_time_too(module: str) -> None:
     """The import hook refuses on its own, should a rewrite ever let a statement through."""
-    script_globals = make_globals(DummyApi(), print_sink=lambda _text: None)
-    importer: Any = script_globals["__builtins__"]["__import__"]
     with pytest.raises(ImportError, match=f"import '{module}' is not allowed"):
-        importer(module)
+        script_importer()(module)
+
+
+def test_import_hook_refuses_relative_imports_and_unlisted_members() -> None:
+    importer = script_importer()
     with pytest.raises(ImportError, match="relative imports"):
         importer("json", None, None, ("x",), 1)
     with pytest.raises(ImportError, match="from json import decoder"):
