@@ -10,7 +10,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from web_helpers import page_socket, served
+from web_helpers import PageSocket, page_socket, served
+
+from nai_script.web.compose import EditorServer
 
 HEADER = '"""\n---\nid: uis\nname: UI script\n---\n"""\n'
 WITH_UI = HEADER + (
@@ -32,34 +34,43 @@ def _is(kind: str, script_id: str = "uis") -> Any:
     return lambda e: e["type"] == kind and e.get("scriptId") == script_id
 
 
+async def save_and_reload(page: PageSocket, tmp_path: Path, source: str) -> None:
+    """Save a new version of uis.py and ask the page's server to reload it."""
+    (tmp_path / "scripts" / "uis.py").write_text(source)
+    await page.send({"type": "script.reload", "id": "uis"})
+
+
+async def fresh_ui(server: EditorServer) -> dict[str, Any]:
+    """The UI snapshot a page opened now is given."""
+    async with page_socket(server) as fresh:
+        ui: dict[str, Any] = (await fresh.next())["ui"]
+        return ui
+
+
 async def test_a_reload_takes_the_old_versions_ui_off_the_page(tmp_path: Path) -> None:
     async with served(tmp_path, {"uis.py": WITH_UI}) as server, page_socket(server) as page:
         state = await page.next()
         assert [b["id"] for b in state["ui"]["extensions"]["uis"]] == ["old"]
         assert [w["id"] for w in state["ui"]["windows"]] == ["w"]
-        (tmp_path / "scripts" / "uis.py").write_text(WITHOUT_UI)
-        await page.send({"type": "script.reload", "id": "uis"})
+        await save_and_reload(page, tmp_path, WITHOUT_UI)
         closed = await page.wait_for(_is("ui.window.close"))
         assert closed["windowId"] == "w"
         emptied = await page.wait_for(_is("ui.extensions"))
         assert emptied["extensions"] == []
-        async with page_socket(server) as fresh:
-            snapshot = (await fresh.next())["ui"]
-            assert snapshot == {"extensions": {}, "windows": []}
+        snapshot = await fresh_ui(server)
+        assert snapshot == {"extensions": {}, "windows": []}
 
 
 async def test_a_reload_that_brings_its_own_ui_shows_only_the_new_one(tmp_path: Path) -> None:
     async with served(tmp_path, {"uis.py": WITH_UI}) as server, page_socket(server) as page:
         await page.next()
-        (tmp_path / "scripts" / "uis.py").write_text(NEW_UI)
-        await page.send({"type": "script.reload", "id": "uis"})
+        await save_and_reload(page, tmp_path, NEW_UI)
         await page.wait_for(lambda e: _is("ui.extensions")(e) and e["extensions"] != [])
         # The folder watcher may reload the same save once more: between its stop and the
         # next version's register the script has no UI, never the old one.
         async with asyncio.timeout(10):
             while True:
-                async with page_socket(server) as fresh:
-                    snapshot = (await fresh.next())["ui"]
+                snapshot = await fresh_ui(server)
                 assert snapshot["windows"] == []
                 if "uis" in snapshot["extensions"]:
                     assert [b["id"] for b in snapshot["extensions"]["uis"]] == ["new"]
@@ -72,15 +83,13 @@ async def test_a_reload_that_fails_to_compile_keeps_the_running_versions_ui(
 ) -> None:
     async with served(tmp_path, {"uis.py": WITH_UI}) as server, page_socket(server) as page:
         await page.next()
-        (tmp_path / "scripts" / "uis.py").write_text(HEADER + "def f(:\n")
-        await page.send({"type": "script.reload", "id": "uis"})
+        await save_and_reload(page, tmp_path, HEADER + "def f(:\n")
         event = await page.wait_for(lambda e: e["type"] == "script.state")
         assert event["state"] == "running"
         assert event["error"]
-        async with page_socket(server) as fresh:
-            snapshot = (await fresh.next())["ui"]
-            assert [b["id"] for b in snapshot["extensions"]["uis"]] == ["old"]
-            assert [w["id"] for w in snapshot["windows"]] == ["w"]
+        snapshot = await fresh_ui(server)
+        assert [b["id"] for b in snapshot["extensions"]["uis"]] == ["old"]
+        assert [w["id"] for w in snapshot["windows"]] == ["w"]
 
 
 async def test_a_killed_worker_takes_its_ui_with_it(tmp_path: Path) -> None:
@@ -147,8 +156,7 @@ async def test_a_reload_whose_top_level_raises_takes_the_stopped_versions_ui_off
 ) -> None:
     async with served(tmp_path, {"uis.py": WITH_UI}) as server, page_socket(server) as page:
         await page.next()
-        (tmp_path / "scripts" / "uis.py").write_text(HEADER + "raise ValueError('no')\n")
-        await page.send({"type": "script.reload", "id": "uis"})
+        await save_and_reload(page, tmp_path, HEADER + "raise ValueError('no')\n")
         emptied = await page.wait_for(_is("ui.extensions"))
         assert emptied["extensions"] == []
         event = await page.wait_for(lambda e: e["type"] == "script.state")
