@@ -27,6 +27,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nai_script.tokenizers.chat import render_chat  # noqa: E402
+from nai_script.tokenizers.models import ChatTemplateKind  # noqa: E402
 from nai_script.tokenizers.sim import (  # noqa: E402
     SIM_SPECIAL_TOKENS,
     SIM_TOKENIZER_FILE,
@@ -75,14 +77,11 @@ def sentence(rng: random.Random, lex: dict[str, list[str]]) -> str:
 
 def chat_sample(rng: random.Random, lex: dict[str, list[str]]) -> str:
     """Chat-templated text, so the text around the specials trains like real prompts."""
-    system, user, reply = (sentence(rng, lex) for _ in range(3))
-    if rng.random() < 0.5:
-        return f"[gMASK]<sop><|system|>\n{system}<|user|>\n{user}<|assistant|>\n{reply}"
-    return (
-        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
-        f"{system}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|>"
-        f"<|start_header_id|>assistant<|end_header_id|>\n\n{reply}<|eot_id|>"
-    )
+    messages = [
+        {"role": role, "content": sentence(rng, lex)} for role in ("system", "user", "assistant")
+    ]
+    kind: ChatTemplateKind = "glm" if rng.random() < 0.5 else "llama3"
+    return render_chat(kind, messages, add_generation_prompt=False)
 
 
 def corpus() -> Iterator[str]:
