@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from limits_helpers import T0, open_limits, until
 
-from nai_script.limits import FakeClock, NeverFits
+from nai_script.limits import FakeClock, Limits, NeverFits
 
 
-async def spend(limits, script: str, out: int = 0, inp: int = 0) -> None:  # type: ignore[no-untyped-def]
+async def spend(limits: Limits, script: str, out: int = 0, inp: int = 0) -> None:
     r = await limits.reserve(script, output_tokens=out, input_tokens=inp)
     await r.settle(out, inp)
 
