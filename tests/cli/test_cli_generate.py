@@ -12,13 +12,17 @@ import pytest
 from nai_script.sim import SimServer, SimSettings
 
 
+def _clean_env() -> dict[str, str]:
+    """This process's environment without any ``NAI_*`` setting (token, backend, base URL)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NAI_SCRIPT_"))}
     return subprocess.run(
         [sys.executable, "-m", "nai_script", *args],
         capture_output=True,
         text=True,
-        env={**base, **(env or {})},
+        env={**_clean_env(), **(env or {})},
         timeout=60,
     )
 
@@ -33,6 +37,8 @@ def test_generate_streams_simulated_text_by_default() -> None:
 def test_generate_is_deterministic_for_the_same_prompt() -> None:
     first = _cli("generate", "same prompt", "--max-tokens", "20")
     second = _cli("generate", "same prompt", "--max-tokens", "20")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.strip()
     assert first.stdout == second.stdout
 
 
@@ -75,12 +81,11 @@ async def test_a_backend_error_is_one_line_not_a_traceback() -> None:
 
 def test_a_reader_that_closes_early_gets_no_traceback() -> None:
     """``nai-script generate ... | head``: output stops quietly, exit 0, nothing on stderr."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NAI_SCRIPT_"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "nai_script", "generate", "x", "--max-tokens", "2000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**base, "NAI_SCRIPT_BACKEND": "sim"},
+        env={**_clean_env(), "NAI_SCRIPT_BACKEND": "sim"},
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
