@@ -240,9 +240,12 @@ async def test_a_new_script_that_fails_to_load_is_loaded_once_fixed(tmp_path: Pa
 
 
 async def test_a_failing_outcome_callback_does_not_stop_the_watcher(
-    tmp_path: Path, loader: RecordingLoader
+    tmp_path: Path, loader: RecordingLoader, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode(_outcome: ReloadOutcome) -> None:
+    told: list[str] = []
+
+    def explode(outcome: ReloadOutcome) -> None:
+        told.append(outcome.action)
         raise RuntimeError("callback bug")
 
     async with ScriptFolderWatcher(tmp_path, loader, debounce_ms=50, on_outcome=explode):
@@ -250,6 +253,8 @@ async def test_a_failing_outcome_callback_does_not_stop_the_watcher(
         await loader.wait_for("load", "a.py")
         save(tmp_path / "a.py", "x = 2\n")
         await loader.wait_for("reload", "a.py")
+        assert told[0] == "load"  # the callback did raise, and the reload still came
+        assert "reload outcome callback failed for a.py" in caplog.text
 
 
 async def test_snapshot_mode_takes_existing_scripts_as_loaded(
