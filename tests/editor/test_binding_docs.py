@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from nai_script.host.api import document_api, editor_api, story_api
 from nai_script.host.surface import FUNCTIONS, function_paths
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -49,6 +50,8 @@ def test_editor_namespaces_are_documented_in_editor_api_md() -> None:
     line = next(ln for ln in EDITOR.split("\n\n") if ln.startswith("Namespaces documented here"))
     listed = set(NAME.findall(line))
     assert listed <= set(FUNCTIONS)
+    editor_only = {*editor_api.FUNCTIONS, *document_api.FUNCTIONS, *story_api.FUNCTIONS}
+    assert listed == editor_only, "editor_api.md should name exactly the editor's namespaces"
     table = _table()
     for name in listed:
         assert "editor_api.md" in table[name], f"api.md's table should send {name!r} there"
