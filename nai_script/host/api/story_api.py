@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 M = TypeVar("M", LorebookEntry, LorebookCategory)
+Lore = tuple[list[LorebookEntry], list[LorebookCategory]]  # what ``Editor.lorebook`` returns
 # NovelAI's namespace -> the StorySettings field behind it.
 TEXT_SETTINGS = {
     "memory": "memory",
@@ -76,6 +77,8 @@ async def _update_settings(ctx: CallContext, patch: dict[str, Any], what: str) -
 
 
 def _text_routes(namespace: str, field: str) -> dict[str, Route]:
+    """``v1.<namespace>.get/set`` over one string field of the story settings."""
+
     async def get(ctx: CallContext) -> str:
         ctx.bind()
         return str(getattr(await editor_of(ctx).settings(), field))
@@ -86,7 +89,7 @@ def _text_routes(namespace: str, field: str) -> dict[str, Route]:
             raise ApiUsageError(
                 f"{namespace}.set text: must be a string, got {type(text).__name__}"
             )
-        await _update_settings(ctx, {field: text}, namespace)
+        await _update_settings(ctx, {field: text}, "")
 
     async def get_default(ctx: CallContext) -> str:
         ctx.bind()
@@ -117,20 +120,6 @@ async def _params_update(ctx: CallContext) -> dict[str, Any]:
 async def _story_id(ctx: CallContext) -> str:
     ctx.bind()
     return editor_of(ctx).story_id
-
-
-def _story_text_routes(field: str) -> dict[str, Route]:
-    async def get(ctx: CallContext) -> str:
-        ctx.bind()
-        return str(getattr(await editor_of(ctx).settings(), field))
-
-    async def set_(ctx: CallContext) -> None:
-        text = ctx.bind(("text", REQUIRED))["text"]
-        if not isinstance(text, str):
-            raise ApiUsageError(f"story.{field}.set text: must be a string")
-        await _update_settings(ctx, {field: text}, "story")
-
-    return {f"v1.story.{field}.get": get, f"v1.story.{field}.set": set_}
 
 
 # ------------------------------------------------------------------------------ lorebook
@@ -186,23 +175,37 @@ async def _lorebook_write(ctx: CallContext, write: Callable[[Editor], Awaitable[
         raise ApiUsageError(f"{ctx.name}: {error}") from None
 
 
-async def _create_entry(ctx: CallContext) -> str:
-    value = ctx.bind(("entry", REQUIRED))["entry"]
+async def _created(
+    ctx: CallContext,
+    kind: str,
+    validate: Callable[[Any, str], M],
+    current_of: Callable[[Lore], list[M]],
+    put: Callable[[Editor, M], Awaitable[M]],
+) -> str:
+    """``create<Kind>(item)``: a new item; an id already in use is refused (update<Kind>)."""
+    value = ctx.bind((kind, REQUIRED))[kind]
     if not isinstance(value, dict):
-        raise ApiUsageError("entry: must be an object")
-    entry = _validated_entry(value, "entry")
+        raise ApiUsageError(f"{kind}: must be an object")
+    item = validate(value, kind)
     require_permission(ctx, "lorebookEdit")
-    entries, _ = await editor_of(ctx).lorebook()
-    if any(e.id == entry.id for e in entries):
-        raise ApiUsageError(f"entry.id: an entry {entry.id!r} already exists (use updateEntry)")
-    saved = await _lorebook_write(ctx, lambda editor: editor.put_entry(entry))
+    if any(old.id == item.id for old in current_of(await editor_of(ctx).lorebook())):
+        raise ApiUsageError(
+            f"{kind}.id: lorebook {kind} {item.id!r} already exists (use update{kind.title()})"
+        )
+    saved = await _lorebook_write(ctx, lambda editor: put(editor, item))
     return str(saved.id)
+
+
+async def _create_entry(ctx: CallContext) -> str:
+    return await _created(
+        ctx, "entry", _validated_entry, lambda lore: lore[0], lambda e, item: e.put_entry(item)
+    )
 
 
 async def _patched(
     ctx: CallContext,
     kind: str,
-    current_of: Callable[[tuple[list[LorebookEntry], list[LorebookCategory]]], list[Any]],
+    current_of: Callable[[Lore], list[Any]],
     validate: Callable[[Any, str], M],
 ) -> M:
     """``update<Kind>(id, fields)``: the stored item with ``fields`` merged in, validated."""
@@ -228,12 +231,13 @@ async def _remove_entry(ctx: CallContext) -> None:
 
 
 async def _create_category(ctx: CallContext) -> str:
-    value = ctx.bind(("category", REQUIRED))["category"]
-    if not isinstance(value, dict):
-        raise ApiUsageError("category: must be an object")
-    category = _validated_category(value, "category")
-    saved = await _lorebook_write(ctx, lambda editor: editor.put_category(category))
-    return str(saved.id)
+    return await _created(
+        ctx,
+        "category",
+        _validated_category,
+        lambda lore: lore[1],
+        lambda e, item: e.put_category(item),
+    )
 
 
 async def _update_category(ctx: CallContext) -> None:
@@ -255,8 +259,8 @@ ROUTES: dict[str, Route] = {
     "v1.generationParameters.get": _params_get,
     "v1.generationParameters.update": _params_update,
     "v1.story.id": _story_id,
-    **_story_text_routes("title"),
-    **_story_text_routes("description"),
+    **_text_routes("story.title", "title"),
+    **_text_routes("story.description", "description"),
     "v1.lorebook.entries": _entries,
     "v1.lorebook.entry": _entry,
     "v1.lorebook.categories": _categories,
