@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from nai_script.client.models import WireModel
 from nai_script.sim.faults import FaultPlan
 from nai_script.sim.state import SimState
 
@@ -59,9 +60,10 @@ class Pacer:
             await self.token(index)
 
 
-def sse_data(payload: Any) -> bytes:
-    """One OpenAI-style SSE event: ``data: {...}`` and a blank line."""
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+def sse_data(payload: WireModel) -> bytes:
+    """One OpenAI-style SSE event: ``data: {...}`` (the payload's wire JSON, serialised
+    straight from the model: no dict in between on the per-token path) and a blank line."""
+    return b"data: " + payload.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"

@@ -176,7 +176,7 @@ async def _serve_text(
                 choices=[chunk_choice(index, tok, generation.finish_reason if final else None)],
                 usage=_usage(prompt_tokens, generation) if final else None,
             )
-            yield sse_data(chunk.to_wire())
+            yield sse_data(chunk)
 
     def body(generation: Generation) -> dict[str, object]:
         return answer_type(
