@@ -13,19 +13,24 @@ import pytest
 RUN = [sys.executable, "-m", "nai_script", "run"]
 
 
-def run(
-    tmp_path: Path, source: str, *extra: str, stdin: str = "", name: str = "s.py"
-) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / name
-    script.write_text(source)
+def invoke(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``nai-script run`` with these arguments, to completion."""
     return subprocess.run(
-        [*RUN, str(script), "--data", str(tmp_path / "data"), *extra],
+        [*RUN, *map(str, args)],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def run(
+    tmp_path: Path, source: str, *extra: str, stdin: str = "", name: str = "s.py"
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / name
+    script.write_text(source)
+    return invoke(script, "--data", tmp_path / "data", *extra, stdin=stdin)
 
 
 def test_ok_logs_to_stdout_errors_to_stderr(tmp_path: Path) -> None:
@@ -77,13 +82,7 @@ def test_message_handler_raising_exits_1(tmp_path: Path) -> None:
     sender.write_text(
         '"""\n---\nid: sender\nname: Sender\n---\n"""\nawait api.v1.messaging.broadcast(1)\n'
     )
-    done = subprocess.run(
-        [*RUN, str(receiver), str(sender), "--data", str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = invoke(receiver, sender, "--data", tmp_path / "data")
     assert done.returncode == 1
     assert "[receiver] message handler raised: " in done.stderr
 
@@ -127,9 +126,7 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
 
 
 def test_missing_file_and_wrong_suffix_exit_2(tmp_path: Path) -> None:
-    missing = subprocess.run(
-        [*RUN, str(tmp_path / "nope.py")], capture_output=True, text=True, check=False
-    )
+    missing = invoke(tmp_path / "nope.py")
     assert missing.returncode == 2
     assert "no such file" in missing.stderr
     assert run(tmp_path, "pass\n", name="s.txt").returncode == 2
