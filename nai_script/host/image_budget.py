@@ -161,21 +161,24 @@ class ImageBudget:
         return max(0, self.config.capacity - held)
 
     def ms_until_available(self, script_id: str, images: int) -> int:
-        """Milliseconds until ``images`` fit, ignoring the interaction condition (0 = now)."""
+        """Milliseconds until ``images`` fit, ignoring the interaction condition (0 = now).
+
+        As the token buckets count (``limits.buckets.ms_until_available``): held entries come
+        back oldest first, and one still in flight counts at its reservation.
+        """
         if not 0 <= images <= self.config.capacity:
             raise ValueError(f"images: must be 0..{self.config.capacity}, got {images}")
         now, config = self.clock.now(), self.config
         last = self._last_interaction(script_id)
-        entries = self.entries(script_id)
-        needed_back = held_images(entries, config, now, last) + images - config.capacity
-        for entry in sorted(entries, key=lambda e: e.spent_at):
-            if needed_back <= 0:
+        held = [e for e in self.entries(script_id) if not is_returned(e, config, now, last)]
+        free = config.capacity - sum(e.images for e in held)
+        due = now
+        for entry in sorted(held, key=lambda e: (e.spent_at, e.id)):
+            if free >= images:
                 break
-            if entry.settled and not is_returned(entry, config, now, last):
-                needed_back -= entry.images
-                if needed_back <= 0:
-                    return max(0, math.ceil((entry.spent_at + config.window_s - now) * 1000))
-        return 0
+            free += entry.images
+            due = entry.spent_at + config.window_s
+        return max(0, math.ceil((due - now) * 1000))
 
     async def reserve(self, script_id: str, images: int) -> ImageReservation:
         """Hold ``images`` or raise :class:`ImageBudgetExceeded` (then nothing is written)."""
