@@ -84,7 +84,7 @@ async def test_a_reload_that_fails_to_compile_keeps_the_running_versions_ui(
     async with served(tmp_path, {"uis.py": WITH_UI}) as server, page_socket(server) as page:
         await page.next()
         await save_and_reload(page, tmp_path, HEADER + "def f(:\n")
-        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        event = await page.wait_type("script.state")
         assert event["state"] == "running"
         assert event["error"]
         snapshot = await fresh_ui(server)
@@ -101,7 +101,7 @@ async def test_a_killed_worker_takes_its_ui_with_it(tmp_path: Path) -> None:
         os.kill(script.worker.pid, signal.SIGKILL)
         emptied = await page.wait_for(_is("ui.extensions"))
         assert emptied["extensions"] == []
-        killed = await page.wait_for(lambda e: e["type"] == "script.state")
+        killed = await page.wait_type("script.state")
         assert killed["state"] == "killed"
 
 
@@ -159,6 +159,6 @@ async def test_a_reload_whose_top_level_raises_takes_the_stopped_versions_ui_off
         await save_and_reload(page, tmp_path, HEADER + "raise ValueError('no')\n")
         emptied = await page.wait_for(_is("ui.extensions"))
         assert emptied["extensions"] == []
-        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        event = await page.wait_type("script.state")
         assert event["state"] == "error"
         assert "no" in event["error"]

@@ -44,7 +44,7 @@ async def test_a_broken_save_keeps_the_old_version_running(tmp_path: Path) -> No
         await page.next()
         path = tmp_path / "scripts" / "s.py"
         path.write_text(BROKEN)
-        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        event = await page.wait_type("script.state")
         assert event["state"] == "running"  # the old version
         assert event["error"].startswith(f"{path}:2:")
         assert server.host is not None
@@ -52,9 +52,9 @@ async def test_a_broken_save_keeps_the_old_version_running(tmp_path: Path) -> No
         assert old.worker is not None
         assert old.worker.exit_reason is None
         path.write_text('api.v1.log("loaded v2")\n')
-        log = await page.wait_for(lambda e: e["type"] == "script.log")
+        log = await page.wait_type("script.log")
         assert log == {"type": "script.log", "id": "s", "level": "log", "text": "loaded v2"}
-        fixed = await page.wait_for(lambda e: e["type"] == "script.state")
+        fixed = await page.wait_type("script.state")
         assert fixed["state"] == "running"
         assert fixed["error"] is None
 
@@ -71,18 +71,18 @@ async def test_disable_enable_reload_and_config(tmp_path: Path) -> None:
         assert row["id"] == "cfg"
         assert row["config"][0]["value"] == "hi"
         await page.send({"type": "script.disable", "id": "cfg"})
-        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        event = await page.wait_type("script.state")
         assert event["state"] == "disabled"
         assert server.host is not None
         assert server.host.scripts == []
         await page.send({"type": "script.enable", "id": "cfg"})
         await page.wait_for(lambda e: e["type"] == "script.log" and e["text"] == "hi")
-        event = await page.wait_for(lambda e: e["type"] == "script.state")
+        event = await page.wait_type("script.state")
         assert event["state"] == "running"
         await page.send({"type": "script.config", "id": "cfg", "values": {"greeting": "yo"}})
         await page.wait_for(lambda e: e["type"] == "script.log" and e["text"] == "yo")
         await page.send({"type": "script.config", "id": "cfg", "values": {"nope": 1}})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert "'nope'" in error["message"]
         assert error["command"] == "script.config"
         await page.send({"type": "script.reload", "id": "cfg"})
@@ -135,4 +135,4 @@ async def test_events_reach_every_page_and_a_lagging_page_gets_a_fresh_state(
             for index in range(server.bus.queue_size + 50):
                 server.bus.publish({"type": "toast", "message": str(index)})
             # Whatever the socket already took, the gap ends in a full redraw.
-            await slow.wait_for(lambda e: e["type"] == "state")
+            await slow.wait_type("state")

@@ -31,7 +31,7 @@ def _lacks(event: dict[str, Any], story_id: str) -> bool:
 
 async def _list(page: PageSocket) -> dict[str, Any]:
     await page.send({"type": "story.list"})
-    return await page.wait_for(lambda e: e["type"] == "story.list")
+    return await page.wait_type("story.list")
 
 
 async def test_create_open_delete_and_a_restart_keeps_every_story(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ async def test_create_open_delete_and_a_restart_keeps_every_story(tmp_path: Path
         first = (await page.next())["story"]
         first_id = first["story"]["id"]
         await page.send({"type": "send", "text": "Alpha begins."})
-        await page.wait_for(lambda e: e["type"] == "generation.end")
+        await page.wait_type("generation.end")
         await page.send({"type": "story.create", "title": "Second tale"})
         second = (await page.wait_for(_story_state))["story"]
         assert second["story"]["title"] == "Second tale"
@@ -59,7 +59,7 @@ async def test_create_open_delete_and_a_restart_keeps_every_story(tmp_path: Path
         assert after["story"]["id"] == second["story"]["id"]
         assert [s["title"] for s in after["stories"]] == ["Second tale"]
         await page.send({"type": "send", "text": "Beta goes on."})
-        await page.wait_for(lambda e: e["type"] == "generation.end")
+        await page.wait_type("generation.end")
     async with served(tmp_path) as server, page_socket(server) as page:
         state = (await page.next())["story"]
         assert [s["title"] for s in state["stories"]] == ["Second tale"]
@@ -80,17 +80,17 @@ async def test_story_commands_name_what_is_wrong(tmp_path: Path) -> None:
     async with served(tmp_path) as server, page_socket(server) as page:
         await page.next()
         await page.send({"type": "story.open", "id": "nope"})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert error["command"] == "story.open"
         assert "nope" in error["message"]
         await page.send({"type": "story.delete", "id": "nope"})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert "story.delete" in error["message"]
         await page.send({"type": "story.open"})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert error["message"].startswith("story.open: id:")
         await page.send({"type": "story.create", "title": 5})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert "title" in error["message"]
 
 
@@ -100,9 +100,9 @@ async def test_stop_ends_a_running_generation_and_keeps_its_text(tmp_path: Path)
         await page.next()
         await page.send({"type": "settings.update", "settings": {"params": {"max_tokens": 400}}})
         await page.send({"type": "send", "text": "Once"})
-        await page.wait_for(lambda e: e["type"] == "doc.stream")
+        await page.wait_type("doc.stream")
         await page.send({"type": "stop"})
-        end = await page.wait_for(lambda e: e["type"] == "generation.end", timeout=5)
+        end = await page.wait_type("generation.end", timeout=5)
         assert end["stopped"] is True
         editor = _editor(server)
         text = await editor.text()
@@ -120,12 +120,12 @@ async def test_deleting_a_story_is_refused_while_a_generation_runs(tmp_path: Pat
         state = await page.next()
         await page.send({"type": "settings.update", "settings": {"params": {"max_tokens": 400}}})
         await page.send({"type": "send", "text": "Once"})
-        await page.wait_for(lambda e: e["type"] == "doc.stream")
+        await page.wait_type("doc.stream")
         await page.send({"type": "story.delete", "id": state["story"]["story"]["id"]})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert error["command"] == "story.delete"
         await page.send({"type": "stop"})
-        await page.wait_for(lambda e: e["type"] == "generation.end", timeout=5)
+        await page.wait_type("generation.end", timeout=5)
 
 
 SELECTION_SCRIPT = """
@@ -159,12 +159,12 @@ async def test_the_reported_selection_reaches_scripts(tmp_path: Path) -> None:
                 "event": "callback",
             }
         )
-        log = await page.wait_for(lambda e: e["type"] == "script.log")
+        log = await page.wait_type("script.log")
         assert log["text"] == "selected: quick"
         assert (await editor.selection())["anchor"] == selection["from"]
         await page.send({"type": "selection", "selection": None})
         await page.send({"type": "selection", "selection": {"from": {"offset": -1}}})
-        error = await page.wait_for(lambda e: e["type"] == "error")
+        error = await page.wait_type("error")
         assert error["message"].startswith("selection: selection.from.")
         await asyncio.sleep(0)
         caret = await editor.selection()

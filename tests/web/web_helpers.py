@@ -72,6 +72,10 @@ class PageSocket:
                 if predicate(event):
                     return event
 
+    async def wait_type(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next event of type ``kind``."""
+        return await self.wait_for(lambda e: e["type"] == kind, timeout)
+
 
 @asynccontextmanager
 async def page_socket(server: EditorServer) -> AsyncIterator[PageSocket]:
