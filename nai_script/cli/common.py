@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # config imports pydantic; `nai-script --help` and `check` need not pay for it
     from nai_script.config import BackendConfig
@@ -25,6 +26,14 @@ class CLIError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+def discard_output(stream: TextIO) -> None:
+    """Point ``stream``'s file at /dev/null: its reader has gone (``| head``), so later
+    writes, and the interpreter's flush at exit, cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def run_async(coro: Coroutine[Any, Any, int]) -> int:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 from nai_script import __version__
-from nai_script.cli.common import EXIT_USAGE, CLIError
+from nai_script.cli.common import EXIT_USAGE, CLIError, discard_output
 
 # Each module defines ``register(subparsers)``, which adds its subcommand and sets
 # ``func(args) -> int`` as the parser default.
@@ -46,13 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -70,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader of our output went away (``| head``): stop quietly, as Unix tools do.
-        _discard_stdout()
+        discard_output(sys.stdout)
         return 0
     except Exception as exc:  # last resort: one line, never a traceback
         print(f"nai-script: error: {type(exc).__name__}: {exc}", file=sys.stderr)

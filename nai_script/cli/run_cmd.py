@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    discard_output,
     run_async,
 )
 from nai_script.client import NovelAIClient
@@ -112,10 +112,7 @@ def _print_line(line: str, stream: TextIO) -> None:
     try:
         print(line, file=stream, flush=True)
     except BrokenPipeError:
-        # Later writes, and the flush at exit, go to /dev/null instead of raising again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
+        discard_output(stream)
 
 
 def _read_stdin_events(host: ScriptHost, script_ids: Callable[[], list[str]]) -> None:
