@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import TypeVar
 
 from nai_script.editor.models import LorebookCategory, LorebookEntry
 from nai_script.editor.store_file import StoryError, StoryFile
+
+M = TypeVar("M", LorebookCategory, LorebookEntry)
 
 
 class LorebookTables(StoryFile):
     """Lorebook CRUD; replacing an item keeps its place in the order."""
 
     def categories(self, story_id: str) -> list[LorebookCategory]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT body FROM lorebook_categories WHERE story_id=? ORDER BY rowid",
-                (story_id,),
-            ).fetchall()
-        return [LorebookCategory.model_validate_json(r[0]) for r in rows]
+        return self._items("lorebook_categories", LorebookCategory, story_id)
 
     def entries(self, story_id: str) -> list[LorebookEntry]:
+        return self._items("lorebook_entries", LorebookEntry, story_id)
+
+    def _items(self, table: str, model: type[M], story_id: str) -> list[M]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT body FROM lorebook_entries WHERE story_id=? ORDER BY rowid",
-                (story_id,),
+                f"SELECT body FROM {table} WHERE story_id=? ORDER BY rowid", (story_id,)
             ).fetchall()
-        return [LorebookEntry.model_validate_json(r[0]) for r in rows]
+        return [model.model_validate_json(r[0]) for r in rows]
 
     def put_category(self, story_id: str, category: LorebookCategory) -> LorebookCategory:
         """Create or replace a category (keeps its place in the order when replaced)."""
