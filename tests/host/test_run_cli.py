@@ -140,10 +140,18 @@ def test_policy_rejection_exits_3_with_file_line_col(tmp_path: Path) -> None:
     assert any(":3:" in line for line in lines)
 
 
-def test_memory_limit_exits_4(tmp_path: Path) -> None:
-    done = run(tmp_path, "x = 'a' * (2 ** 31)\n")
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("x = 'a' * (2 ** 31)\n", "memory"),
+        ("x = 0\nwhile True:\n    x += 1\n", "stopped (cpu)"),  # 5 s of CPU
+    ],
+    ids=["memory", "cpu"],
+)
+def test_resource_limit_exits_4(tmp_path: Path, source: str, reason: str) -> None:
+    done = run(tmp_path, source)
     assert done.returncode == 4, done.stderr
-    assert "memory" in done.stderr
+    assert reason in done.stderr
 
 
 def test_timeout_with_pending_work_exits_4(tmp_path: Path) -> None:
