@@ -36,6 +36,12 @@ def discard_output(stream: TextIO) -> None:
     os.close(devnull)
 
 
+def check_port(port: int) -> None:
+    """``--port`` out of range is a usage error (the socket's own complaint is not one line)."""
+    if not 0 <= port <= 65535:
+        raise CLIError(f"--port {port} is not a port number (0-65535)", EXIT_USAGE)
+
+
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
     """Run a command's coroutine on a fresh event loop and return its exit code."""
     return asyncio.run(coro)

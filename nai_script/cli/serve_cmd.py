@@ -20,6 +20,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    check_port,
 )
 from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
 
@@ -57,8 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _serve(args: argparse.Namespace) -> int:
     if not args.scripts.is_dir():
         raise CLIError(f"--scripts {str(args.scripts)!r} is not a folder", EXIT_USAGE)
-    if not 0 <= args.port <= 65535:
-        raise CLIError(f"--port {args.port} is not a port number (0-65535)", EXIT_USAGE)
+    check_port(args.port)
     config = backend_from_args(args)
     try:
         return asyncio.run(_run(config, args))

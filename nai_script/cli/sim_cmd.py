@@ -9,7 +9,7 @@ import sys
 
 from pydantic import ValidationError
 
-from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, run_async
+from nai_script.cli.common import EXIT_OK, EXIT_USAGE, CLIError, check_port, run_async
 from nai_script.sim import FaultSpec, FaultSpecError, SimServer, SimSettings
 from nai_script.sim.faults import __doc__ as FAULTS_DOC
 
@@ -68,6 +68,7 @@ def settings_from_args(args: argparse.Namespace) -> SimSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_port(args.port)
     settings = settings_from_args(args)
     return run_async(serve_until_stopped(settings, args.host, args.port))
 
