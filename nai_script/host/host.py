@@ -285,6 +285,7 @@ class ScriptHost:
             self._scripts.pop(script.path, None)
             await asyncio.shield(self._stop(script))
             raise
+        script.loaded = True
         return script
 
     async def _stop(self, script: LoadedScript) -> None:
@@ -295,7 +296,8 @@ class ScriptHost:
     def _on_exit(self, script: LoadedScript, reason: ExitReason) -> None:
         script.exit_reason = reason
         script.cancel_pending()
-        if reason.kind != "shutdown":
+        # A death during the top level is reported once, by the LoadError ``load_script`` raises.
+        if reason.kind != "shutdown" and script.loaded:
             self.emit_log(script, "error", str(reason))
 
     # -- calls -----------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class LoadedScript:
     recent_errors: deque[LogLine] = field(default_factory=lambda: deque(maxlen=RECENT_LOG_LINES))
     failures: int = 0
     exit_reason: ExitReason | None = None
+    loaded: bool = False  # its top level finished; a death before that is the load's error
     next_subscription: int = 0
 
     @property

@@ -151,7 +151,9 @@ def test_policy_rejection_exits_3_with_file_line_col(tmp_path: Path) -> None:
 def test_resource_limit_exits_4(tmp_path: Path, source: str, reason: str) -> None:
     done = run(tmp_path, source)
     assert done.returncode == 4, done.stderr
+    # One clear line (SPEC 9): the load's error, not also the host's report of the exit.
     assert reason in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_timeout_with_pending_work_exits_4(tmp_path: Path) -> None:
