@@ -67,7 +67,7 @@ async def test_type_and_send_shows_user_and_ai_text(tmp_path: Path) -> None:
         ai = page.locator("#document .origin-ai")
         await ai.first.wait_for()
         await page.wait_for_function(
-            "document.querySelector('#document .origin-ai').textContent.trim().length > 10"
+            "document.querySelector('#document .origin-ai')?.textContent.trim().length > 10"
         )
 
 
@@ -100,7 +100,7 @@ async def test_toolbar_button_opens_a_window_whose_text_streams_in(tmp_path: Pat
         assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(shown))
         assert len(set(shown)) >= 3, shown
         await page.wait_for_function(
-            "document.querySelector('.window [data-part-id=\"out\"]').textContent.length > 20"
+            "document.querySelector('.window [data-part-id=\"out\"]')?.textContent.length > 20"
         )
         assert (await out.text_content() or "").strip()
         # Closing the window from the page removes it.
@@ -116,7 +116,7 @@ async def test_a_hook_rewrites_the_response(tmp_path: Path) -> None:
         ai = page.locator("#document .origin-ai").first
         await ai.wait_for()
         await page.wait_for_function(
-            "document.querySelector('#document .origin-ai').textContent.trim().length > 10"
+            "document.querySelector('#document .origin-ai')?.textContent.trim().length > 10"
         )
         assert server.services is not None
         assert server.services.editor is not None

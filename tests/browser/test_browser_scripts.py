@@ -125,7 +125,7 @@ async def test_an_output_budget_refills_only_after_the_window_and_a_click(tmp_pa
         allowed = page.locator('.window[data-window-id="budget"] [data-part-id="allowed"]')
         await page.wait_for_function(
             "document.querySelector('.window [data-part-id=\"allowed\"]')"
-            ".textContent.startsWith('after spending')"
+            "?.textContent.startsWith('after spending')"
         )
         spent_text = (await allowed.text_content() or "").strip()
         left = int(spent_text.rsplit(":", 1)[1])
@@ -153,7 +153,7 @@ async def test_an_output_budget_refills_only_after_the_window_and_a_click(tmp_pa
         await toolbar_button(page, "Check").click()
         await page.wait_for_function(
             "document.querySelector('.window [data-part-id=\"allowed\"]')"
-            f".textContent.trim() === 'after click: {OUTPUT_CAPACITY}'"
+            f"?.textContent.trim() === 'after click: {OUTPUT_CAPACITY}'"
         )
         await output.locator("div", has_text=f"{OUTPUT_CAPACITY} / {OUTPUT_CAPACITY}").wait_for()
 

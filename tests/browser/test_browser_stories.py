@@ -160,7 +160,7 @@ async def test_a_window_with_every_part_type_renders_and_reports_each_input(
         assert await section.get_attribute("open") is not None
         await section.locator("summary").click()
         await page.wait_for_function(
-            "!document.querySelector('details[data-part-id=\"sec\"]').open"
+            "document.querySelector('details[data-part-id=\"sec\"]')?.open === false"
         )
         # The collapsed state went to the server, stored under the section's storageKey.
         await win.locator('[data-part-id="show"]').click()
@@ -239,7 +239,7 @@ async def test_context_menu_panels_and_a_button_disabled_while_running(tmp_path:
         assert await slow.is_disabled()
         await _wait_log(page, "slow:end")
         await page.wait_for_function(
-            "!document.querySelector('#toolbar button[data-extension-id=\"slow\"]').disabled"
+            "document.querySelector('#toolbar button[data-extension-id=\"slow\"]')?.disabled === false"
         )
 
         assert await page.locator("#script-panel").is_hidden()
@@ -247,7 +247,7 @@ async def test_context_menu_panels_and_a_button_disabled_while_running(tmp_path:
         side = page.locator('#panels .ext-sidebarPanel[data-extension-id="side"]')
         await page.wait_for_function(
             "document.querySelector('#panels [data-extension-id=\"side\"]')"
-            ".classList.contains('panel-opened')"
+            "?.classList.contains('panel-opened')"
         )
         assert await side.is_visible()
         assert "side content" in await side.inner_text()
