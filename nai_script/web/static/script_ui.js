@@ -131,8 +131,20 @@ function markCallbackButton(button, part, isRunning) {
 }
 
 function renderContent(container, content, ctx) {
-  // Keep the focused input (typing must not be interrupted by an update of another part).
+  // Keep the focused input: typing must not be interrupted by an update of the window (the
+  // new field gets the person's text, the caret and the focus back in the same task, before
+  // any further key event).
+  const focused = container.contains(document.activeElement) ? document.activeElement : null;
+  const partId = focused?.matches("input, textarea") ? focused.closest("[data-part-id]")?.dataset.partId : undefined;
   container.replaceChildren(...(content || []).filter(Boolean).map((p) => renderPart(p, ctx)));
+  if (partId === undefined) return;
+  const holder = container.querySelector(`[data-part-id="${CSS.escape(partId)}"]`);
+  const field = holder?.matches("input, textarea") ? holder : holder?.querySelector("input, textarea");
+  if (!field || field.type !== focused.type) return;
+  if (field.type === "checkbox") field.checked = focused.checked;
+  else field.value = focused.value;
+  field.focus();
+  try { field.setSelectionRange(focused.selectionStart, focused.selectionEnd); } catch { /* number, range */ }
 }
 
 function makeDraggable(win, handle) {
