@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sandbox.wire import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER,
+    PACK_MIN_INTS,
     PROTOCOL_VERSION,
     WAKING_MESSAGES,
     FrameDecoder,
@@ -26,8 +27,10 @@ from sandbox.wire import (
     cancel_message,
     decode_payload,
     encode_frame,
+    escape_dict,
     invoke_message,
     load_message,
+    pack_ints,
     reply_message,
     shutdown_message,
 )
@@ -248,6 +251,7 @@ class RemoteRegistry:
 
 #: Types that cross the wire as they are; a list of only these is copied without recursion.
 _SCALARS = frozenset({int, str, float, bool, type(None)})
+_JUST_INT = frozenset({int})
 
 
 def _all_scalars(items: list[Any] | tuple[Any, ...]) -> bool:
@@ -256,21 +260,25 @@ def _all_scalars(items: list[Any] | tuple[Any, ...]) -> bool:
 
 
 def from_wire(value: Any, remotes: RemoteRegistry | None = None) -> Any:
-    """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle`` and, given
-    the worker's ``remotes``, ``{"$remote": n}`` the host's own ``RemoteObject`` again."""
+    """Worker data for a handler: ``{"$callback": n}`` becomes a ``CallbackHandle``, given the
+    worker's ``remotes`` ``{"$remote": n}`` the host's own ``RemoteObject`` again, and an escaped
+    ``{"$dict": {...}}`` the plain dict it carries (see ``sandbox.wire``)."""
     kind = type(value)
     if kind in _SCALARS:
         return value
     if kind is list and _all_scalars(value):
         return list(value)
     if isinstance(value, dict):
-        if len(value) == 1 and "$callback" in value and type(value["$callback"]) is int:
-            return CallbackHandle(value["$callback"])
-        if remotes is not None and len(value) == 1 and type(value.get("$remote")) is int:
-            remote = remotes.get(value["$remote"])
-            if remote is None:
-                raise ValueError(f"unknown remote object {value['$remote']}")
-            return remote
+        if len(value) == 1:
+            if type(value.get("$callback")) is int:
+                return CallbackHandle(value["$callback"])
+            if remotes is not None and type(value.get("$remote")) is int:
+                remote = remotes.get(value["$remote"])
+                if remote is None:
+                    raise ValueError(f"unknown remote object {value['$remote']}")
+                return remote
+            if type(value.get("$dict")) is dict:
+                value = value["$dict"]
         return {key: from_wire(item, remotes) for key, item in value.items()}
     if isinstance(value, list):
         return [from_wire(item, remotes) for item in value]
@@ -278,20 +286,27 @@ def from_wire(value: Any, remotes: RemoteRegistry | None = None) -> Any:
 
 
 def to_wire(value: Any, remotes: RemoteRegistry) -> Any:
-    """A handler's result for the worker: models dumped, remote objects and handles marked."""
+    """A handler's result for the worker: models dumped, remote objects and handles marked,
+    long int lists packed, plain dicts holding a marker key escaped (see ``sandbox.wire``)."""
     kind = type(value)
     if kind in _SCALARS:
         return value
-    if (kind is list or kind is tuple) and _all_scalars(value):
-        return list(value)
+    if kind is list or kind is tuple:
+        types = set(map(type, value))
+        if types == _JUST_INT and len(value) >= PACK_MIN_INTS:
+            packed = pack_ints(value)
+            if packed is not None:
+                return packed
+        if _SCALARS.issuperset(types):
+            return list(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):
-        return {str(key): to_wire(item, remotes) for key, item in value.items()}
+        return escape_dict({str(key): to_wire(item, remotes) for key, item in value.items()})
     if isinstance(value, list | tuple):
         return [to_wire(item, remotes) for item in value]
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return to_wire(value.model_dump(mode="json"), remotes)
     if isinstance(value, CallbackHandle):
         return {"$callback": value.id}
     if isinstance(value, RemoteObject):

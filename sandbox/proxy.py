@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 from sandbox.values import JSObject, from_script_value, to_script_value
+from sandbox.wire import escape_dict, unpack_ints
 
 #: Wire types a script sees as they are (a list holding only these needs no conversion).
 _SCALARS = frozenset({int, str, float, bool, type(None)})
@@ -176,11 +177,13 @@ class RemoteProxy:
     # signal given to ``generate``); the host turns it into its own object again.
     passes_by_reference = True
 
-    def __init__(self, wire: dict[str, Any], transport: Transport) -> None:
+    def __init__(
+        self, wire: dict[str, Any], transport: Transport, decode: Callable[[Any], Any]
+    ) -> None:
         remote = int(wire["$remote"])
         members: dict[str, Any] = {}
         for name, value in dict(wire.get("values") or {}).items():
-            members[str(name)] = to_script_value(value)
+            members[str(name)] = decode(value)
         for name, kind in dict(wire.get("methods") or {}).items():
             members[str(name)] = RemoteMethod(remote, str(name), kind == "sync", transport)
         object.__setattr__(self, "_remote", remote)
@@ -234,27 +237,36 @@ class CallbackRegistry:
 
 
 def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
-    """Plain data for the wire; script functions become ``{"$callback": id}``."""
+    """Plain data for the wire; script functions become ``{"$callback": id}``, and a dict
+    holding a marker key travels escaped (``sandbox.wire``)."""
 
     def encode(fn: Any, _where: str) -> dict[str, int]:
         if isinstance(fn, RemoteProxy):
             return {"$remote": fn._remote}
         return {"$callback": callbacks.register(fn)}
 
-    return from_script_value(value, on_callable=encode, path=path)
+    return from_script_value(value, on_callable=encode, on_dict=escape_dict, path=path)
 
 
 def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:
     """What a script sees of a host value: JS-like data (``JSObject``), remote proxies
-    wherever the host placed a remote object, and the script's own callbacks."""
+    wherever the host placed a remote object, the script's own callbacks, and lists for packed
+    ints; an escaped ``{"$dict": {...}}`` is the plain dict it carries."""
     kind = type(value)
     if kind is list and _SCALARS.issuperset(map(type, value)):
-        return value  # token ids and the like: freshly decoded, nothing inside to convert
+        return value  # short lists and the like: freshly decoded, nothing inside to convert
     if kind is dict:
-        if "$remote" in value:
-            return RemoteProxy(value, transport)
-        if len(value) == 1 and "$callback" in value:
-            return callbacks.get(int(value["$callback"]))
+        if len(value) == 1:
+            if "$ints" in value:
+                return unpack_ints(value["$ints"])  # token ids
+            if "$callback" in value:
+                return callbacks.get(int(value["$callback"]))
+            if type(value.get("$dict")) is dict:
+                value = value["$dict"]
+        elif "$remote" in value:
+            return RemoteProxy(
+                value, transport, lambda item: decode_from_host(item, callbacks, transport)
+            )
         return JSObject(
             {key: decode_from_host(item, callbacks, transport) for key, item in value.items()}
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 PlainValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 CallableHook = Callable[[Callable[..., Any], str], Any]
+DictHook = Callable[[dict[str, Any]], dict[str, Any]]
 
 _PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
 
@@ -62,6 +63,7 @@ def from_script_value(
     value: Any,
     *,
     on_callable: CallableHook | None = None,
+    on_dict: DictHook | None = None,
     path: str = "value",
 ) -> Any:
     """Turn what a script returned into plain data the host can serialise.
@@ -69,11 +71,19 @@ def from_script_value(
     Raises ``TypeError`` naming the path of the first value that is not JSON-like
     (``value['messages'][2]: cannot pass a set``). Callables go to ``on_callable(fn, path)``
     when given (the worker turns them into callback handles), and are refused otherwise.
+    ``on_dict`` sees every plain dict built and returns what to use instead (the wire escapes
+    dicts holding its marker keys).
     """
-    return _to_plain(value, on_callable, path, set())
+    return _to_plain(value, on_callable, on_dict, path, set())
 
 
-def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: set[int]) -> Any:
+def _to_plain(
+    value: Any,
+    on_callable: CallableHook | None,
+    on_dict: DictHook | None,
+    path: str,
+    active: set[int],
+) -> Any:
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
@@ -89,8 +99,8 @@ def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: s
                     raise TypeError(
                         f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str"
                     )
-                plain[key] = _to_plain(item, on_callable, f"{path}[{key!r}]", active)
-            return plain
+                plain[key] = _to_plain(item, on_callable, on_dict, f"{path}[{key!r}]", active)
+            return plain if on_dict is None else on_dict(plain)
         finally:
             active.discard(marker)
     if kind is list or kind is tuple:
@@ -100,7 +110,7 @@ def _to_plain(value: Any, on_callable: CallableHook | None, path: str, active: s
         active.add(marker)
         try:
             return [
-                _to_plain(item, on_callable, f"{path}[{index}]", active)
+                _to_plain(item, on_callable, on_dict, f"{path}[{index}]", active)
                 for index, item in enumerate(value)
             ]
         finally:

@@ -167,6 +167,26 @@ async def test_storages_persist_scope_and_cap(tmp_path: Path) -> None:
         assert env.lines() == ['{"v": [1, 2]} None']
 
 
+async def test_stored_data_shaped_like_protocol_markers_comes_back_as_data(
+    tmp_path: Path,
+) -> None:
+    """A stored ``{"$remote": 1}`` came back as a remote object, ``{"$callback": 1}`` could not
+    be stored: plain dicts holding a marker key now travel escaped, in both directions."""
+    values = (
+        "[{'$remote': 1, 'x': 2}, {'$callback': 1}, {'$ints': 'AAAA'}, {'$dict': {'$remote': 3}},"
+        " list(range(600)), [True] * 40, [2 ** 40] * 40]"
+    )
+    source = (
+        f"for value in {values}:\n"
+        "    await api.v1.storage.set('k', value)\n"
+        "    got = await api.v1.storage.get('k')\n"
+        "    api.v1.log(got == value, isinstance(got, list))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ["True False"] * 4 + ["True True"] * 3
+
+
 async def test_timers_on_the_host_clock(tmp_path: Path) -> None:
     clock = FakeClock()
     source = (

@@ -13,10 +13,11 @@ class Point(BaseModel):
 
 
 def test_scalar_lists_are_copied_not_shared() -> None:
+    short = [1, "a", 2.5, None, True]
+    sent = to_wire(short, RemoteRegistry())
+    assert sent == short
+    assert sent is not short
     ids = list(range(500))
-    sent = to_wire(ids, RemoteRegistry())
-    assert sent == ids
-    assert sent is not ids
     received = from_wire(ids)
     assert received == ids
     assert received is not ids
