@@ -166,6 +166,7 @@ class ScriptWorker:
         self._calls: set[asyncio.Task[None]] = set()
         self._next_invoke = 0
         self._wakes_sent = 0
+        self._outbox: list[bytes] = []  # frames sent this loop iteration, written at its end
         self._exited = asyncio.Event()
         self._tasks = [
             asyncio.ensure_future(self._read_loop()),
@@ -352,6 +353,8 @@ class ScriptWorker:
     # --- internals ------------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:
+        """Queue a frame; the frames of one loop iteration go in one write at its end (a
+        generation's last delivery, its closing callback and its reply wake the worker once)."""
         if self._proc.stdin is None or self._proc.stdin.is_closing():
             return
         if message["t"] in WAKING_MESSAGES:
@@ -359,7 +362,14 @@ class ScriptWorker:
             self._idle.clear()
             self._watchdog.start()
             self._running.set()
-        self._proc.stdin.write(encode_frame(message))
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(encode_frame(message))
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        if self._proc.stdin is not None and not self._proc.stdin.is_closing():
+            self._proc.stdin.write(b"".join(frames))
 
     def _terminate(self, kind: str, detail: str) -> None:
         if self.exit_reason is None:

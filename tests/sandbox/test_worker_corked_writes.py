@@ -1,0 +1,68 @@
+"""Host -> worker frames of one loop iteration go in one write, in order (``ScriptWorker._send``).
+
+A generation's end sends its last delivery, its closing callback and its reply together; one
+write wakes the worker once instead of three times. The worker here is a real process; the
+pipe's writer is wrapped only to count the writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from test_worker_harness import running
+
+from sandbox.process import WorkerDied
+
+SOURCE = """
+seen = []
+def note(x):
+    seen.append(x)
+    return x
+def all_seen():
+    return seen
+"""
+
+
+def count_writes(worker: Any) -> list[bytes]:
+    """Record every write on the worker's stdin (still performed)."""
+    stdin = worker._proc.stdin
+    real = stdin.write
+    writes: list[bytes] = []
+
+    def write(data: bytes) -> None:
+        writes.append(bytes(data))
+        real(data)
+
+    stdin.write = write
+    return writes
+
+
+async def test_frames_sent_in_one_iteration_share_one_write_and_keep_their_order() -> None:
+    async with running(SOURCE) as (worker, _host):
+        writes = count_writes(worker)
+        calls = [asyncio.ensure_future(worker.invoke("note", n)) for n in range(5)]
+        assert await asyncio.gather(*calls) == [0, 1, 2, 3, 4]
+        assert len(writes) == 1
+        assert await worker.invoke("all_seen") == [0, 1, 2, 3, 4]
+
+
+async def test_frames_of_separate_iterations_are_separate_writes() -> None:
+    async with running(SOURCE) as (worker, _host):
+        writes = count_writes(worker)
+        for n in range(3):
+            assert await worker.invoke("note", n) == n
+        assert len(writes) == 3
+
+
+async def test_a_frame_queued_as_the_worker_dies_is_dropped_quietly() -> None:
+    async with running(SOURCE) as (worker, _host):
+        call = asyncio.ensure_future(worker.invoke("note", 1))
+        await asyncio.sleep(0)  # queued, not yet written
+        worker.kill()
+        await worker.wait_closed()
+        with pytest.raises(WorkerDied):
+            await call
+        assert worker.exit_reason is not None
+        assert worker.exit_reason.kind == "shutdown"
