@@ -56,7 +56,7 @@ def test_other_lists_travel_as_json_and_keep_their_types(items: list[object]) ->
     assert isinstance(sent, list)
     got = host_to_script(items)
     assert got == items
-    assert [type(x) for x in got] == [type(x) for x in items]  # type: ignore[attr-defined]
+    assert [type(x) for x in got] == [type(x) for x in items]
 
 
 def test_packed_ints_nested_in_a_result_unpack_in_place() -> None:
