@@ -86,7 +86,7 @@ class FrameDecoder:
 
 #: Keys the protocol gives a meaning to inside values.
 MARKER_KEYS = frozenset({"$callback", "$remote", "$ints", "$dict"})
-#: Int lists at least this long travel packed: ~10x cheaper to encode and decode than JSON,
+#: Int lists at least this long travel packed: about half the cost of JSON to encode and decode,
 #: which matters for token ids (500 per generate, twice: the last delivery and the result).
 PACK_MIN_INTS = 32
 
