@@ -47,7 +47,13 @@ async def cancelling(choices, final):
     if len(seen) >= 50:
         await signal.cancel()
 
-CALLBACKS = {'collect': collect, 'slow': slow, 'cancelling': cancelling}
+async def collect_then_cancel(choices, final):
+    record(choices, final)
+    if sum(len(call['ids']) for call in calls) >= 5:
+        await signal.cancel()
+
+CALLBACKS = {'collect': collect, 'slow': slow, 'cancelling': cancelling,
+             'collect_then_cancel': collect_then_cancel}
 
 async def go(max_tokens, callback='collect', with_signal=False):
     extra = ['blocking', signal] if with_signal else []
@@ -137,3 +143,19 @@ async def test_cancelling_from_the_callback_still_stops_a_full_speed_stream(
     assert 50 <= result["seen"] <= got < 2048
     assert charged == got
     assert result["left"] == 2048 - got
+
+
+async def test_a_cancelled_stream_ends_with_one_closing_call_and_no_extra_delivery(
+    tmp_path: Path,
+) -> None:
+    async with hosted(tmp_path, SimSettings(tokens_per_second=100)) as env:
+        script = await env.load(SOURCE)
+        result, _ = await run_go(script, 200, "collect_then_cancel", True)
+    deltas, finals = split_calls(result)
+    assert result["finish"] == "cancelled"
+    assert finals[0]["finish"] == "cancelled"
+    assert 5 <= len(result["ids"]) < 200
+    assert_deltas_rebuild_the_result(deltas, result)
+    # Only the closing call says "cancelled"; no empty delivery just to carry it.
+    assert all(call["finish"] is None for call in deltas)
+    assert all(call["ids"] for call in deltas)

@@ -28,23 +28,35 @@ from sandbox.protocol import CallbackHandle
 DELIVERY_INTERVAL_S = 0.016
 
 
-class _PendingChoice:
-    """A choice's deltas not yet delivered (the callback's dict is built once, at delivery)."""
+class _Choice:
+    """One choice's stream so far, and how much of it the callback has been given."""
 
-    __slots__ = ("finish_reason", "texts", "token_ids")
+    __slots__ = ("finish_reason", "sent_finish", "sent_ids", "sent_texts", "texts", "token_ids")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.token_ids: list[int] = []
         self.finish_reason: str | None = None
+        self.sent_texts = 0
+        self.sent_ids = 0
+        self.sent_finish: str | None = None
 
-    def as_choice(self, index: int) -> dict[str, Any]:
-        return {
+    @property
+    def has_news(self) -> bool:
+        return len(self.texts) > self.sent_texts or self.finish_reason != self.sent_finish
+
+    def take_news(self, index: int) -> dict[str, Any]:
+        """What arrived since the last delivery, as the callback's choice dict."""
+        finish = self.finish_reason if self.finish_reason != self.sent_finish else None
+        news = {
             "index": index,
-            "text": "".join(self.texts),
-            "token_ids": self.token_ids,
-            "finish_reason": self.finish_reason,
+            "text": "".join(self.texts[self.sent_texts :]),
+            "token_ids": self.token_ids[self.sent_ids :],
+            "finish_reason": finish,
         }
+        self.sent_texts, self.sent_ids = len(self.texts), len(self.token_ids)
+        self.sent_finish = self.finish_reason
+        return news
 
 
 class StreamCollector:
@@ -53,11 +65,9 @@ class StreamCollector:
     def __init__(self, ctx: CallContext, callback: CallbackHandle | None) -> None:
         self._ctx = ctx
         self._callback = callback
-        self._texts: dict[int, list[str]] = {}
-        self._token_ids: dict[int, list[int]] = {}
-        self._finish: dict[int, str | None] = {}
+        self._choices: dict[int, _Choice] = {}
         self._streamed = 0
-        self._pending: dict[int, _PendingChoice] = {}
+        self._cancelled = False
         self._feeding = callback is not None  # until the callback raises
         self._delivery: asyncio.Task[None] | None = None
         self._delivering = False  # a delivery task is running (cheaper than .done() per token)
@@ -69,37 +79,25 @@ class StreamCollector:
     # -- the stream ------------------------------------------------------------------------
 
     def add(self, chunk: wire.ChatCompletionChunk) -> None:
-        """Fold one chunk into the totals and, while the callback is fed, the next delivery.
+        """Fold one chunk into its choice: appends only, no per-chunk copies for the callback
+        (a delivery slices what arrived since the last one).
 
         Done at once rather than in batches: a chunk kept alive for later survives garbage
         collections and drags their cost up (measured: a batched version was slower).
         """
-        feeding = self._feeding
+        choices = self._choices
         for choice in chunk.choices:
-            index = choice.index
-            text = choice.delta.content or ""
+            acc = choices.get(choice.index)
+            if acc is None:
+                acc = choices[choice.index] = _Choice()
+            acc.texts.append(choice.delta.content or "")
             ids = choice.token_ids
-            finish = choice.finish_reason
-            texts = self._texts.get(index)
-            if texts is None:
-                texts = self._texts[index] = []
-                self._token_ids[index] = []
-            texts.append(text)
             if ids:
-                self._token_ids[index] += ids
+                acc.token_ids += ids
                 self._streamed += len(ids)
-            if finish is not None:
-                self._finish[index] = finish
-            if feeding:
-                pending = self._pending.get(index)
-                if pending is None:
-                    pending = self._pending[index] = _PendingChoice()
-                pending.texts.append(text)
-                if ids:
-                    pending.token_ids += ids
-                if finish is not None:
-                    pending.finish_reason = finish
-        if feeding and not self._delivering:
+            if choice.finish_reason is not None:
+                acc.finish_reason = choice.finish_reason
+        if self._feeding and not self._delivering:
             self._delivering = True
             self._delivery = asyncio.ensure_future(self._deliver())
 
@@ -109,26 +107,36 @@ class StreamCollector:
         return self._streamed
 
     def all_text(self) -> str:
-        return "".join("".join(parts) for parts in self._texts.values())
+        return "".join("".join(acc.texts) for acc in self._choices.values())
 
     def mark_cancelled(self) -> None:
         """The script cancelled the stream: every choice ends ``cancelled``."""
-        for index in self._texts or {0: []}:
-            self._finish[index] = "cancelled"
+        self._cancelled = True
+
+    def _finish_reason(self, acc: _Choice) -> str | None:
+        return "cancelled" if self._cancelled else acc.finish_reason
 
     def result(self) -> dict[str, Any]:
-        indexes = sorted(self._texts) or [0]
+        choices = self._choices or {0: _Choice()}
         return {
             "choices": [
                 {
-                    "text": "".join(self._texts.get(i, [])),
+                    "text": "".join(choices[i].texts),
                     "index": i,
-                    "token_ids": self._token_ids.get(i, []),
-                    "finish_reason": self._finish.get(i),
+                    "token_ids": choices[i].token_ids,
+                    "finish_reason": self._finish_reason(choices[i]),
                 }
-                for i in indexes
+                for i in sorted(choices)
             ]
         }
+
+    def _take_news(self) -> list[dict[str, Any]]:
+        """Every choice's news since the last delivery, by index (empty: nothing new)."""
+        return [
+            self._choices[i].take_news(i)
+            for i in sorted(self._choices)
+            if self._choices[i].has_news
+        ]
 
     # -- deliveries ------------------------------------------------------------------------
 
@@ -139,11 +147,11 @@ class StreamCollector:
                 wait = self._last_delivery + DELIVERY_INTERVAL_S - loop.time()
                 if wait > 0:  # chunks arriving meanwhile join this delivery
                     await self._wait_turn(loop, wait)
-                if not self._pending:  # ``finish_delivery`` took it
+                news = self._take_news()
+                if not news:  # ``finish_delivery`` took it
                     break
-                pending, self._pending = self._pending, {}
                 self._last_delivery = loop.time()
-                await self._invoke([pending[i].as_choice(i) for i in sorted(pending)], False)
+                await self._invoke(news, False)
         finally:
             self._delivering = False
 
@@ -181,14 +189,19 @@ class StreamCollector:
         if self._delivery is not None:
             calls.append(self._delivery)
         if self._feeding:
-            if self._pending:
-                pending, self._pending = self._pending, {}
-                choices = [pending[i].as_choice(i) for i in sorted(pending)]
-                calls.append(asyncio.ensure_future(self._invoke(choices, False)))
+            news = self._take_news()
+            if news:
+                calls.append(asyncio.ensure_future(self._invoke(news, False)))
             if final:
+                choices = self._choices or {0: _Choice()}
                 closing: list[dict[str, Any]] = [
-                    {"index": i, "text": "", "token_ids": [], "finish_reason": self._finish.get(i)}
-                    for i in sorted(self._texts) or [0]
+                    {
+                        "index": i,
+                        "text": "",
+                        "token_ids": [],
+                        "finish_reason": self._finish_reason(choices[i]),
+                    }
+                    for i in sorted(choices)
                 ]
                 calls.append(asyncio.ensure_future(self._invoke(closing, True)))
         if not calls:
