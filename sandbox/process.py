@@ -353,8 +353,10 @@ class ScriptWorker:
     # --- internals ------------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:
-        """Queue a frame; the frames of one loop iteration go in one write at its end (a
-        generation's last delivery, its closing callback and its reply wake the worker once)."""
+        """Queue a frame; the frames of one loop iteration go in one write at its end, except
+        that a reply writes at once, with what is queued before it: it is what the script waits
+        for, and work deferred to the iteration's end (a generation's settle) must not delay
+        it. So a generation's last delivery, closing callback and reply wake the worker once."""
         if self._proc.stdin is None or self._proc.stdin.is_closing():
             return
         if message["t"] in WAKING_MESSAGES:
@@ -362,13 +364,15 @@ class ScriptWorker:
             self._idle.clear()
             self._watchdog.start()
             self._running.set()
-        if not self._outbox:
+        if not self._outbox and message["t"] != "reply":
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(encode_frame(message))
+        if message["t"] == "reply":
+            self._flush()  # the flush already scheduled finds the outbox empty
 
     def _flush(self) -> None:
         frames, self._outbox = self._outbox, []
-        if self._proc.stdin is not None and not self._proc.stdin.is_closing():
+        if frames and self._proc.stdin is not None and not self._proc.stdin.is_closing():
             self._proc.stdin.write(b"".join(frames))
 
     def _terminate(self, kind: str, detail: str) -> None:
