@@ -11,11 +11,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from test_worker_harness import running
+from test_worker_harness import FakeHost, running
 
 from sandbox.process import WorkerDied
+from sandbox.protocol import ApiCall
 
 SOURCE = """
+async def ask():
+    return await api.v1.echo('x')
 seen = []
 def note(x):
     seen.append(x)
@@ -66,3 +69,28 @@ async def test_a_frame_queued_as_the_worker_dies_is_dropped_quietly() -> None:
             await call
         assert worker.exit_reason is not None
         assert worker.exit_reason.kind == "shutdown"
+
+
+class DeferringHost(FakeHost):
+    """Schedules work for the end of the loop iteration while answering, as a settle does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.writes_when_deferred_ran: int | None = None
+
+    async def handle(self, call: ApiCall) -> Any:
+        def deferred() -> None:
+            self.writes_when_deferred_ran = len(self.writes)
+
+        asyncio.get_running_loop().call_soon(deferred)
+        return await super().handle(call)
+
+
+async def test_a_reply_is_written_before_work_deferred_to_the_iterations_end() -> None:
+    host = DeferringHost()
+    async with running(SOURCE, host=host) as (worker, _):
+        host.writes = count_writes(worker)
+        assert await worker.invoke("ask") == "x"
+        # The invoke's frame, then the reply: written before the deferred work ran.
+        assert host.writes_when_deferred_ran == 2
