@@ -10,6 +10,9 @@ process (its work then competes with the host's for one CPU). Limits use their d
 (``synchronous=FULL``) except an output bucket large enough for a batch; before each batch the
 user "interacts" and a fake clock passes the windows, so spent entries return as they would
 for a user (a real bucket holds a handful, not the thousands a long run would pile up).
+Ratios are the median of per-round ratios, each round's time over the baseline measured next
+to it: on a shared VM a slow stretch then slows both sides of a ratio alike (a ratio of two
+medians taken from different rounds swung by +-0.05 between runs).
 
 Run: /tmp/venv/bin/python bench/bench_host.py [--rounds 15]
 """
