@@ -16,6 +16,7 @@ from typing import Any
 from sandbox.errors import SandboxError
 from sandbox.guards import (
     MISSING,
+    ScriptClassMeta,
     checked_getattr,
     safe_delattr,
     safe_dir,
@@ -23,6 +24,7 @@ from sandbox.guards import (
     safe_setattr,
 )
 from sandbox.modules import ModuleView
+from sandbox.values import JSObject
 
 #: Plain builtins handed out as they are: pure functions and value types.
 PLAIN_BUILTIN_NAMES: tuple[str, ...] = (
@@ -131,13 +133,29 @@ _HIDDEN_TYPES: frozenset[type] = frozenset(
 )
 
 
+#: Packages whose classes are the host's stand-ins (api proxies, remote objects, pending
+#: calls...). Their constructors trust their arguments: ``RemoteProxy({"$remote": n}, ...)``
+#: forged a reference to any host object id, past the wire's ``$dict`` escaping.
+_HOST_PACKAGES: frozenset[str] = frozenset({"sandbox", "nai_script"})
+
+
+def _is_host_class(kind: type) -> bool:
+    if kind is JSObject or issubclass(kind, BaseException) or isinstance(kind, ScriptClassMeta):
+        return False
+    module = getattr(kind, "__module__", None)
+    return isinstance(module, str) and module.partition(".")[0] in _HOST_PACKAGES
+
+
 def safe_type(obj: Any, /) -> type:
-    """One-argument ``type``; the three-argument form and metaclasses stay out of reach."""
+    """One-argument ``type``; the three-argument form, metaclasses and the classes of host
+    objects stay out of reach."""
     kind = type(obj)
     if issubclass(kind, type):
         raise SandboxError("type() of a class is not available in scripts")
     if kind in _HIDDEN_TYPES:
         raise SandboxError(f"type() of a {kind.__name__} is not available in scripts")
+    if _is_host_class(kind):
+        raise SandboxError(f"type() of a host object ({kind.__name__}) is not available in scripts")
     return kind
 
 
