@@ -10,7 +10,7 @@ attribute, ``str.format``) drops into a slow path that explains the refusal.
 from __future__ import annotations
 
 import operator
-from collections import Counter, OrderedDict, defaultdict, deque
+from collections import ChainMap, Counter, OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import BuiltinMethodType, MappingProxyType
 from typing import Any
@@ -194,15 +194,17 @@ def safe_hasattr(obj: Any, name: str) -> bool:
     return True
 
 
-def safe_dir(obj: Any) -> list[str]:
+def safe_dir(obj: Any = MISSING, /) -> list[str]:
     """``dir(obj)`` without private or internal names (the no-argument form reads frames)."""
+    if obj is MISSING:
+        raise SandboxError("dir() without an argument is not available in scripts; use dir(obj)")
     return [name for name in dir(obj) if name[:1] != "_" and name not in BLOCKED_ATTRIBUTES]
 
 
 # --- writes ---------------------------------------------------------------------------------
 
 _WRITABLE_TYPES: frozenset[type] = frozenset(
-    {dict, list, set, bytearray, JSObject, deque, Counter, OrderedDict, defaultdict}
+    {dict, list, set, bytearray, JSObject, deque, Counter, OrderedDict, defaultdict, ChainMap}
 )
 
 
