@@ -1,0 +1,148 @@
+"""More resource bombs in a real worker: C-level work that ignores Python signals, width and
+repeat allocations, deep nesting that overflows the C stack, and a top level that only ever
+awaits. Each ends within its limit with a typed reason naming the script, and the host keeps
+serving another script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_worker_harness import FAST, start
+
+from sandbox.process import LoadFailed
+
+MARGIN = 2.5  # seconds over the limit tolerated on a loaded machine
+
+
+def nai_script(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a subprocess, on the embedded simulator whatever this environment says."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NAI_")}
+    command = [sys.executable, "-m", "nai_script", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+async def load_failure(source: str, limit: float, **kwargs: object) -> LoadFailed:
+    began = time.monotonic()
+    with pytest.raises(LoadFailed) as raised:
+        await start(source, name="bomb.py", **kwargs)  # type: ignore[arg-type]
+    assert time.monotonic() - began < limit + MARGIN
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import re\nre.match("(a+)+$", "a" * 60 + "b")',
+        'import re\nre.compile("(x+x+)+y").search("x" * 5000)',
+        "x = pow(10, 10 ** 9)",
+        "import math\nx = math.factorial(10 ** 7)",
+        "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
+        "        pass",
+    ],
+    ids=["regex_backtracking", "regex_nested", "pow", "factorial", "loop_catching_everything"],
+)
+async def test_c_level_cpu_bombs_are_killed_for_cpu(source: str) -> None:
+    failed = await load_failure(source, FAST.cpu_seconds)
+    assert failed.reason is not None, str(failed)
+    assert failed.reason.kind == "cpu"
+    assert failed.reason.script_name == "bomb.py"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'x = f"{1:>2000000000}"',
+        'x = format(1, "2000000000")',
+        'x = "%0*d" % (2000000000, 1)',
+        'x = "x".ljust(2000000000)',
+        "x = bytes(10 ** 10)",
+        "x = [[]] * 10 ** 9",
+        "x = sorted(range(10 ** 9))",
+        'import itertools\nx = "".join(itertools.repeat("x"))',
+        "import itertools\nx = list(itertools.product(range(10), repeat=12))",
+        "d = {}\nfor i in range(10 ** 9):\n    d[i] = i",
+    ],
+    ids=[
+        "fstring_width",
+        "format_width",
+        "percent_width",
+        "ljust",
+        "bytes",
+        "list_repeat",
+        "sorted_range",
+        "join_infinite",
+        "product",
+        "dict_growth",
+    ],
+)
+async def test_allocation_bombs_are_stopped_for_memory(source: str) -> None:
+    failed = await load_failure(source, FAST.cpu_seconds)
+    assert failed.reason is not None, str(failed)
+    assert failed.reason.kind == "memory"
+    assert "bomb.py" in str(failed)
+    assert "MemoryError" in failed.reason.detail
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("x = str(10 ** 100000)", "bomb.py:1: ValueError: Exceeds the limit (4300 digits)"),
+        ('import json\njson.loads("[" * 1000000)', "bomb.py:2: RecursionError"),
+        ("a = []\nfor i in range(200000):\n    a = [a]\ns = repr(a)", "bomb.py:4: RecursionError"),
+        (
+            "import json\na = []\nfor i in range(200000):\n    a = [a]\njson.dumps(a)",
+            "RecursionError",
+        ),
+        ("import random\nx = random.randbytes(10 ** 10)", "bomb.py:2: OverflowError"),
+    ],
+    ids=["int_to_str", "json_deep_loads", "deep_repr", "json_deep_dumps", "randbytes"],
+)
+async def test_bounded_by_python_itself_with_the_line(source: str, message: str) -> None:
+    failed = await load_failure(source, FAST.cpu_seconds)
+    assert failed.failure is not None, str(failed)
+    assert failed.failure.kind == "exception"
+    assert message in str(failed)
+
+
+async def test_c_stack_overflow_is_reported_as_a_crash_and_others_keep_running() -> None:
+    """Hashing a deeply nested tuple recurses in C without a depth check: the worker dies of
+    SIGSEGV. That is the process wall doing its job; the host says so and carries on."""
+    healthy, _ = await start("def ok(): return 'fine'\n", name="healthy.py")
+    try:
+        source = "t = ()\nfor i in range(300000):\n    t = (t,)\nhash(t)"
+        failed = await load_failure(source, FAST.cpu_seconds)
+        assert failed.reason is not None, str(failed)
+        assert failed.reason.kind == "crashed"
+        assert "SIGSEGV" in failed.reason.detail
+        assert "bomb.py" in str(failed)
+        assert await healthy.invoke("ok") == "fine"
+    finally:
+        await healthy.shutdown()
+
+
+async def test_top_level_that_only_awaits_hits_the_load_wall_clock() -> None:
+    """No activation uses much CPU, so only the wall-clock watchdog can end it."""
+    limits = FAST.model_copy(update={"load_wall_seconds": 0.5})
+    failed = await load_failure("while True:\n    await api.v1.sleep(0)\n", 0.5, limits=limits)
+    assert failed.reason is not None, str(failed)
+    assert failed.reason.kind == "wall_clock"
+
+
+def test_cli_reports_escapes_with_their_line(tmp_path: Path) -> None:
+    """``check`` refuses at compile time (exit 3); ``run`` stops a run-time refusal (exit 1)."""
+    checked = tmp_path / "fmt.py"
+    checked.write_text("x = 1\nz = ().__class__\nimport os\n")
+    result = nai_script("check", str(checked))
+    assert result.returncode == 3
+    assert "fmt.py:2:" in result.stdout + result.stderr
+    assert "fmt.py:3:" in result.stdout + result.stderr
+    ran = tmp_path / "forge.py"
+    ran.write_text("x = 1\nF = type(api.v1.log)\n")
+    result = nai_script("run", "--data", str(tmp_path / "data"), str(ran))
+    assert result.returncode == 1
+    assert "forge.py:2: SandboxError: type() of a host object" in result.stderr
