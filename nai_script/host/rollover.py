@@ -56,6 +56,11 @@ class RolloverHelper:
         batch = [items] if isinstance(items, Mapping) else list(items)
         prepared: list[dict[str, Any]] = []
         for index, raw in enumerate(batch):
+            if not isinstance(raw, Mapping):
+                raise ValueError(
+                    f"rollover item {index}: must be an object {{content, tokens?}}, "
+                    f"got {type(raw).__name__}"
+                )
             try:
                 item = RolloverItem.model_validate(dict(raw))
             except (ValidationError, TypeError, ValueError) as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from nai_script.limits.store import connect, immediate
+from sandbox.protocol import CallbackHandle
 
 STORAGE_CAP_BYTES = 4 * 1024 * 1024
 T = TypeVar("T")
@@ -25,6 +26,11 @@ T = TypeVar("T")
 
 class StorageError(ValueError):
     """A storage call with bad arguments, a non-JSON value, or one past the cap."""
+
+
+class StorageFull(StorageError):
+    """A well-formed write that would pass the cap (the script sees ``ApiError``, not the
+    ``ValueError`` of a bad argument)."""
 
 
 class Scope(StrEnum):
@@ -51,10 +57,15 @@ def _check_key(key: object) -> str:
     return key
 
 
+def _not_json(value: object) -> Any:
+    what = "a function" if isinstance(value, CallbackHandle) else f"a {type(value).__name__}"
+    raise TypeError(f"{what} cannot be stored (JSON values only)")
+
+
 def _encode(key: object, value: Any) -> tuple[str, str]:
     key = _check_key(key)
     try:
-        return key, json.dumps(value, ensure_ascii=False, allow_nan=False)
+        return key, json.dumps(value, ensure_ascii=False, allow_nan=False, default=_not_json)
     except (TypeError, ValueError) as exc:
         raise StorageError(f"storage value for {key!r} is not JSON: {exc}") from None
 
@@ -120,7 +131,7 @@ class StorageDB:
                     + len(value.encode())
                 )
                 if new_total > cap:
-                    raise StorageError(
+                    raise StorageFull(
                         f"storage is full: writing {key!r} would use {new_total} bytes, "
                         f"over the {cap // (1024 * 1024)} MB limit per script"
                     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import uuid
 from typing import Any
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
+from sandbox.protocol import CallbackHandle, RemoteObject
 
 PERMISSIONS = (
     "storyEdit",
@@ -25,6 +27,12 @@ MAX_DICE = 1000
 MAX_SIDES = 1_000_000
 
 
+def _stand_in(value: Any) -> str:
+    """What a function or an api object shows as: never the host's class or address (and,
+    like ``console.log``, logging one never fails)."""
+    return "[Function]" if isinstance(value, CallbackHandle) else "[object]"
+
+
 def format_log_args(args: list[Any]) -> str:
     """Like ``console.log``: strings as they are, data as JSON, joined by spaces."""
     parts: list[str] = []
@@ -32,7 +40,9 @@ def format_log_args(args: list[Any]) -> str:
         if isinstance(arg, str):
             parts.append(arg)
         elif isinstance(arg, dict | list):
-            parts.append(json.dumps(arg, ensure_ascii=False))
+            parts.append(json.dumps(arg, ensure_ascii=False, default=_stand_in))
+        elif isinstance(arg, CallbackHandle | RemoteObject):
+            parts.append(_stand_in(arg))
         else:
             parts.append(str(arg))
     return " ".join(parts)
@@ -53,6 +63,8 @@ async def _uuid(ctx: CallContext) -> str:
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiUsageError(f"{what}: must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ApiUsageError(f"{what}: must be a finite number, got {value}")
     return float(value)
 
 

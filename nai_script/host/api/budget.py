@@ -46,14 +46,20 @@ async def _allowed_input(ctx: CallContext) -> int:
 
 async def _time_output(ctx: CallContext) -> int:
     needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], "getTimeUntilAllowedOutput")
-    return ctx.host.limits.time_until_allowed_output(ctx.script.id, needed)
+    try:
+        return ctx.host.limits.time_until_allowed_output(ctx.script.id, needed)
+    except NeverFits as error:
+        raise ApiUsageError(f"getTimeUntilAllowedOutput: {error}") from None
 
 
 async def _time_input(ctx: CallContext) -> int:
     bound = ctx.bind(("tokens", REQUIRED), ("model", None))
     needed = _needed(bound["tokens"], "getTimeUntilAllowedInput")
     capacity = _capacity(ctx, _model(ctx, bound["model"]))
-    return ctx.host.limits.time_until_allowed_input(ctx.script.id, needed, capacity)
+    try:
+        return ctx.host.limits.time_until_allowed_input(ctx.script.id, needed, capacity)
+    except NeverFits as error:
+        raise ApiUsageError(f"getTimeUntilAllowedInput: {error}") from None
 
 
 async def _wait_output(ctx: CallContext) -> None:

@@ -3,6 +3,7 @@ have NovelAI's names (``add`` async, the rest sync) over ``host.rollover.Rollove
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +17,7 @@ from nai_script.host.dispatch import (
     first_validation_problem,
 )
 from nai_script.host.rollover import RolloverHelper
+from nai_script.tokenizers import TokenizerError, UnknownModelError
 from sandbox.protocol import RemoteObject
 
 METHODS: dict[str, Any] = {
@@ -35,8 +37,8 @@ METHODS: dict[str, Any] = {
 class RolloverOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    maxTokens: int = Field(gt=0)
-    rolloverTokens: int = Field(default=0, ge=0)
+    maxTokens: int = Field(gt=0, strict=True)  # strict: ``True`` is not a token count
+    rolloverTokens: int = Field(default=0, ge=0, strict=True)
     model: str = Field(min_length=1)
 
 
@@ -47,8 +49,14 @@ class RolloverObject(HostObject):
         self.helper = helper
 
     async def api_add(self, ctx: CallContext) -> None:
+        items = ctx.bind(("items", REQUIRED))["items"]
+        if not isinstance(items, Mapping | list):
+            raise ApiUsageError(
+                "rolloverHelper.add items: must be an item {content, tokens?} or a list of "
+                f"them, got {type(items).__name__}"
+            )
         try:
-            await self.helper.add(ctx.bind(("items", REQUIRED))["items"])
+            await self.helper.add(items)
         except (TypeError, ValueError) as error:
             raise ApiUsageError(f"rolloverHelper.add: {error}") from None
 
@@ -89,15 +97,23 @@ class RolloverObject(HostObject):
 
 
 async def _create(ctx: CallContext) -> RemoteObject:
-    raw = ctx.bind(("options", None))["options"]
-    if raw is None:
-        raw = dict(ctx.call.kwargs)
+    kwargs = dict(ctx.call.kwargs)
+    raw: Any
+    if kwargs and not ctx.call.args and "options" not in kwargs:
+        raw = kwargs  # SPEC 4: keyword arguments stand in for the one options object
+    else:
+        raw = ctx.bind(("options", None))["options"]
+        if raw is None:
+            raw = {}
     try:
         options = RolloverOptions.model_validate(raw)
     except ValidationError as error:
         raise ApiUsageError(first_validation_problem(error, "createRolloverHelper")) from None
     tokenizers = ctx.host.tokenizers
-    tokenizers.get(options.model)  # an unknown model fails here, naming the known ones
+    try:
+        tokenizers.get(options.model)  # an unknown model fails here, naming the known ones
+    except (TokenizerError, UnknownModelError) as error:
+        raise ApiUsageError(f"createRolloverHelper.model: {error}") from None
 
     async def count_tokens(text: str) -> int:
         return len(tokenizers.encode(options.model, text))

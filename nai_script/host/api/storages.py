@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nai_script.host.dispatch import REQUIRED, ApiFailure, CallContext, Route
-from nai_script.host.storage import ScriptStorage, StorageError
+from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
+from nai_script.host.storage import ScriptStorage, StorageError, StorageFull
 
 NAMESPACES = ("storage", "storyStorage", "historyStorage", "tempStorage")
 METHODS = ("get", "set", "remove", "list", "has", "getOrDefault", "setIfAbsent")
@@ -48,8 +48,10 @@ def _route(namespace: str, method: str) -> Callable[[CallContext], Awaitable[Any
             if namespace == "tempStorage":
                 return _run(store, method, ctx)
             result = await ctx.host.storage_db.run(lambda: _run(store, method, ctx))
-        except StorageError as error:
+        except StorageFull as error:
             raise ApiFailure(f"{namespace}.{method}: {error}") from None
+        except StorageError as error:  # a bad key or value: the script's mistake
+            raise ApiUsageError(f"{namespace}.{method}: {error}") from None
         if method in WRITES and result is not False and ctx.host.ui is not None:
             # Inputs bound by ``storageKey`` and ``{{key}}`` texts show the new value even
             # when the write came from a timer or a hook rather than a UI callback.

@@ -1,0 +1,162 @@
+"""api.v1 calls from a real sandboxed script with edge and bad arguments: each error names the
+call and the argument, bad input is a ``ValueError`` and a well-formed call that cannot be done
+an ``ApiError`` (docs/api.md), and nothing of the host's internals reaches the script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from host_helpers import hosted
+
+from nai_script.host.storage import STORAGE_CAP_BYTES
+
+#: Logs ``label kind message`` for a call that raises (or ``label -> value``); scripts have no
+#: ``ApiError`` name to catch, so its kind is read off the repr.
+TRY = (
+    "def t(label, f):\n"
+    "    try:\n"
+    "        api.v1.log(label, '->', f())\n"
+    "    except ValueError as e:\n"
+    "        api.v1.log(label, 'ValueError', str(e))\n"
+    "    except Exception as e:\n"
+    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
+    "async def ta(label, f):\n"
+    "    try:\n"
+    "        api.v1.log(label, '->', await f())\n"
+    "    except ValueError as e:\n"
+    "        api.v1.log(label, 'ValueError', str(e))\n"
+    "    except Exception as e:\n"
+    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
+)
+
+
+async def test_rollover_helper_takes_keyword_options_and_checks_them(tmp_path: Path) -> None:
+    """SPEC 4: keyword arguments stand in for the options object; they were refused as
+    'unknown argument'. ``True`` passed as maxTokens, and an unknown model came back as an
+    ``ApiError`` that did not name the call."""
+    source = TRY + (
+        "h = api.v1.createRolloverHelper(maxTokens=10, rolloverTokens=2, model='glm-4-6')\n"
+        "api.v1.log(h.getConfig())\n"
+        "t('bool', lambda: api.v1.createRolloverHelper({'maxTokens': True, 'model': 'glm-4-6'}))\n"
+        "t('model', lambda: api.v1.createRolloverHelper({'maxTokens': 10, 'model': 'nope'}))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        lines = env.lines()
+        assert lines[0] == '{"maxTokens": 10, "rolloverTokens": 2, "model": "glm-4-6"}'
+        assert (
+            lines[1]
+            == "bool ValueError createRolloverHelper.maxTokens: Input should be a valid integer"
+        )
+        assert lines[2].startswith(
+            "model ValueError createRolloverHelper.model: unknown model 'nope'"
+        )
+
+
+async def test_rollover_add_refuses_non_items_in_its_own_words(tmp_path: Path) -> None:
+    """``add(5)`` said "'int' object is not iterable" and ``add('ab')`` spoke of dictionary
+    update sequences: Python's internals, not what the script got wrong."""
+    source = TRY + (
+        "h = api.v1.createRolloverHelper({'maxTokens': 10, 'model': 'glm-4-6'})\n"
+        "await ta('int', lambda: h.add(5))\n"
+        "await ta('str', lambda: h.add('ab'))\n"
+        "await ta('in list', lambda: h.add([{'content': 'a', 'tokens': 1}, 5]))\n"
+        "api.v1.log(h.count())\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        items = "rolloverHelper.add items: must be an item {content, tokens?} or a list of them"
+        assert env.lines() == [
+            f"int ValueError {items}, got int",
+            f"str ValueError {items}, got str",
+            "in list ValueError rolloverHelper.add: rollover item 1: must be an object "
+            "{content, tokens?}, got int",
+            "0",  # all or nothing: the good first item was not added either
+        ]
+
+
+async def test_time_until_for_more_than_capacity_names_the_call(tmp_path: Path) -> None:
+    source = TRY + (
+        "t('out', lambda: api.v1.script.getTimeUntilAllowedOutput(2049))\n"
+        "t('in', lambda: api.v1.script.getTimeUntilAllowedInput(57345))\n"
+        "t('edge', lambda: api.v1.script.getTimeUntilAllowedOutput(2048))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "out ValueError getTimeUntilAllowedOutput: output budget: 2049 tokens can never be "
+            "available (capacity 2048)",
+            "in ValueError getTimeUntilAllowedInput: input budget: 57345 tokens can never be "
+            "available (capacity 57344)",
+            "edge -> 0",
+        ]
+
+
+async def test_logging_functions_and_api_objects_shows_stand_ins(tmp_path: Path) -> None:
+    """A logged function printed ``CallbackHandle(id=2)``, a helper the host's class and memory
+    address, and a function inside a dict made ``api.v1.log`` raise a TypeError."""
+    source = (
+        "def f():\n    pass\n"
+        "h = api.v1.createRolloverHelper({'maxTokens': 10, 'model': 'glm-4-6'})\n"
+        "api.v1.log(f, h, {'cb': f, 'n': [1, h]})\n"
+        "api.v1.error('bad', [f])\n"
+    )
+    async with hosted(tmp_path) as env:
+        script = await env.run(source)
+        assert env.lines() == ['[Function] [object] {"cb": "[Function]", "n": [1, "[object]"]}']
+        assert env.lines(level="error") == ['bad ["[Function]"]']
+        assert script.failures == 0
+
+
+async def test_storage_bad_arguments_are_value_errors_and_a_full_store_an_api_error(
+    tmp_path: Path,
+) -> None:
+    """docs/api.md: bad arguments raise ``ValueError``; every storage error was an
+    ``ApiError``, and a function value was refused as 'Object of type CallbackHandle'."""
+    source = TRY + (
+        "def f():\n    pass\n"
+        "for ns in ('storage', 'storyStorage', 'historyStorage', 'tempStorage'):\n"
+        "    st = getattr(api.v1, ns)\n"
+        "    await ta(ns, lambda: st.set('', 1))\n"
+        "    await ta(ns, lambda: st.get(3))\n"
+        "    await ta(ns, lambda: st.set('k', {'f': f}))\n"
+        "    await ta(ns, lambda: st.set('k', float('inf')))\n"
+        f"await api.v1.storage.set('big', 'x' * ({STORAGE_CAP_BYTES} - 100))\n"
+        "await ta('full', lambda: api.v1.storage.set('more', 'y' * 200))\n"
+        "api.v1.log(await api.v1.storage.list())\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        expected = []
+        for ns in ("storage", "storyStorage", "historyStorage", "tempStorage"):
+            expected += [
+                f"{ns} ValueError {ns}.set: storage key must be a non-empty string, got ''",
+                f"{ns} ValueError {ns}.get: storage key must be a non-empty string, got 3",
+                f"{ns} ValueError {ns}.set: storage value for 'k' is not JSON: a function "
+                "cannot be stored (JSON values only)",
+                f"{ns} ValueError {ns}.set: storage value for 'k' is not JSON: Out of range "
+                "float values are not JSON compliant",
+            ]
+        lines = env.lines()
+        assert lines[:-2] == expected
+        assert lines[-2] == (
+            "full ApiError storage.set: storage is full: writing 'more' would use 4194415 "
+            "bytes, over the 4 MB limit per script"
+        )
+        assert lines[-1] == '["big"]'
+
+
+async def test_random_float_refuses_infinite_bounds(tmp_path: Path) -> None:
+    """``random.float(0, inf)`` returned ``inf`` and ``random.float(nan, 1)`` ``nan``."""
+    source = TRY + (
+        "t('inf', lambda: api.v1.random.float(0, float('inf')))\n"
+        "t('nan', lambda: api.v1.random.float(float('nan'), 1))\n"
+        "t('chance', lambda: api.v1.random.bool(float('nan')))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "inf ValueError random.float max: must be a finite number, got inf",
+            "nan ValueError random.float min: must be a finite number, got nan",
+            "chance ValueError random.bool chance: must be a finite number, got nan",
+        ]
