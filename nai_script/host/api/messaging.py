@@ -10,19 +10,35 @@ from __future__ import annotations
 from typing import Any
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
-from sandbox.protocol import CallbackHandle
+from sandbox.protocol import CallbackHandle, RemoteObject
+
+
+def _data(value: Any, where: str) -> Any:
+    """Data only, as a structured clone: a function or api object is the sender's own (its
+    id means another function, or nothing, in the receiver's worker), so it cannot travel."""
+    if isinstance(value, CallbackHandle | RemoteObject):
+        what = "a function" if isinstance(value, CallbackHandle) else "an api object"
+        raise ApiUsageError(f"{where}: cannot send {what} to another script (data only)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _data(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _data(item, f"{where}[{index}]")
+    return value
 
 
 async def _send(ctx: CallContext) -> int:
     bound = ctx.bind(("toScriptId", REQUIRED), ("data", None))
+    data = _data(bound["data"], "messaging.send data")
     target = ctx.host.script_by_id(str(bound["toScriptId"]))
     if target is None:
         raise ApiFailure(f"messaging.send: no loaded script has id {bound['toScriptId']!r}")
-    return ctx.host.deliver_message(ctx.script, [target], bound["data"])
+    return ctx.host.deliver_message(ctx.script, [target], data)
 
 
 async def _broadcast(ctx: CallContext) -> int:
-    data: Any = ctx.bind(("data", None))["data"]
+    data = _data(ctx.bind(("data", None))["data"], "messaging.broadcast data")
     others = [s for s in ctx.host.scripts if s is not ctx.script]
     return ctx.host.deliver_message(ctx.script, others, data)
 
