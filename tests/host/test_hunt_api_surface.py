@@ -160,3 +160,20 @@ async def test_random_float_refuses_infinite_bounds(tmp_path: Path) -> None:
             "nan ValueError random.float min: must be a finite number, got nan",
             "chance ValueError random.bool chance: must be a finite number, got nan",
         ]
+
+
+async def test_permission_reason_and_message_target_must_be_strings(tmp_path: Path) -> None:
+    """A dict reason went to the page, which showed '[object Object]'; ``send(None)`` looked
+    for a script with id 'None' and failed as an ``ApiError``."""
+    source = TRY + (
+        "await ta('reason', lambda: api.v1.permissions.request('storyEdit', {'why': 1}))\n"
+        "await ta('target', lambda: api.v1.messaging.send(None, 1))\n"
+        "await ta('ok', lambda: api.v1.permissions.request('storyEdit', 'to edit'))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "reason ValueError permissions.request reason: must be a string, got dict",
+            "target ValueError messaging.send toScriptId: must be a script id string, got None",
+            "ok -> False",
+        ]

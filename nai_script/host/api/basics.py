@@ -136,6 +136,11 @@ async def _permissions_has(ctx: CallContext) -> bool:
 async def _permissions_request(ctx: CallContext) -> bool:
     """Resolve through the host's policy; a list asks for several (all must be granted)."""
     bound = ctx.bind(("permission", REQUIRED), ("reason", None))
+    if bound["reason"] is not None and not isinstance(bound["reason"], str):
+        # The reason is shown to the person on the page, as text.
+        raise ApiUsageError(
+            f"permissions.request reason: must be a string, got {type(bound['reason']).__name__}"
+        )
     wanted = bound["permission"] if isinstance(bound["permission"], list) else [bound["permission"]]
     names = [_permission(item) for item in wanted]
     missing = [name for name in names if name not in ctx.script.granted]

@@ -31,7 +31,11 @@ def _data(value: Any, where: str) -> Any:
 async def _send(ctx: CallContext) -> int:
     bound = ctx.bind(("toScriptId", REQUIRED), ("data", None))
     data = _data(bound["data"], "messaging.send data")
-    target = ctx.host.script_by_id(str(bound["toScriptId"]))
+    if not isinstance(bound["toScriptId"], str):
+        raise ApiUsageError(
+            f"messaging.send toScriptId: must be a script id string, got {bound['toScriptId']!r}"
+        )
+    target = ctx.host.script_by_id(bound["toScriptId"])
     if target is None:
         raise ApiFailure(f"messaging.send: no loaded script has id {bound['toScriptId']!r}")
     return ctx.host.deliver_message(ctx.script, [target], data)
