@@ -177,3 +177,19 @@ async def test_permission_reason_and_message_target_must_be_strings(tmp_path: Pa
             "target ValueError messaging.send toScriptId: must be a script id string, got None",
             "ok -> False",
         ]
+
+
+async def test_config_get_with_a_non_string_name_says_so(tmp_path: Path) -> None:
+    """``config.get({})`` raised "unhashable type: 'dict'" from the host's dict lookup."""
+    source = TRY + (
+        "t('dict', lambda: api.v1.config.get({}))\n"
+        "t('list', lambda: api.v1.config.get(['a']))\n"
+        "t('missing', lambda: api.v1.config.get('a'))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "dict ValueError config.get name: must be a string, got dict",
+            "list ValueError config.get name: must be a string, got list",
+            "missing ValueError config.get: no config option 'a' (options: none)",
+        ]

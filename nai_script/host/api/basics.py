@@ -117,6 +117,8 @@ async def _random_roll(ctx: CallContext) -> dict[str, Any]:
 
 async def _config_get(ctx: CallContext) -> Any:
     name = ctx.bind(("name", REQUIRED))["name"]
+    if not isinstance(name, str):  # a dict or list is not even hashable
+        raise ApiUsageError(f"config.get name: must be a string, got {type(name).__name__}")
     if name not in ctx.script.config_values:
         known = ", ".join(sorted(ctx.script.config_values)) or "none"
         raise ApiUsageError(f"config.get: no config option {name!r} (options: {known})")
