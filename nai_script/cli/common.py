@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # config imports pydantic; `nai-script --help` and `check` need not pay for it
@@ -40,6 +41,30 @@ def check_port(port: int) -> None:
     """``--port`` out of range is a usage error (the socket's own complaint is not one line)."""
     if not 0 <= port <= 65535:
         raise CLIError(f"--port {port} is not a port number (0-65535)", EXIT_USAGE)
+
+
+def text_argument(value: str) -> str:
+    """An argparse ``type`` for text sent to a model: bytes that are not UTF-8 reach us as
+    lone surrogates, which no tokenizer or JSON peer accepts, so refuse them as a usage
+    error here instead of failing deep inside (or on the server)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not valid UTF-8 text") from None
+    return value
+
+
+def data_folder(path: Path) -> Path:
+    """``--data`` as a usable folder (created if missing); a file there, or a folder that
+    cannot be made, is a one-line usage error naming the flag."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file, not a folder" if path.is_file() else exc.strerror or str(exc)
+        raise CLIError(
+            f"--data {str(path)!r}: cannot use it as a data folder: {reason}", EXIT_USAGE
+        ) from None
+    return path
 
 
 def run_async(coro: Coroutine[Any, Any, int]) -> int:

@@ -33,6 +33,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    data_folder,
     discard_output,
     run_async,
 )
@@ -70,7 +71,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for pending work (default {DEFAULT_TIMEOUT_S:g}); exit 4 if hit",
     )
-    parser.add_argument("--data", type=Path, default=None, help="data directory (budgets, storage)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"data folder: budgets, storage (default {default_data_dir()})",
+    )
     parser.add_argument(
         "--diagnostics",
         action="store_true",
@@ -90,11 +96,40 @@ def _run(args: argparse.Namespace) -> int:
     for path in paths:
         if path.suffix != ".py":
             raise CLIError(f"{path}: a script is a .py file", EXIT_USAGE)
+        if path.is_dir():
+            raise CLIError(f"{path}: is a folder, not a script file", EXIT_USAGE)
         if not path.is_file():
             raise CLIError(f"{path}: no such file", EXIT_USAGE)
-    if args.timeout <= 0:
+    if not args.timeout > 0:  # also refuses nan, which no comparison would ever stop
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
-    return run_async(_run_scripts(backend_from_args(args), paths, args))
+    config = backend_from_args(args)
+    args.data = data_folder(args.data or default_data_dir())
+    undecodable = [problem for path in paths if (problem := _undecodable(path))]
+    if undecodable:
+        for problem in undecodable:
+            print(problem, file=sys.stderr)
+        return EXIT_POLICY
+    return run_async(_run_scripts(config, paths, args))
+
+
+def _undecodable(path: Path) -> str | None:
+    """A ``file:line:col`` problem when the file is not UTF-8, the one encoding the host
+    reads scripts in: rejected before anything runs (exit 3, as ``check`` rates an
+    undecodable file), not reported as a script that raised."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        return (
+            f"{path.resolve()}:{line}:{column}: cannot decode source: byte "
+            f"0x{raw[exc.start]:02x} is not UTF-8 (scripts are UTF-8)"
+        )
+    return None
 
 
 def _printer(many: bool) -> LogSink:
@@ -155,7 +190,7 @@ async def _tier(config: BackendConfig, client: NovelAIClient) -> int:
 
 
 async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.Namespace) -> int:
-    data_dir = args.data or default_data_dir()
+    data_dir: Path = args.data
     # --timeout governs how long a top level may wait (budgets, timers), not the sandbox's
     # default load limit.
     limits = WorkerLimits()

@@ -21,6 +21,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     check_port,
+    data_folder,
 )
 from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
 
@@ -49,7 +50,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
-    parser.add_argument("--data", type=Path, default=None, help="data directory (stories, budgets)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"data folder: stories, budgets, storage (default {default_data_dir()})",
+    )
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_backend_flags(parser)
     parser.set_defaults(func=_serve)
@@ -60,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CLIError(f"--scripts {str(args.scripts)!r} is not a folder", EXIT_USAGE)
     check_port(args.port)
     config = backend_from_args(args)
+    args.data = data_folder(args.data or default_data_dir())
     try:
         return asyncio.run(_run(config, args))
     except KeyboardInterrupt:
@@ -82,7 +89,7 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
                 raise CLIError(f"cannot read the subscription tier: {exc}") from None
         options = ServeOptions(
             scripts_dir=args.scripts,
-            data_dir=args.data or default_data_dir(),
+            data_dir=args.data,
             host=args.host,
             port=args.port,
             tier=tier,

@@ -1,0 +1,74 @@
+"""``nai-script run`` refusals found by hunting: each is one line and the exit code SPEC
+section 9 gives (2 usage, 3 rejected at compile time), never a misleading message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "nai_script", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def _script(tmp_path: Path) -> Path:
+    path = tmp_path / "ok.py"
+    path.write_text('api.v1.log("hello")\n', encoding="utf-8")
+    return path
+
+
+def test_timeout_nan_is_a_usage_error(tmp_path: Path) -> None:
+    """nan passed the `<= 0` check and then ended every run as 'stopped by a limit' (4)."""
+    done = _cli(
+        "run", _script(tmp_path), "--timeout", "nan", "--data", tmp_path / "d", cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "nai-script: error: --timeout must be greater than 0\n"
+
+
+def test_a_folder_named_like_a_script_is_not_called_missing(tmp_path: Path) -> None:
+    (tmp_path / "folder.py").mkdir()
+    done = _cli("run", "folder.py", "--data", tmp_path / "d", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "nai-script: error: folder.py: is a folder, not a script file\n"
+
+
+def test_data_that_is_a_file_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    """It was 'FileExistsError: [Errno 17] ...' with exit 1, as if the script had raised."""
+    script = _script(tmp_path)
+    done = _cli("run", script, "--data", script, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"nai-script: error: --data '{script}': cannot use it as a data folder: "
+        "it is a file, not a folder\n"
+    )
+
+
+def test_a_script_that_is_not_utf8_is_rejected_at_compile_time(tmp_path: Path) -> None:
+    """``check`` rates an undecodable file as a policy problem (exit 3); ``run`` said the
+    script raised (exit 1) although nothing ran. Now both say 3, ``run`` with the spot."""
+    path = tmp_path / "latin.py"
+    path.write_bytes(b'api.v1.log("ok")\nx = "caf\xe9"\n')
+    done = _cli("run", path, "--data", tmp_path / "d", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr == (
+        f"{path.resolve()}:2:9: cannot decode source: byte 0xe9 is not UTF-8 (scripts are UTF-8)\n"
+    )
+    assert _cli("check", path, cwd=tmp_path).returncode == 3
+
+
+def test_a_utf8_script_with_a_bom_still_runs(tmp_path: Path) -> None:
+    path = tmp_path / "bom.py"
+    path.write_bytes(b'\xef\xbb\xbfapi.v1.log("h\xc3\xa9")\n')
+    done = _cli("run", path, "--data", tmp_path / "d", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "h\u00e9\n", "")
