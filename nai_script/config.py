@@ -75,5 +75,6 @@ def resolve_backend(
             "from NovelAI's account settings)"
         )
     if url is not None and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--base-url: {url!r} is not an http(s) URL")
+        source = "--base-url" if base_url else ENV_BASE_URL
+        raise ConfigError(f"{source}: {url!r} is not an http(s) URL")
     return BackendConfig(kind=kind, base_url=url.rstrip("/") if url else None, token=tok)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from nai_script.backend import open_backend
 from nai_script.cli.common import (
     EXIT_OK,
@@ -13,6 +15,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     run_async,
+    text_argument,
 )
 from nai_script.client import errors, models
 from nai_script.config import BackendConfig
@@ -27,14 +30,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Send PROMPT as a raw completion prompt and stream the generated text to "
         "stdout as it arrives. Uses the embedded simulator unless told otherwise.",
     )
-    parser.add_argument("prompt", help="the prompt text")
+    parser.add_argument("prompt", type=text_argument, help="the prompt text")
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})"
     )
     parser.add_argument(
         "--max-tokens", type=int, default=100, help="most tokens to generate (default 100)"
     )
-    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature, >= 0 (default: the backend's)",
+    )
     add_backend_flags(parser)
     parser.set_defaults(func=_run)
 
@@ -46,13 +54,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _generate(config: BackendConfig, args: argparse.Namespace) -> int:
-    request = models.CompletionRequest(
-        model=args.model,
-        prompt=args.prompt,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        stream=True,
-    )
+    try:
+        request = models.CompletionRequest(
+            model=args.model,
+            prompt=args.prompt,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            stream=True,
+        )
+    except ValidationError as exc:  # a flag out of range: say which, in one line
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "prompt"
+        flag = "PROMPT" if field == "prompt" else "--" + field.replace("_", "-")
+        raise CLIError(f"{flag}: {error['msg']} (got {error['input']!r})", EXIT_USAGE) from None
     try:
         async with open_backend(config) as backend:
             print(f"[{backend.label}]", file=sys.stderr)

@@ -22,6 +22,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     run_async,
+    text_argument,
 )
 from nai_script.client import NovelAIClient, errors
 from nai_script.client.image import DEFAULT_IMAGE_MODEL, build_image_request, generate_image
@@ -45,11 +46,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "'description', 'description@C3' (grid cell A1..E5: letter = column, digit = row) or "
         "'description@C3|negative'; characters without a cell are placed A1, E5, C3, E1, A5.",
     )
-    parser.add_argument("--prompt", required=True, help="the base prompt")
-    parser.add_argument("--negative", default="", help="the undesired content (negative prompt)")
+    parser.add_argument("--prompt", required=True, type=text_argument, help="the base prompt")
+    parser.add_argument(
+        "--negative",
+        default="",
+        type=text_argument,
+        help="the undesired content (negative prompt)",
+    )
     parser.add_argument(
         "--character",
         action="append",
+        type=text_argument,
         default=[],
         metavar="DESC[@CELL][|NEG]",
         help="a character (V4 models; repeatable)",

@@ -32,12 +32,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 = any free)"
     )
     parser.add_argument("--faults", default="", metavar="SPEC", help="faults to inject, see below")
-    parser.add_argument("--seed", type=int, default=0, help="seed for text and faults")
     parser.add_argument(
-        "--tokens-per-second", type=float, default=0.0, help="stream pace; 0 = unlimited"
+        "--seed", type=int, default=0, help="seed for text and faults (default %(default)s)"
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay to first token")
-    parser.add_argument("--tier", type=int, default=3, help="subscription tier, 0..3 (3 = Opus)")
+    parser.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=0.0,
+        help="stream pace; 0 = unlimited (default %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay to first token (default %(default)s)"
+    )
+    parser.add_argument(
+        "--tier", type=int, default=3, help="subscription tier, 0..3 (default %(default)s = Opus)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -21,6 +21,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    text_argument,
 )
 from nai_script.client.codec import pack_token_ids, unpack_token_ids
 from nai_script.tokenizers import (
@@ -43,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Encode TEXT (or stdin when TEXT is '-') with MODEL's tokenizer and print "
         "the ids, comma-separated. Special tokens such as <|endoftext|> become single ids.",
     )
-    tokenize.add_argument("text", metavar="TEXT", help="the text, or - to read stdin")
+    tokenize.add_argument(
+        "text", metavar="TEXT", type=text_argument, help="the text, or - to read stdin"
+    )
     tokenize.add_argument("--model", required=True, help=f"model id ({models})")
     output = tokenize.add_mutually_exclusive_group()
     output.add_argument("--count", action="store_true", help="print only the number of tokens")
@@ -66,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_tokenize(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _read_stdin() if args.text == "-" else args.text
     tokenizer = _tokenizer_for(args, args.model)
     try:
         ids = tokenizer.encode(text)
@@ -79,6 +82,14 @@ def _run_tokenize(args: argparse.Namespace) -> int:
     else:
         print(",".join(map(str, ids)))
     return EXIT_OK
+
+
+def _read_stdin() -> str:
+    """stdin as UTF-8 text; other bytes are a usage error, not a tokenizer's TypeError."""
+    try:
+        return text_argument(sys.stdin.read())
+    except (UnicodeDecodeError, argparse.ArgumentTypeError):
+        raise CLIError("TEXT: stdin is not valid UTF-8 text", EXIT_USAGE) from None
 
 
 def _run_decode(args: argparse.Namespace) -> int:

@@ -1,0 +1,113 @@
+"""Flag values the CLI refused badly (a multi-line pydantic dump, a tokenizer's TypeError, a
+simulator 500, a port blamed for a bad ``--data``): each is now one usage line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nai_script.cli.main import main
+from nai_script.config import ConfigError, resolve_backend
+
+
+def _cli(
+    *args: str | bytes | Path, stdin: bytes = b"", cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "nai_script", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--temperature", "-5"], "--temperature: Input should be greater than or equal to 0"),
+        (["--temperature", "nan"], "--temperature: Input should be greater than or equal to 0"),
+        (["--model", ""], "--model: String should have at least 1 character"),
+    ],
+)
+def test_generate_out_of_range_flag_is_one_usage_line(flags: list[str], message: str) -> None:
+    done = _cli("generate", "hi", *flags)
+    assert (done.returncode, done.stdout) == (2, b"")
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"nai-script: error: {message} (got ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", b"\xff", "--max-tokens", "3"],
+        ["tokenize", b"caf\xe9", "--model", "glm-4-6"],
+        ["image", "--prompt", b"\xff", "--dry-run"],
+        ["image", "--prompt", "x", "--character", b"a\xff@C3", "--dry-run"],
+    ],
+)
+def test_text_that_is_not_utf8_is_refused_before_sending(argv: list[str | bytes]) -> None:
+    """Such bytes arrive as lone surrogates: the tokenizer raised TypeError, the simulator
+    answered 500 with a traceback on stderr, the image request went out with garbage."""
+    done = _cli(*argv)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode().endswith(": not valid UTF-8 text\n")
+    assert b"Traceback" not in done.stderr
+
+
+def test_tokenize_stdin_that_is_not_utf8_is_one_usage_line() -> None:
+    done = _cli("tokenize", "-", "--model", "glm-4-6", stdin=b"\xff\xfe")
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr == b"nai-script: error: TEXT: stdin is not valid UTF-8 text\n"
+
+
+def test_tokenize_stdin_utf8_still_works() -> None:
+    done = _cli("tokenize", "-", "--model", "glm-4-6", "--count", stdin="h\u00e9".encode())
+    assert done.returncode == 0
+    assert int(done.stdout) > 0
+
+
+def test_serve_data_that_is_a_file_is_not_blamed_on_the_port(tmp_path: Path) -> None:
+    """It said 'cannot serve on 127.0.0.1:0: [Errno 17] File exists' (exit 1)."""
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    done = _cli(
+        "serve", "--scripts", tmp_path, "--data", data, "--port", "0", "--no-browser", cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode() == (
+        f"nai-script: error: --data '{data}': cannot use it as a data folder: "
+        "it is a file, not a folder\n"
+    )
+
+
+def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"^NAI_SCRIPT_BASE_URL: 'ftp://x' is not"):
+        resolve_backend(env={"NAI_SCRIPT_BASE_URL": "ftp://x"})
+    with pytest.raises(ConfigError, match=r"^--base-url: 'ftp://y' is not"):
+        resolve_backend(base_url="ftp://y", env={"NAI_SCRIPT_BASE_URL": "ftp://x"})
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("run", "--data DATA data folder: budgets, storage (default"),
+        ("serve", "--data DATA data folder: stories, budgets, storage (default"),
+        ("sim", "--seed SEED seed for text and faults (default 0)"),
+        ("sim", "--tier TIER subscription tier, 0..3 (default 3 = Opus)"),
+    ],
+)
+def test_help_shows_the_defaults(
+    command: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "--help"])
+    assert stopped.value.code == 0
+    assert shown in " ".join(capsys.readouterr().out.split())
