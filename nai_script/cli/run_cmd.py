@@ -100,6 +100,11 @@ def _run(args: argparse.Namespace) -> int:
             raise CLIError(f"{path}: is a folder, not a script file", EXIT_USAGE)
         if not path.is_file():
             raise CLIError(f"{path}: no such file", EXIT_USAGE)
+    seen: set[Path] = set()
+    for path in paths:  # the host would refuse the second as "already loaded" (exit 1)
+        if path.resolve() in seen:
+            raise CLIError(f"{path}: the same script is given more than once", EXIT_USAGE)
+        seen.add(path.resolve())
     if not args.timeout > 0:  # also refuses nan, which no comparison would ever stop
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
     config = backend_from_args(args)

@@ -72,3 +72,11 @@ def test_a_utf8_script_with_a_bom_still_runs(tmp_path: Path) -> None:
     path.write_bytes(b'\xef\xbb\xbfapi.v1.log("h\xc3\xa9")\n')
     done = _cli("run", path, "--data", tmp_path / "d", cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (0, "h\u00e9\n", "")
+
+
+def test_the_same_script_twice_is_a_usage_error(tmp_path: Path) -> None:
+    """The host refused the second copy with 'already loaded (use reload_script)', exit 1."""
+    _script(tmp_path)
+    done = _cli("run", "ok.py", "./ok.py", "--data", tmp_path / "d", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "nai-script: error: ok.py: the same script is given more than once\n"
