@@ -109,11 +109,6 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
     config = backend_from_args(args)
     args.data = data_folder(args.data or default_data_dir())
-    undecodable = [problem for path in paths if (problem := _undecodable(path))]
-    if undecodable:
-        for problem in undecodable:
-            print(problem, file=sys.stderr)
-        return EXIT_POLICY
     return run_async(_run_scripts(config, paths, args))
 
 
@@ -226,6 +221,10 @@ async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> 
     try:
         async with asyncio.timeout(wait_s):
             for path in paths:
+                problem = _undecodable(path)
+                if problem is not None:
+                    print(problem, file=sys.stderr)
+                    return EXIT_POLICY
                 try:
                     loaded.append(await host.load_script(path))
                 except LoadError as error:

@@ -80,3 +80,11 @@ def test_the_same_script_twice_is_a_usage_error(tmp_path: Path) -> None:
     done = _cli("run", "ok.py", "./ok.py", "--data", tmp_path / "d", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "nai-script: error: ok.py: the same script is given more than once\n"
+
+
+def test_diagnostics_still_print_when_a_script_is_not_utf8(tmp_path: Path) -> None:
+    """``--diagnostics`` promises one JSON line at the end, as after a policy rejection."""
+    path = tmp_path / "latin.py"
+    path.write_bytes(b'x = "caf\xe9"\n')
+    done = _cli("run", path, "--diagnostics", "--data", tmp_path / "d", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (3, '{"diagnostics": []}\n')
