@@ -77,4 +77,9 @@ def resolve_backend(
     if url is not None and not url.startswith(("http://", "https://")):
         source = "--base-url" if base_url else ENV_BASE_URL
         raise ConfigError(f"{source}: {url!r} is not an http(s) URL")
+    if kind is BackendKind.SIM and url is None:
+        # The in-process simulator is started for this run and knows only its own tokens: a
+        # NAI_TOKEN meant for NovelAI (say an access token, not 'pst-') would get every
+        # offline request refused with 401, and the secret has no business there anyway.
+        tok = None
     return BackendConfig(kind=kind, base_url=url.rstrip("/") if url else None, token=tok)

@@ -111,3 +111,21 @@ def test_help_shows_the_defaults(
         main([command, "--help"])
     assert stopped.value.code == 0
     assert shown in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_access_token_in_the_environment_does_not_break_the_offline_default() -> None:
+    """NAI_TOKEN reached the in-process simulator, which refused anything but 'pst-' tokens:
+    with a NovelAI access token exported, every default (offline) command failed with 401."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "nai_script", "generate", "hi", "--max-tokens", "3"],
+        capture_output=True,
+        text=True,
+        env={**env, "NAI_TOKEN": "eyJhbGciOiJIUzI1NiJ9.e30.sig"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    assert resolve_backend(env={"NAI_TOKEN": "eyJx"}).token is None
+    external = resolve_backend(base_url="http://127.0.0.1:1", env={"NAI_TOKEN": "pst-a"})
+    assert external.token == "pst-a"  # a simulator you started yourself may want it
