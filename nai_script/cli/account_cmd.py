@@ -41,14 +41,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="account_action", metavar="ACTION", required=True)
     key = actions.add_parser("access-key", help="print the access key derived from EMAIL")
-    key.add_argument("email")
+    key.add_argument("email", help="account email (the password is prompted for or piped)")
     key.set_defaults(func=_access_key)
     token = actions.add_parser("access-token", help="log in and print an access token")
-    token.add_argument("email")
+    token.add_argument("email", help="account email (the password is prompted for or piped)")
     add_backend_flags(token)
     token.set_defaults(func=_access_token)
     check = actions.add_parser(
-        "sanity-check", help="decrypt every stored object and list those that fail"
+        "sanity-check",
+        help="decrypt every stored object and list those that fail",
+        description="Decrypt every stored object and list those that fail (exit 1 if any "
+        "does). Logs in with EMAIL and the password unless NAI_TOKEN is set; the password is "
+        "needed either way, for the encryption key.",
     )
     check.add_argument("email", help="account email (for the encryption key)")
     add_backend_flags(check)

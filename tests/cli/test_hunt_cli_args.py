@@ -102,13 +102,15 @@ def test_a_bad_base_url_from_the_environment_names_the_variable() -> None:
         ("serve", "--data DATA data folder: stories, budgets, storage (default"),
         ("sim", "--seed SEED seed for text and faults (default 0)"),
         ("sim", "--tier TIER subscription tier, 0..3 (default 3 = Opus)"),
+        ("account sanity-check", "Logs in with EMAIL and the password unless NAI_TOKEN is set"),
+        ("account access-key", "email account email (the password is prompted for or piped)"),
     ],
 )
 def test_help_shows_the_defaults(
     command: str, shown: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert stopped.value.code == 0
     assert shown in " ".join(capsys.readouterr().out.split())
 
