@@ -398,6 +398,10 @@ class ScriptWorker:
                 self._terminate("protocol", "worker closed the pipe mid-frame header")
         except ProtocolError as error:
             self._terminate("protocol", str(error))
+            # Read the killed worker's pipe to its end: unread, a paused pipe never reports
+            # its close, and ``wait`` (which waits for the pipes too) would never return.
+            while await self._proc.stdout.read(1 << 16):
+                pass
         await self._proc.wait()
         self._finish()
 

@@ -37,9 +37,11 @@ from sandbox.proxy import (
 )
 from sandbox.runtime import make_globals, run_compiled
 from sandbox.wire import (
+    HEADER,
     PROTOCOL_VERSION,
     WAKING_MESSAGES,
     FrameDecoder,
+    FrameTooLarge,
     decode_payload,
     encode_frame,
 )
@@ -113,13 +115,22 @@ class Worker:
 
     def send(self, message: dict[str, Any]) -> None:
         """Write now (after anything queued by ``send_soon``, which keeps its order)."""
-        self._outbox.append(encode_frame(message))
+        self._outbox.append(self._frame(message))
         self._flush()
 
     def send_soon(self, message: dict[str, Any]) -> None:
         """Queue a frame for the end of this loop iteration: an invocation's result then
         shares one write with the status frame that follows it, waking the host once."""
-        self._outbox.append(encode_frame(message))
+        self._outbox.append(self._frame(message))
+
+    def _frame(self, message: dict[str, Any]) -> bytes:
+        """The message's frame; one over the host's frame limit is refused here, as the
+        script's error, instead of being sent for the host to stop the worker over it."""
+        frame = encode_frame(message)
+        size, limit = len(frame) - HEADER.size, self._decoder.max_frame_bytes
+        if size > limit:
+            raise FrameTooLarge(f"{size} bytes of data; one message may carry at most {limit}")
+        return frame
 
     def _flush(self) -> None:
         frames, self._outbox = self._outbox, []
@@ -289,9 +300,13 @@ class Worker:
                     error = exc
                 else:
                     result = {"t": "invoke_result", "id": invoke_id, "ok": True, "value": value}
-                    self.send_soon(result)
-                    self._invoke_done(invoke_id, failed=False)
-                    return
+                    try:
+                        self.send_soon(result)
+                    except FrameTooLarge as exc:
+                        error = ValueError(f"return value: {exc}")
+                    else:
+                        self._invoke_done(invoke_id, failed=False)
+                        return
             failure = self._failure(error)
             self.send_soon({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
             self._invoke_done(invoke_id, failed=True)
@@ -399,26 +414,33 @@ class Worker:
             message["remote"] = remote
             message["method"] = method
         if sync:
-            return self._call_sync(call_id, message)
+            message["seen"] = self._seen
+        try:
+            frame = self._frame(message)
+        except FrameTooLarge as exc:
+            raise ValueError(f"{what}: {exc}") from None
+        if sync:
+            return self._call_sync(call_id, frame)
         future: asyncio.Future[Any] = self.loop.create_future()
         self._calls[call_id] = (future, what)
         # A cancelled await (its task was cancelled) no longer counts as pending work.
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
-        self.send(message)
+        self._outbox.append(frame)
+        self._flush()
         return PendingCall(future, what, self)
 
-    def _call_sync(self, call_id: int, message: dict[str, Any]) -> Any:
+    def _call_sync(self, call_id: int, frame: bytes) -> Any:
         """Block on the pipe for this call's reply; queue every other frame for later."""
-        message["seen"] = self._seen
-        self.send(message)
+        self._outbox.append(frame)
+        self._flush()
         reply: dict[str, Any] | None = None
         while reply is None:
             # One read may carry the reply and later frames: keep every other frame, in order.
-            for frame in self._read_frames(wait=True):
-                if reply is None and frame.get("t") == "reply" and frame.get("id") == call_id:
-                    reply = frame
+            for incoming in self._read_frames(wait=True):
+                if reply is None and incoming.get("t") == "reply" and incoming.get("id") == call_id:
+                    reply = incoming
                 else:
-                    self._backlog.append(frame)
+                    self._backlog.append(incoming)
         self._seen += 1
         self._woken = True
         if self._backlog:
