@@ -67,6 +67,12 @@ def data_folder(path: Path) -> Path:
     return path
 
 
+def damaged_data(path: Path, error: Exception) -> CLIError:
+    """A database under ``--data`` that SQLite cannot open: name the folder, not just
+    'DatabaseError: file is not a database'."""
+    return CLIError(f"--data {str(path)!r}: a database there is damaged or not SQLite ({error})")
+
+
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
     """Run a command's coroutine on a fresh event loop and return its exit code."""
     return asyncio.run(coro)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    damaged_data,
     data_folder,
     discard_output,
     run_async,
@@ -198,15 +200,19 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
         update={"load_wall_seconds": max(limits.load_wall_seconds, args.timeout + 10)}
     )
     async with open_backend(config) as backend:
-        host = ScriptHost(
-            client=backend.client,
-            tokenizers=backend.tokenizers,
-            data_dir=data_dir,
-            tier=await _tier(config, backend.client),
-            permission_policy=grant_permissions if args.grant_permissions else deny_permissions,
-            on_log=_printer(len(paths) > 1),
-            worker_limits=limits,
-        )
+        tier = await _tier(config, backend.client)
+        try:
+            host = ScriptHost(
+                client=backend.client,
+                tokenizers=backend.tokenizers,
+                data_dir=data_dir,
+                tier=tier,
+                permission_policy=grant_permissions if args.grant_permissions else deny_permissions,
+                on_log=_printer(len(paths) > 1),
+                worker_limits=limits,
+            )
+        except sqlite3.DatabaseError as exc:
+            raise damaged_data(data_dir, exc) from None
         async with host:
             code = await _load_and_wait(host, paths, args.timeout)
             if args.diagnostics:

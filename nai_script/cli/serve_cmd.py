@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 import webbrowser
 from pathlib import Path
@@ -21,6 +22,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     check_port,
+    damaged_data,
     data_folder,
 )
 from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
@@ -102,6 +104,8 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
             await server.__aenter__()
         except OSError as exc:
             raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise damaged_data(args.data, exc) from None
         try:
             await asyncio.Event().wait()
         finally:

@@ -131,3 +131,17 @@ def test_an_access_token_in_the_environment_does_not_break_the_offline_default()
     assert resolve_backend(env={"NAI_TOKEN": "eyJx"}).token is None
     external = resolve_backend(base_url="http://127.0.0.1:1", env={"NAI_TOKEN": "pst-a"})
     assert external.token == "pst-a"  # a simulator you started yourself may want it
+
+
+def test_serve_names_the_data_folder_when_a_database_is_damaged(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "stories.sqlite3").write_text("not a database")
+    done = _cli(
+        "serve", "--scripts", tmp_path, "--data", data, "--port", "0", "--no-browser", cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert done.stderr.decode() == (
+        f"nai-script: error: --data '{data}': a database there is damaged or not SQLite "
+        "(file is not a database)\n"
+    )

@@ -88,3 +88,16 @@ def test_diagnostics_still_print_when_a_script_is_not_utf8(tmp_path: Path) -> No
     path.write_bytes(b'x = "caf\xe9"\n')
     done = _cli("run", path, "--diagnostics", "--data", tmp_path / "d", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (3, '{"diagnostics": []}\n')
+
+
+def test_a_damaged_database_under_data_names_the_folder(tmp_path: Path) -> None:
+    """It was 'DatabaseError: file is not a database', naming neither file nor folder."""
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "limits.sqlite3").write_text("not a database")
+    done = _cli("run", _script(tmp_path), "--data", data, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"nai-script: error: --data '{data}': a database there is damaged or not SQLite "
+        "(file is not a database)\n"
+    )
