@@ -17,7 +17,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nai_script.cli.common import EXIT_OK, EXIT_POLICY, EXIT_USAGE, CLIError
+from nai_script.cli.common import (
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_USAGE,
+    CLIError,
+    usable_script_name,
+)
 from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.folder import SCRIPT_SUFFIX, list_scripts
 from sandbox.compiler import check_script
@@ -87,10 +93,13 @@ def _expand(arguments: list[str]) -> list[Path]:
     files: list[Path] = []
     for argument in arguments:
         path = Path(argument)
+        usable_script_name(path)
         if path.is_dir():
             found = list_scripts(path)
             if not found:
                 raise CLIError(f"{argument}: no *.py scripts in this folder", EXIT_USAGE)
+            for script in found:
+                usable_script_name(script)
             files.extend(found)
         elif not path.exists():
             raise CLIError(f"{argument}: no such file", EXIT_USAGE)

@@ -54,6 +54,19 @@ def text_argument(value: str) -> str:
     return value
 
 
+def usable_script_name(path: Path) -> None:
+    """A script whose file name is not UTF-8 cannot be hosted (its default name, and the path
+    the worker is told, must be text): a one-line usage error instead of a pydantic dump or
+    an encoding error from the worker's wire."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise CLIError(
+            f"{shown}: the file name is not valid UTF-8; rename it", EXIT_USAGE
+        ) from None
+
+
 def data_folder(path: Path) -> Path:
     """``--data`` as a usable folder (created if missing); a file there, or a folder that
     cannot be made, is a one-line usage error naming the flag."""

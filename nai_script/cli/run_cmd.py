@@ -38,6 +38,7 @@ from nai_script.cli.common import (
     data_folder,
     discard_output,
     run_async,
+    usable_script_name,
 )
 from nai_script.client import NovelAIClient
 from nai_script.client import errors as client_errors
@@ -96,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.scripts]
     for path in paths:
+        usable_script_name(path)
         if path.suffix != ".py":
             raise CLIError(f"{path}: a script is a .py file", EXIT_USAGE)
         if path.is_dir():

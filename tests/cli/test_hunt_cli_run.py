@@ -101,3 +101,22 @@ def test_a_damaged_database_under_data_names_the_folder(tmp_path: Path) -> None:
         f"nai-script: error: --data '{data}': a database there is damaged or not SQLite "
         "(file is not a database)\n"
     )
+
+
+def test_a_file_name_that_is_not_utf8_is_one_usage_line(tmp_path: Path) -> None:
+    """``run`` and ``check`` dumped a multi-line pydantic error (the default script name comes
+    from the file name); with a header naming the script, ``check`` said ok and ``run`` then
+    failed with a UnicodeEncodeError."""
+    name = b"h\xff.py"
+    (tmp_path / os.fsdecode(name)).write_text('"""\n---\nid: h\n---\n"""\napi.v1.log(1)\n')
+    for argv in ([b"run", name, b"--data", b"d"], [b"check", name], [b"check", b"."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "nai_script", *argv],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert (done.returncode, done.stdout) == (2, b""), argv
+        assert done.stderr == (
+            b"nai-script: error: h\\xff.py: the file name is not valid UTF-8; rename it\n"
+        )
