@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +78,12 @@ def resolve_backend(
     if url is not None and not url.startswith(("http://", "https://")):
         source = "--base-url" if base_url else ENV_BASE_URL
         raise ConfigError(f"{source}: {url!r} is not an http(s) URL")
+    if kind is BackendKind.OPENAI and url is not None:
+        # OpenAI clients (and Ollama's, vLLM's, llama.cpp's docs) spell the base URL with its
+        # /v1; the client adds /v1/completions itself, and /v1/v1/... would be a 404.
+        parts = urlsplit(url.rstrip("/"))
+        if parts.path.endswith("/v1"):
+            url = urlunsplit(parts._replace(path=parts.path.removesuffix("/v1")))
     if kind is BackendKind.SIM and url is None:
         # The in-process simulator is started for this run and knows only its own tokens: a
         # NAI_TOKEN meant for NovelAI (say an access token, not 'pst-') would get every

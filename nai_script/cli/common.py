@@ -104,7 +104,8 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--base-url",
         default=None,
-        help="base URL of the backend server. Env: NAI_SCRIPT_BASE_URL.",
+        help="base URL of the backend server (for openai, with or without its /v1). "
+        "Env: NAI_SCRIPT_BASE_URL.",
     )
 
 

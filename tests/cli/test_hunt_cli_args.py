@@ -3,6 +3,7 @@ simulator 500, a port blamed for a bad ``--data``): each is now one usage line, 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from nai_script.cli.main import main
 from nai_script.config import ConfigError, resolve_backend
+from nai_script.sim import SimServer, SimSettings
 
 
 def _cli(
@@ -145,3 +147,35 @@ def test_serve_names_the_data_folder_when_a_database_is_damaged(tmp_path: Path) 
         f"nai-script: error: --data '{data}': a database there is damaged or not SQLite "
         "(file is not a database)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000"),
+        ("http://127.0.0.1:8000/v1/", "http://127.0.0.1:8000"),
+        ("http://h/api/v1", "http://h/api"),
+        ("http://v1", "http://v1"),
+        ("http://h/v10", "http://h/v10"),
+    ],
+)
+def test_openai_base_url_may_carry_its_v1(given: str, used: str) -> None:
+    """Ollama, vLLM and llama.cpp document their base URL as http://host:port/v1; the client
+    adds /v1/completions, so that URL got a 404 from /v1/v1/completions."""
+    assert resolve_backend(backend="openai", base_url=given, env={}).base_url == used
+
+
+async def test_generate_against_an_openai_base_url_ending_in_v1() -> None:
+    async with SimServer(SimSettings()) as sim:
+        argv = ["generate", "hi", "--max-tokens", "3", "--backend", "openai"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "nai_script", *argv, "--base-url", f"{sim.base_url}/v1"],
+            capture_output=True,
+            text=True,
+            env={**env, "NAI_TOKEN": "pst-test"},  # the simulator wants a bearer on /v1 too
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
