@@ -26,6 +26,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     run_async,
+    text_argument,
 )
 from nai_script.client import errors
 from nai_script.client.auth import derive_access_key
@@ -41,10 +42,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="account_action", metavar="ACTION", required=True)
     key = actions.add_parser("access-key", help="print the access key derived from EMAIL")
-    key.add_argument("email", help="account email (the password is prompted for or piped)")
+    key.add_argument(
+        "email", type=text_argument, help="account email (the password is prompted for or piped)"
+    )
     key.set_defaults(func=_access_key)
     token = actions.add_parser("access-token", help="log in and print an access token")
-    token.add_argument("email", help="account email (the password is prompted for or piped)")
+    token.add_argument(
+        "email", type=text_argument, help="account email (the password is prompted for or piped)"
+    )
     add_backend_flags(token)
     token.set_defaults(func=_access_token)
     check = actions.add_parser(
@@ -54,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "does). Logs in with EMAIL and the password unless NAI_TOKEN is set; the password is "
         "needed either way, for the encryption key.",
     )
-    check.add_argument("email", help="account email (for the encryption key)")
+    check.add_argument("email", type=text_argument, help="account email (for the encryption key)")
     add_backend_flags(check)
     check.set_defaults(func=_sanity_check)
 
@@ -67,7 +72,10 @@ def read_password(prompt: str = "Password: ") -> str:
         password = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
     if not password:
         raise CLIError("password: empty (type it at the prompt or pipe it on stdin)", EXIT_USAGE)
-    return password
+    try:
+        return text_argument(password)
+    except argparse.ArgumentTypeError:
+        raise CLIError("password: not valid UTF-8 text", EXIT_USAGE) from None
 
 
 def _access_key(args: argparse.Namespace) -> int:

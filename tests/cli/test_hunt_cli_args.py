@@ -53,6 +53,7 @@ def test_generate_out_of_range_flag_is_one_usage_line(flags: list[str], message:
         ["tokenize", b"caf\xe9", "--model", "glm-4-6"],
         ["image", "--prompt", b"\xff", "--dry-run"],
         ["image", "--prompt", "x", "--character", b"a\xff@C3", "--dry-run"],
+        ["account", "access-key", b"a\xff@b.c"],
     ],
 )
 def test_text_that_is_not_utf8_is_refused_before_sending(argv: list[str | bytes]) -> None:
@@ -179,3 +180,10 @@ async def test_generate_against_an_openai_base_url_ending_in_v1() -> None:
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+def test_a_piped_password_that_is_not_utf8_is_named() -> None:
+    """It was "'utf-8' codec can't encode character '\\udcff' in position 1", naming nothing."""
+    done = _cli("account", "access-key", "a@b.c", stdin=b"p\xffw\n")
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr == b"nai-script: error: password: not valid UTF-8 text\n"
