@@ -346,6 +346,11 @@ class ScriptWorker:
     def rss_bytes(self) -> int | None:
         return read_rss_bytes(self.pid)
 
+    def write_log(self, level: str, text: str) -> None:
+        """A line the script logged through the host's API (``api.v1.log``): bounded like its
+        printed lines (cut to ``log_line_bytes``, rate-limited, drops reported)."""
+        self._log.write(level, text)
+
     @property
     def log_lines_dropped(self) -> int:
         return self._log.dropped_total

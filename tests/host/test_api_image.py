@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from host_helpers import hosted
@@ -16,7 +17,13 @@ from host_helpers import hosted
 from nai_script.host.host import grant_permissions
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig, ImageBudgetExceeded
 from nai_script.limits import FakeClock
+from sandbox.rlimits import WorkerLimits
 
+#: The scripts log whole data URIs; a script's log lines are otherwise cut at 4 KB.
+GRANTED: dict[str, Any] = {
+    "permission_policy": grant_permissions,
+    "worker_limits": WorkerLimits(log_line_bytes=1 << 20),
+}
 HEADER = '"""\n---\nid: t\npermissions: [imageGeneration]\n---\n"""\n'
 CALL = (
     "try:\n"
@@ -42,7 +49,7 @@ def png_size(uri: str) -> tuple[int, int]:
 
 
 async def test_returns_png_data_uris_of_the_right_count_and_size(tmp_path: Path) -> None:
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(HEADER + call(", 'samples': 3"))
         assert env.lines(level="error") == []
         count, seed, *uris = env.lines()[0].split(" ")
@@ -54,7 +61,7 @@ async def test_returns_png_data_uris_of_the_right_count_and_size(tmp_path: Path)
 
 async def test_no_seed_picks_one_and_returns_it(tmp_path: Path) -> None:
     source = HEADER + CALL.format(params="{'prompt': 'x', 'width': 64, 'height': 64}")
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(source)
         count, seed, uri = env.lines()[0].split(" ")
         assert (count, int(seed) >= 1) == ("1", True)
@@ -68,7 +75,7 @@ async def test_keyword_options_and_characters(tmp_path: Path) -> None:
         " 'girl, blue@D4|frown'])\n"
         "api.v1.log(len(r['images']))\n"
     )
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(source)
         assert env.lines(level="error") == []
         assert env.lines() == ["1"]
@@ -89,7 +96,7 @@ async def test_permission_request_at_runtime(tmp_path: Path) -> None:
         "api.v1.log(await api.v1.permissions.request('imageGeneration'))\n"
         "api.v1.log('imageGeneration' in api.v1.permissions.list())\n" + call()
     )
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(source)
         assert env.lines()[:2] == ["True", "True"]
         assert env.lines()[2].startswith("1 7 data:image/png;base64,")
@@ -113,7 +120,7 @@ async def test_permission_request_at_runtime(tmp_path: Path) -> None:
 async def test_bad_params_name_the_field_and_cost_nothing(
     tmp_path: Path, extra: str, named: str
 ) -> None:
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(HEADER + call(extra))
         (error,) = env.lines(level="error")
         assert error.startswith("ValueError "), error
@@ -129,7 +136,7 @@ async def test_missing_prompt_and_non_dict(tmp_path: Path) -> None:
         "    except ValueError as e:\n"
         "        api.v1.log(str(e))\n"
     )
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         await env.run(source)
         missing, not_dict, no_args = env.lines()
         assert "params.prompt: Field required" in missing
@@ -140,9 +147,7 @@ async def test_missing_prompt_and_non_dict(tmp_path: Path) -> None:
 async def test_budget_refuses_then_returns_after_window_and_interaction(tmp_path: Path) -> None:
     clock = FakeClock()
     config = ImageBudgetConfig(capacity=4, window_s=300)
-    async with hosted(
-        tmp_path, clock=clock, permission_policy=grant_permissions, image_budget_config=config
-    ) as env:
+    async with hosted(tmp_path, clock=clock, **GRANTED, image_budget_config=config) as env:
         await env.run(HEADER + call(", 'samples': 3") + call(", 'samples': 2"))
         assert env.lines()[0].startswith("3 7 ")
         (refusal,) = env.lines(level="error")
@@ -161,7 +166,7 @@ async def test_manual_generation_counts_and_interaction_before_spend_does_not(
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    async with hosted(tmp_path, clock=clock, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, clock=clock, **GRANTED) as env:
         await env.host.record_interaction("t")
         clock.advance(1)
         await env.run(HEADER + call(", 'samples': 4"))
@@ -173,14 +178,14 @@ async def test_manual_generation_counts_and_interaction_before_spend_does_not(
 
 async def test_budget_survives_a_host_restart(tmp_path: Path) -> None:
     clock = FakeClock()
-    async with hosted(tmp_path, clock=clock, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, clock=clock, **GRANTED) as env:
         await env.run(HEADER + call(", 'samples': 4"))
-    async with hosted(tmp_path, clock=clock, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, clock=clock, **GRANTED) as env:
         assert env.host.image_budget.available("t") == 4
 
 
 async def test_429_reaches_the_script_clearly_and_charges_nothing(tmp_path: Path) -> None:
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         env.sim.settings.faults = "429"  # type: ignore[assignment]
         await env.run(HEADER + call())
         (error,) = env.lines(level="error")
@@ -191,7 +196,7 @@ async def test_429_reaches_the_script_clearly_and_charges_nothing(tmp_path: Path
 
 
 async def test_server_error_charges_nothing(tmp_path: Path) -> None:
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         env.sim.settings.faults = "500"  # type: ignore[assignment]
         await env.run(HEADER + call(", 'samples': 2"))
         (error,) = env.lines(level="error")
@@ -213,7 +218,7 @@ async def test_concurrent_calls_hit_the_image_lock_and_only_the_winner_pays(
         "    except Exception as e:\n"
         "        api.v1.log('refused', '429' in str(e))\n"
     )
-    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+    async with hosted(tmp_path, **GRANTED) as env:
         env.sim.settings.latency_ms = 200
         await env.run(source)
         assert sorted(env.lines()) == ["ok 2", "refused True"], env.lines(level="error")

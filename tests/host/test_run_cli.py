@@ -99,8 +99,13 @@ def test_unawaited_failed_call_is_reported_but_not_a_raise(tmp_path: Path) -> No
 def test_reader_closing_stdout_stops_output_quietly(tmp_path: Path) -> None:
     """``nai-script run s.py | head -1``: the closed pipe is never the script's failure."""
     script = tmp_path / "s.py"
+    # Lines after the reader has gone (the pause), and no more than the log burst, so no line
+    # is dropped for rate.
     script.write_text(
-        "for i in range(3000):\n    api.v1.log('line', i, 'x' * 100)\napi.v1.error('finished')\n"
+        "for i in range(100):\n    api.v1.log('line', i, 'x' * 100)\n"
+        "await api.v1.timers.sleep(500)\n"
+        "for i in range(100, 190):\n    api.v1.log('line', i, 'x' * 100)\n"
+        "api.v1.error('finished')\n"
     )
     with subprocess.Popen(
         [*RUN, str(script), "--data", str(tmp_path / "data"), "--diagnostics"],

@@ -7,7 +7,7 @@ import math
 import random
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
 from sandbox.protocol import CallbackHandle, RemoteObject
@@ -49,11 +49,21 @@ def format_log_args(args: list[Any]) -> str:
 
 
 async def _log(ctx: CallContext) -> None:
-    ctx.host.emit_log(ctx.script, "log", format_log_args(ctx.call.args))
+    _write_log(ctx, "log")
 
 
 async def _error(ctx: CallContext) -> None:
-    ctx.host.emit_log(ctx.script, "error", format_log_args(ctx.call.args))
+    _write_log(ctx, "error")
+
+
+def _write_log(ctx: CallContext, level: Literal["log", "error"]) -> None:
+    """Through the worker's log bounds (line length, rate), as printed lines are."""
+    text = format_log_args(ctx.call.args)
+    worker = ctx.script.worker
+    if worker is not None:
+        worker.write_log(level, text)
+    else:
+        ctx.host.emit_log(ctx.script, level, text)
 
 
 async def _uuid(ctx: CallContext) -> str:
