@@ -67,15 +67,15 @@ def usable_script_name(path: Path) -> None:
         ) from None
 
 
-def data_folder(path: Path) -> Path:
-    """``--data`` as a usable folder (created if missing); a file there, or a folder that
+def data_folder(path: Path, flag: str = "--data") -> Path:
+    """``path`` as a usable folder (created if missing); a file there, or a folder that
     cannot be made, is a one-line usage error naming the flag."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = "it is a file, not a folder" if path.is_file() else exc.strerror or str(exc)
         raise CLIError(
-            f"--data {str(path)!r}: cannot use it as a data folder: {reason}", EXIT_USAGE
+            f"{flag} {str(path)!r}: cannot use it as a folder: {reason}", EXIT_USAGE
         ) from None
     return path
 

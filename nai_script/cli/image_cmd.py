@@ -21,6 +21,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_from_args,
+    data_folder,
     run_async,
     text_argument,
 )
@@ -134,11 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     config = backend_from_args(
         args, openai_refusal="image generation needs the sim or novelai backend"
     )
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
+    out = data_folder(Path(args.out), "--out")
     started = time.monotonic()
     images: list[bytes] = []
     run_async(_generate(config, request, images, stream=args.stream))

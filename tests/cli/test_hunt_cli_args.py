@@ -86,7 +86,7 @@ def test_serve_data_that_is_a_file_is_not_blamed_on_the_port(tmp_path: Path) -> 
     )
     assert (done.returncode, done.stdout) == (2, b"")
     assert done.stderr.decode() == (
-        f"nai-script: error: --data '{data}': cannot use it as a data folder: "
+        f"nai-script: error: --data '{data}': cannot use it as a folder: "
         "it is a file, not a folder\n"
     )
 
@@ -187,3 +187,14 @@ def test_a_piped_password_that_is_not_utf8_is_named() -> None:
     done = _cli("account", "access-key", "a@b.c", stdin=b"p\xffw\n")
     assert (done.returncode, done.stdout) == (2, b"")
     assert done.stderr == b"nai-script: error: password: not valid UTF-8 text\n"
+
+
+def test_image_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    """It said "--out: cannot create 'x': File exists" with exit 1, as if generation failed."""
+    out = tmp_path / "x"
+    out.write_text("a file")
+    done = _cli("image", "--prompt", "p", "--out", out)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode() == (
+        f"nai-script: error: --out '{out}': cannot use it as a folder: it is a file, not a folder\n"
+    )

@@ -49,7 +49,7 @@ def test_data_that_is_a_file_is_a_one_line_usage_error(tmp_path: Path) -> None:
     done = _cli("run", script, "--data", script, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        f"nai-script: error: --data '{script}': cannot use it as a data folder: "
+        f"nai-script: error: --data '{script}': cannot use it as a folder: "
         "it is a file, not a folder\n"
     )
 
