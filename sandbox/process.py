@@ -414,6 +414,13 @@ class ScriptWorker:
         if isinstance(message, ApiCallMessage):
             if message.sync:
                 self._blocked(message.seen)
+            limit = self._limits.max_pending_calls
+            if len(self._calls) >= limit:
+                refusal = RuntimeError(
+                    f"too many api calls pending (limit {limit}): await some before starting more"
+                )
+                self._send(error_reply(message.id, refusal))
+                return
             task = asyncio.ensure_future(self._serve(message))
             self._calls.add(task)
             task.add_done_callback(self._calls.discard)

@@ -50,6 +50,9 @@ class WorkerLimits(BaseModel):
     max_open_files: int = Field(32, ge=8)
     max_file_bytes: int = Field(0, ge=0)
     max_frame_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # Api calls the host serves at once for one worker (each holds a host task): past it a
+    # call fails at once, so a loop firing calls without awaiting cannot exhaust the host.
+    max_pending_calls: int = Field(1000, ge=1)
     # Log bounding on the host: long lines are cut, a token bucket drops floods.
     log_line_bytes: int = Field(4096, ge=64)
     log_lines_per_second: float = Field(100.0, gt=0)

@@ -10,10 +10,12 @@ import asyncio
 import uuid
 from typing import Any
 
-from nai_script.host.dispatch import REQUIRED, ApiUsageError, CallContext, Route
+from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
 from sandbox.protocol import CallbackHandle
 
 MAX_DELAY_MS = 24 * 3600 * 1000
+#: Pending timers per script (each is a host task): a loop of setTimeout cannot exhaust the host.
+MAX_PENDING_TIMERS = 10_000
 
 
 def _delay_ms(value: Any, what: str) -> float:
@@ -31,6 +33,11 @@ async def _set_timeout(ctx: CallContext) -> str:
         raise ApiUsageError("timers.setTimeout callback: must be a function")
     delay = _delay_ms(bound["ms"], "timers.setTimeout ms")
     script, host = ctx.script, ctx.host
+    if len(script.timers) >= MAX_PENDING_TIMERS:
+        raise ApiFailure(
+            f"timers.setTimeout: {MAX_PENDING_TIMERS} timers are already pending;"
+            " clear or let some fire first"
+        )
     timer_id = str(uuid.uuid4())
 
     async def fire() -> None:
