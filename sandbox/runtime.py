@@ -27,6 +27,7 @@ from sandbox.guards import (
     make_print_factory,
 )
 from sandbox.modules import make_import
+from sandbox.proxy import ApiError
 from sandbox.safe_builtins import make_builtins
 
 
@@ -54,6 +55,7 @@ def make_globals(
         "_apply_": guarded_apply,
         "_print_": make_print_factory(print_sink),
         "api": api,
+        "ApiError": ApiError,  # what a failed api call raises, so ``except ApiError`` works
     }
 
 
