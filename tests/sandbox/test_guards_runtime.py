@@ -329,10 +329,10 @@ def test_builtins_table_has_no_dangerous_entries() -> None:
     assert table["__import__"] is not __import__
 
 
-def test_script_print_and_api_are_the_only_public_globals() -> None:
+def test_api_and_api_error_are_the_only_public_globals() -> None:
     script_globals = make_globals(Host(), print_sink=lambda _text: None)
     public = [name for name in script_globals if not name.startswith("_")]
-    assert public == ["api"]
+    assert public == ["api", "ApiError"]
 
 
 def test_script_errors_from_guards_are_catchable_by_the_script() -> None:
