@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 ENV_TOKEN = "NAI_TOKEN"
+#: The openai backend's key: never ``NAI_TOKEN``, a NovelAI secret a third-party server must not see.
+ENV_OPENAI_KEY = "OPENAI_API_KEY"
 ENV_BACKEND = "NAI_SCRIPT_BACKEND"
 ENV_BASE_URL = "NAI_SCRIPT_BASE_URL"
 
@@ -65,7 +67,7 @@ def resolve_backend(
         source = "--backend" if backend else ENV_BACKEND
         raise ConfigError(f"{source}: unknown backend {kind_text!r} (allowed: {allowed})") from None
     url = base_url or environ.get(ENV_BASE_URL) or None
-    tok = token or environ.get(ENV_TOKEN) or None
+    tok = token or environ.get(ENV_OPENAI_KEY if kind is BackendKind.OPENAI else ENV_TOKEN) or None
     if kind is BackendKind.OPENAI and not url:
         raise ConfigError(
             f"the openai backend needs a server: pass --base-url URL or set {ENV_BASE_URL}"

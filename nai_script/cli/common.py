@@ -99,7 +99,8 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
         choices=["sim", "novelai", "openai"],
         default=None,
         help="sim (embedded simulator, the default), novelai (needs NAI_TOKEN) or openai "
-        "(any OpenAI-compatible server; needs --base-url). Env: NAI_SCRIPT_BACKEND.",
+        "(any OpenAI-compatible server; needs --base-url; its key, if it wants one, from "
+        "OPENAI_API_KEY, never NAI_TOKEN). Env: NAI_SCRIPT_BACKEND.",
     )
     group.add_argument(
         "--base-url",

@@ -50,3 +50,15 @@ def test_novelai_needs_a_token_and_never_shows_it() -> None:
 def test_base_url_must_be_http() -> None:
     with pytest.raises(ConfigError, match="not an http"):
         resolve_backend(backend="openai", base_url="ftp://x", env={})
+
+
+def test_the_openai_backend_never_sends_the_novelai_token() -> None:
+    """NAI_TOKEN is a NovelAI secret; an OpenAI-compatible server is someone else's. It was
+    sent there as the bearer token."""
+    env = {"NAI_TOKEN": "pst-secret", "NAI_SCRIPT_BASE_URL": "http://llm:8080"}
+    assert resolve_backend(backend="openai", env=env).token is None
+    keyed = resolve_backend(backend="openai", env={**env, "OPENAI_API_KEY": "sk-local"})
+    assert keyed.token == "sk-local"
+    assert resolve_backend(backend="novelai", env={**env, "OPENAI_API_KEY": "sk"}).token == (
+        "pst-secret"
+    )

@@ -62,7 +62,9 @@ async def _against_running_sim(*args: str, faults: str = "") -> subprocess.Compl
     async with SimServer(SimSettings(faults=faults)) as sim:
         argv = ("generate", "hello", "--max-tokens", "10", "--base-url", sim.base_url, *args)
         # The simulator wants a bearer token even on /v1; the token is optional for openai.
-        return await asyncio.to_thread(_cli, *argv, env={"NAI_TOKEN": "pst-test"})
+        return await asyncio.to_thread(
+            _cli, *argv, env={"NAI_TOKEN": "pst-test", "OPENAI_API_KEY": "pst-test"}
+        )
 
 
 async def test_openai_backend_talks_to_any_v1_server() -> None:

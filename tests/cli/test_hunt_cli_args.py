@@ -175,7 +175,7 @@ async def test_generate_against_an_openai_base_url_ending_in_v1() -> None:
             [sys.executable, "-m", "nai_script", *argv, "--base-url", f"{sim.base_url}/v1"],
             capture_output=True,
             text=True,
-            env={**env, "NAI_TOKEN": "pst-test"},  # the simulator wants a bearer on /v1 too
+            env={**env, "OPENAI_API_KEY": "pst-test"},  # the simulator wants a bearer on /v1 too
             timeout=60,
         )
     assert done.returncode == 0, done.stderr
