@@ -23,9 +23,15 @@ _TEMP_SUFFIXES: tuple[str, ...] = ("_flymake.py",)
 
 
 def is_script_name(name: str) -> bool:
-    """True when a file called ``name`` is a script (``x.py``), not hidden or an editor temp."""
+    """True when a file called ``name`` is a script (``x.py``), not hidden or an editor temp.
+    A name that is not valid UTF-8 is not one: a script's id comes from its name."""
     if not name.endswith(SCRIPT_SUFFIX) or name == SCRIPT_SUFFIX:
         return False
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes, kept as lone surrogates
+            return False
     if name.startswith(_TEMP_PREFIXES) or name.endswith(_TEMP_SUFFIXES):
         return False
     return not any(fragment in name for fragment in _TEMP_FRAGMENTS)

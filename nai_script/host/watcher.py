@@ -13,6 +13,7 @@ time, in file-name order. A loader error is reported and never stops the watcher
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -191,32 +192,55 @@ class ScriptFolderWatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _pump_events(self) -> None:
-        """Feed watchfiles' events into the debouncer (its thread does the OS waiting)."""
+        """Feed watchfiles' events into the debouncer (its thread does the OS waiting).
+
+        If watching fails while the folder is still there (watchfiles raises on an event for a
+        file name that is not UTF-8), watch again and rescan the folder, so events lost with
+        the failure are made up for; if the folder is gone, stop and say so.
+        """
 
         def keep(_change: Change, raw: str) -> bool:
             return is_script_in(Path(raw), self.directory)
 
-        try:
-            async for changes in awatch(
-                self.directory,
-                watch_filter=keep,
-                debounce=_RUST_DEBOUNCE_MS,
-                step=_RUST_STEP_MS,
-                rust_timeout=_RUST_TIMEOUT_MS,
-                yield_on_timeout=True,
-                stop_event=self._stop,
-                recursive=False,
-                force_polling=self._force_polling,
-            ):
-                self._watching.set()
-                now = time.monotonic()
-                for _change, raw in changes:
-                    self._debouncer.touch(Path(raw), now)
-                if changes:
-                    self._wake.set()
-        except Exception as exc:  # the folder vanished, inotify limits, ...
-            self.watch_error = exc
-            logger.error("watching %s stopped: %s", self.directory, exc)
+        retry_s = 0.025
+        while not self._stop.is_set():
+            try:
+                async for changes in awatch(
+                    self.directory,
+                    watch_filter=keep,
+                    debounce=_RUST_DEBOUNCE_MS,
+                    step=_RUST_STEP_MS,
+                    rust_timeout=_RUST_TIMEOUT_MS,
+                    yield_on_timeout=True,
+                    stop_event=self._stop,
+                    recursive=False,
+                    force_polling=self._force_polling,
+                ):
+                    self._watching.set()
+                    now = time.monotonic()
+                    for _change, raw in changes:
+                        self._debouncer.touch(Path(raw), now)
+                    if changes:
+                        self._wake.set()
+                        retry_s = 0.025
+                return
+            except Exception as exc:  # the folder vanished, inotify limits, a bad name, ...
+                if not self._watching.is_set() or not self.directory.is_dir():
+                    self.watch_error = exc
+                    logger.error("watching %s stopped: %s", self.directory, exc)
+                    return
+                logger.warning("watching %s failed (%s); watching again", self.directory, exc)
+                self._rescan()
+                retry_s = min(2 * retry_s, 2.0)  # a failure that repeats at once does not spin
+                await asyncio.sleep(retry_s)
+
+    def _rescan(self) -> None:
+        """Treat every script in the folder, and every one served, as just changed."""
+        now = time.monotonic()
+        with contextlib.suppress(OSError):
+            for path in {*list_scripts(self.directory), *self._serving}:
+                self._debouncer.touch(path, now)
+        self._wake.set()
 
     async def _settle_loop(self) -> None:
         """Reconcile each file once its quiet period has passed, one loader call at a time."""
@@ -236,7 +260,10 @@ class ScriptFolderWatcher:
             for path in self._debouncer.pop_due(time.monotonic()):
                 if self._stop.is_set():
                     return
-                await self._reconcile(path)
+                try:
+                    await self._reconcile(path)
+                except Exception:  # one file's trouble never stops the watching of the rest
+                    logger.exception("reconciling %s failed", path)
 
     async def _reconcile(self, path: Path) -> None:
         """Bring the loader in line with what ``path`` holds now (or its absence)."""

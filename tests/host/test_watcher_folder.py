@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,12 @@ def test_debouncer_rejects_bad_windows() -> None:
         Debouncer(quiet=-1, max_wait=1)
     with pytest.raises(ValueError, match="max_wait"):
         Debouncer(quiet=1, max_wait=0.5)
+
+
+def test_a_name_that_is_not_utf8_is_not_a_script(tmp_path: Path) -> None:
+    name = os.fsdecode(b"bad\xff.py")  # how Python hands such a name over: a lone surrogate
+    assert not is_script_name(name)
+    assert is_script_name("caf\u00e9.py")
+    (tmp_path / name).write_text("pass\n")
+    (tmp_path / "good.py").write_text("pass\n")
+    assert [p.name for p in list_scripts(tmp_path)] == ["good.py"]

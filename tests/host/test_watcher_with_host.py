@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
@@ -103,3 +104,25 @@ async def test_saves_reload_the_real_host_and_a_broken_save_keeps_the_old_versio
         assert outcomes[-1].action == "unload"
         assert script_host.scripts == []
     assert "never" not in logs.lines
+
+
+async def test_a_file_whose_name_is_not_utf8_is_skipped_and_watching_goes_on(
+    tmp_path: Path, host: tuple[ScriptHost, LogLines]
+) -> None:
+    """Such a file could not load (a script's id comes from its name), and with it in the
+    folder the watcher stopped for every script ("unhandled errors in a TaskGroup")."""
+    script_host, logs = host
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    bad = Path(os.fsdecode(os.path.join(os.fsencode(folder), b"bad\xff.py")))
+    bad.write_text('api.v1.log("bad")\n')
+    (folder / "first.py").write_text('api.v1.log("first")\n')
+    outcomes = Outcomes()
+    async with ScriptFolderWatcher(folder, script_host, debounce_ms=60, on_outcome=outcomes):
+        await logs.wait_for("first")
+        bad.write_text('api.v1.log("bad again")\n')
+        (folder / "second.py").write_text('api.v1.log("second")\n')
+        await logs.wait_for("second")
+        assert sorted(s.path.name for s in script_host.scripts) == ["first.py", "second.py"]
+        assert all(outcome.ok for outcome in outcomes)
+    assert "bad" not in logs.lines
