@@ -45,7 +45,18 @@ async def read_json_object(request: web.Request) -> dict[str, object]:
         raise SimHTTPError(400, f"body: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise SimHTTPError(400, "body: expected a JSON object")
+    if b"\\u" in raw and _holds_lone_surrogate(data):
+        raise SimHTTPError(400, "body: a string holds an unpaired surrogate escape, not text")
     return data
+
+
+def _holds_lone_surrogate(data: object) -> bool:
+    """JSON may escape half a surrogate pair (``"\\ud800"``); no tokenizer can take that."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_body(model: type[M], data: object) -> M:

@@ -309,3 +309,28 @@ async def test_chat_for_an_accepted_unknown_model_counts_contents(
         "/v1/chat/completions", json={"model": "local-llama", "messages": CHAT, "max_tokens": 2}
     )
     assert (await resp.json())["usage"]["prompt_tokens"] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/oa/v1/completions", '{"model": "glm-4-6", "prompt": "a \\ud800 b", "max_tokens": 3}'),
+        (
+            "/oa/v1/chat/completions",
+            '{"model": "glm-4-6", "max_tokens": 3,'
+            ' "messages": [{"role": "user", "content": "\\udfff"}]}',
+        ),
+    ],
+)
+async def test_an_unpaired_surrogate_is_a_400_not_a_500(
+    http: aiohttp.ClientSession, path: str, body: str
+) -> None:
+    resp = await http.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert "unpaired surrogate" in (await resp.json())["message"]
+
+
+async def test_a_paired_surrogate_escape_is_text(http: aiohttp.ClientSession) -> None:
+    body = '{"model": "glm-4-6", "prompt": "emoji \\ud83d\\ude00", "max_tokens": 3}'
+    resp = await http.post("/oa/v1/completions", data=body)
+    assert resp.status == 200
