@@ -95,11 +95,11 @@ def _expand(arguments: list[str]) -> list[Path]:
         path = Path(argument)
         usable_script_name(path)
         if path.is_dir():
+            for named in sorted(path.glob(f"*{SCRIPT_SUFFIX}")):
+                usable_script_name(named)  # the folder's listing skips such names: say why
             found = list_scripts(path)
             if not found:
                 raise CLIError(f"{argument}: no *.py scripts in this folder", EXIT_USAGE)
-            for script in found:
-                usable_script_name(script)
             files.extend(found)
         elif not path.exists():
             raise CLIError(f"{argument}: no such file", EXIT_USAGE)
