@@ -17,6 +17,9 @@ CallableHook = Callable[[Callable[..., Any], str], Any]
 DictHook = Callable[[dict[str, Any]], dict[str, Any]]
 
 _PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
+#: Containers inside containers a value may have; deeper data is refused with its path rather
+#: than hitting Python's recursion limit somewhere between the script and the host.
+MAX_NESTING = 200
 
 
 class JSObject(dict[str, Any]):
@@ -87,6 +90,8 @@ def _to_plain(
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
+    if len(active) >= MAX_NESTING and isinstance(value, dict | list | tuple):
+        raise TypeError(f"{path[:80]}...: nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
         marker = id(value)
         if marker in active:

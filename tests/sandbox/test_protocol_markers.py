@@ -99,3 +99,20 @@ def test_real_markers_still_work_next_to_escaped_data() -> None:
 def test_a_malformed_packed_list_is_a_protocol_error(text: object, problem: str) -> None:
     with pytest.raises(ProtocolError, match=problem):
         unpack_ints(text)
+
+
+def test_data_nested_past_the_limit_is_refused_with_its_path() -> None:
+    """5,000 nested lists raised a bare 'maximum recursion depth exceeded' in the worker."""
+    from sandbox.values import MAX_NESTING
+
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(TypeError, match=f"nested more than {MAX_NESTING} levels deep"):
+        encode_for_host(deep, CallbackRegistry(), "value")
+    fits: list[object] = []
+    for _ in range(MAX_NESTING - 1):
+        fits = [fits]
+    assert script_to_host(fits) == fits  # MAX_NESTING lists, one in the other
+    with pytest.raises(TypeError, match="nested more than"):
+        encode_for_host([fits], CallbackRegistry(), "value")
