@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sqlite3
 import sys
 import webbrowser
@@ -76,6 +77,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
+    # Handlers first: a signal right after the URL is printed must stop the server cleanly too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a service manager stops with SIGTERM
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await _serve_until(stop, config, args)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("nai-script: stopped", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+async def _serve_until(
+    stop: asyncio.Event, config: BackendConfig, args: argparse.Namespace
+) -> None:
     from nai_script.backend import open_backend
     from nai_script.client import errors as client_errors
     from nai_script.config import BackendKind
@@ -107,10 +125,9 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
         except sqlite3.DatabaseError as exc:
             raise damaged_data(args.data, exc) from None
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await server.__aexit__(None, None, None)
-    return EXIT_OK
 
 
 def _announce(url: str, label: str, *, open_browser: bool) -> None:
