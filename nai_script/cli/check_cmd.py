@@ -12,7 +12,6 @@ Nothing runs: this only parses, checks the header, and compiles.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -25,7 +24,7 @@ from nai_script.cli.common import (
     usable_script_name,
 )
 from nai_script.host.api.basics import PERMISSIONS
-from nai_script.host.folder import SCRIPT_SUFFIX, list_scripts
+from nai_script.host.folder import SCRIPT_SUFFIX, decode_script, list_scripts
 from sandbox.compiler import check_script
 from sandbox.errors import Problem
 
@@ -80,7 +79,7 @@ def check_file(path: Path) -> FileCheck:
     except OSError as exc:
         raise CLIError(f"{name}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
     try:
-        source = importlib.util.decode_source(raw)  # honours a BOM or a coding cookie
+        source = decode_script(raw)  # honours a BOM or a coding cookie
     except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
         problem = Problem(filename=name, line=1, column=1, message=f"cannot decode source: {exc}")
         return FileCheck(file=name, ok=False, problems=[problem])

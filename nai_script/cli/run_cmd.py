@@ -44,6 +44,7 @@ from nai_script.client import NovelAIClient
 from nai_script.client import errors as client_errors
 from nai_script.config import BackendConfig, BackendKind
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
+from nai_script.host.folder import decode_script
 from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
 from nai_script.tokenizers import Tier
@@ -117,22 +118,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _undecodable(path: Path) -> str | None:
-    """A ``file:line:col`` problem when the file is not UTF-8, the one encoding the host
-    reads scripts in: rejected before anything runs (exit 3, as ``check`` rates an
-    undecodable file), not reported as a script that raised."""
+    """A ``file:line:col`` problem when the file cannot be read as Python source (UTF-8 unless
+    a BOM or coding line says otherwise, as ``check`` and the host read it): rejected before
+    anything runs (exit 3, as ``check`` rates it), not reported as a script that raised."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CLIError(f"{path}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
     try:
-        raw.decode("utf-8")
+        decode_script(raw)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - raw.rfind(b"\n", 0, exc.start)
         return (
             f"{path.resolve()}:{line}:{column}: cannot decode source: byte "
-            f"0x{raw[exc.start]:02x} is not UTF-8 (scripts are UTF-8)"
+            f"0x{raw[exc.start]:02x} is not {exc.encoding.upper()} (scripts are UTF-8 unless a"
+            " coding line says otherwise)"
         )
+    except (SyntaxError, LookupError) as exc:
+        return f"{path.resolve()}:1:1: cannot decode source: {exc}"
     return None
 
 

@@ -9,6 +9,7 @@ be loaded as a script, so one predicate decides for the initial load and the wat
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 #: The folder ``serve`` watches when ``--scripts`` is not given.
@@ -58,6 +59,13 @@ def list_scripts(directory: Path) -> list[Path]:
 def content_digest(data: bytes) -> str:
     """A stable digest of a script's bytes: a save that changes nothing must not reload."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_script(raw: bytes) -> str:
+    """A script's text as Python reads a source file: UTF-8, unless a BOM or a coding line
+    (PEP 263) says otherwise; ``check``, ``run`` and the host all read it so. Raises
+    ``UnicodeDecodeError``, or ``SyntaxError``/``LookupError`` for a bad coding line."""
+    return importlib.util.decode_source(raw)
 
 
 def read_script_bytes(path: Path) -> bytes | None:

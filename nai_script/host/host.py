@@ -36,6 +36,7 @@ from nai_script.host.api import (
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
 from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
 from nai_script.host.errors import LoadError
+from nai_script.host.folder import decode_script
 from nai_script.host.history_storage import history_storage
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
 from nai_script.host.script import LoadedScript
@@ -203,8 +204,8 @@ class ScriptHost:
     def _prepare(self, path: Path) -> LoadedScript:
         """Read and compile (the policy check happens here, before any worker exists)."""
         try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            source = decode_script(path.read_bytes())
+        except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as error:
             raise LoadError("internal", f"{path}: cannot read the script: {error}") from None
         try:
             compiled = compile_script(source, str(path), basics.PERMISSIONS)

@@ -62,9 +62,25 @@ def test_a_script_that_is_not_utf8_is_rejected_at_compile_time(tmp_path: Path) -
     done = _cli("run", path, "--data", tmp_path / "d", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr == (
-        f"{path.resolve()}:2:9: cannot decode source: byte 0xe9 is not UTF-8 (scripts are UTF-8)\n"
+        f"{path.resolve()}:2:9: cannot decode source: byte 0xe9 is not UTF-8"
+        " (scripts are UTF-8 unless a coding line says otherwise)\n"
     )
     assert _cli("check", path, cwd=tmp_path).returncode == 3
+
+
+def test_a_coding_line_is_honoured_by_run_as_by_check(tmp_path: Path) -> None:
+    """``check`` honoured a PEP 263 coding line and said ok; ``run`` then refused the file
+    as not UTF-8. Both (and the host) now read a script as Python reads a source file."""
+    path = tmp_path / "latin.py"
+    path.write_bytes(b'# -*- coding: latin-1 -*-\napi.v1.log("caf\xe9")\n')
+    assert _cli("check", path, cwd=tmp_path).returncode == 0
+    done = _cli("run", path, "--data", tmp_path / "d", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "caf\u00e9\n", "")
+    bogus = tmp_path / "bogus.py"
+    bogus.write_bytes(b"# coding: no-such-codec\npass\n")
+    done = _cli("run", bogus, "--data", tmp_path / "d", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.startswith(f"{bogus.resolve()}:1:1: cannot decode source: ")
 
 
 def test_a_utf8_script_with_a_bom_still_runs(tmp_path: Path) -> None:
