@@ -18,20 +18,25 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "nai_script", *args]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_serve_stops_cleanly_on_sigint_and_sigterm(tmp_path: Path, signum: int) -> None:
-    """SIGTERM (what a service manager sends) killed serve with -15, skipping its shutdown."""
+def _start_serve(tmp_path: Path) -> subprocess.Popen[str]:
+    """``serve`` on the simulator, a free port and a folder with one script."""
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "hello.py").write_text('api.v1.log("hi")\n')
     command = _cli("serve", "--scripts", str(scripts), "--data", str(tmp_path / "data"))
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [*command, "--port", "0", "--no-browser"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NAI_SCRIPT_BACKEND": "sim"},
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_cleanly_on_sigint_and_sigterm(tmp_path: Path, signum: int) -> None:
+    """SIGTERM (what a service manager sends) killed serve with -15, skipping its shutdown."""
+    process = _start_serve(tmp_path)
     try:
         assert process.stdout is not None
         assert "editor at" in process.stdout.readline()
@@ -45,18 +50,7 @@ def test_serve_stops_cleanly_on_sigint_and_sigterm(tmp_path: Path, signum: int) 
 
 
 def test_serve_prints_a_url_that_serves_the_page(tmp_path: Path) -> None:
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
-    (scripts / "hello.py").write_text('api.v1.log("hi")\n')
-    env = {**os.environ, "NAI_SCRIPT_BACKEND": "sim"}
-    command = _cli("serve", "--scripts", str(scripts), "--data", str(tmp_path / "data"))
-    process = subprocess.Popen(
-        [*command, "--port", "0", "--no-browser"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process = _start_serve(tmp_path)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
