@@ -369,11 +369,11 @@ class ScriptWorker:
             self._idle.clear()
             self._watchdog.start()
             self._running.set()
-        if not self._outbox and message["t"] != "reply":
-            asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(encode_frame(message))
         if message["t"] == "reply":
-            self._flush()  # the flush already scheduled finds the outbox empty
+            self._flush()  # a flush already scheduled finds the outbox empty
+        elif len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         frames, self._outbox = self._outbox, []
@@ -416,10 +416,10 @@ class ScriptWorker:
                 self._blocked(message.seen)
             limit = self._limits.max_pending_calls
             if len(self._calls) >= limit:
-                refusal = RuntimeError(
+                refusal = (
                     f"too many api calls pending (limit {limit}): await some before starting more"
                 )
-                self._send(error_reply(message.id, refusal))
+                self._send(reply_message(message.id, error=refusal))
                 return
             task = asyncio.ensure_future(self._serve(message))
             self._calls.add(task)

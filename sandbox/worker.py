@@ -115,7 +115,10 @@ class Worker:
 
     def send(self, message: dict[str, Any]) -> None:
         """Write now (after anything queued by ``send_soon``, which keeps its order)."""
-        self._outbox.append(self._frame(message))
+        self._send_frame(self._frame(message))
+
+    def _send_frame(self, frame: bytes) -> None:
+        self._outbox.append(frame)
         self._flush()
 
     def send_soon(self, message: dict[str, Any]) -> None:
@@ -425,14 +428,12 @@ class Worker:
         self._calls[call_id] = (future, what)
         # A cancelled await (its task was cancelled) no longer counts as pending work.
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
-        self._outbox.append(frame)
-        self._flush()
+        self._send_frame(frame)
         return PendingCall(future, what, self)
 
     def _call_sync(self, call_id: int, frame: bytes) -> Any:
         """Block on the pipe for this call's reply; queue every other frame for later."""
-        self._outbox.append(frame)
-        self._flush()
+        self._send_frame(frame)
         reply: dict[str, Any] | None = None
         while reply is None:
             # One read may carry the reply and later frames: keep every other frame, in order.
