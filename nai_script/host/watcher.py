@@ -260,10 +260,7 @@ class ScriptFolderWatcher:
             for path in self._debouncer.pop_due(time.monotonic()):
                 if self._stop.is_set():
                     return
-                try:
-                    await self._reconcile(path)
-                except Exception:  # one file's trouble never stops the watching of the rest
-                    logger.exception("reconciling %s failed", path)
+                await self._reconcile(path)
 
     async def _reconcile(self, path: Path) -> None:
         """Bring the loader in line with what ``path`` holds now (or its absence)."""
