@@ -428,7 +428,9 @@ class Worker:
         self._calls[call_id] = (future, what)
         # A cancelled await (its task was cancelled) no longer counts as pending work.
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
-        self._send_frame(frame)
+        # Written at the end of this loop iteration, with the status frame that usually
+        # follows (the script awaits the call): the host wakes once for both.
+        self._outbox.append(frame)
         return PendingCall(future, what, self)
 
     def _call_sync(self, call_id: int, frame: bytes) -> Any:

@@ -80,13 +80,13 @@ class Reservation:
         bucket then shows 0 available, never a negative amount. Visible to this ``Limits`` at
         once; committed in order in the background (``Limits.flush`` waits for it).
         """
-        self._limits._settle_soon(self._charge(output_used, input_used))
+        self._limits._settle_soon(self.script_id, self._charge(output_used, input_used))
 
     async def release(self) -> None:
         """Refund everything: the generation was never sent."""
         self._close(ReservationState.RELEASED)
         settlements = [(e, 0) for e in (self._output_entry, self._input_entry) if e is not None]
-        self._limits._settle_soon(settlements)
+        self._limits._settle_soon(self.script_id, settlements)
 
 
 class GenerationBudget:
@@ -113,7 +113,7 @@ class GenerationBudget:
         commit, queued (the result need not wait for its fsync)."""
         reservation = self.reservation
         settlements = reservation._charge(output_used, self.uncached_tokens)
-        self._limits._settle_soon(settlements, cache_for=(reservation.script_id, self.prompt_ids))
+        self._limits._settle_soon(reservation.script_id, settlements, self.prompt_ids)
         self._limits._mark_generation(
             reservation.script_id, self._stat_index, GenerationOutcome.SUCCEEDED
         )

@@ -29,6 +29,7 @@ from nai_script.limits.diagnostics import (
     bucket_diagnostics,
 )
 from nai_script.limits.prefix_cache import ScriptPrefixCache, block_keys, count_cached_tokens
+from nai_script.limits.sql import ForgetReturned
 from nai_script.limits.store import LimitsStore, Refusal
 
 
@@ -73,6 +74,9 @@ class Limits:
         self._recent: dict[str, deque[tuple[int, GenerationCacheStat]]] = {}
         self._stat_numbers = itertools.count()
         self._changed = asyncio.Event()
+        self._made_rules: dict[tuple[BucketKind, int | None], BucketRule] = {}
+        # For housekeeping, which needs only the windows.
+        self._rules = (self.rule(BucketKind.OUTPUT), self.rule(BucketKind.INPUT))
 
     async def close(self) -> None:
         self._store.close()
@@ -86,6 +90,14 @@ class Limits:
     # -- rules -----------------------------------------------------------------------------
 
     def rule(self, kind: BucketKind, input_capacity: int | None = None) -> BucketRule:
+        """The bucket's rule (made once per kind and capacity: a reserve asks for two)."""
+        key = (kind, None if kind is BucketKind.OUTPUT else input_capacity)
+        made = self._made_rules.get(key)
+        if made is None:
+            made = self._made_rules[key] = self._make_rule(kind, input_capacity)
+        return made
+
+    def _make_rule(self, kind: BucketKind, input_capacity: int | None) -> BucketRule:
         if kind is BucketKind.OUTPUT:
             return BucketRule(
                 kind=kind,
@@ -240,24 +252,27 @@ class Limits:
 
     def _settle_soon(
         self,
+        script_id: str,
         settlements: Sequence[tuple[int, int]],
-        cache_for: tuple[str, Sequence[int]] | None = None,
+        prompt_ids: Sequence[int] | None = None,
     ) -> None:
-        """Settle (and cache a succeeded prompt) now in memory, in the file at the end of this
-        loop iteration (after the caller's answer went out; ``LimitsStore.settle_soon``).
+        """Settle (and cache a succeeded prompt's blocks) now in memory, in the file at the end
+        of this loop iteration (after the caller's answer went out; ``LimitsStore.settle_soon``),
+        with the script's housekeeping (its returned entries are forgotten).
 
         Every later write commits it first, so the next reserve sees it; reads here see it at
         once. A crash before the commit leaves the entries in flight, charged in full on
         recovery.
         """
+        now = self.clock.now()
         cache = None
-        if cache_for is not None:
-            script_id, prompt_ids = cache_for
-            change = self._cache(script_id).insert(block_keys(prompt_ids), self.clock.now())
+        if prompt_ids is not None:
+            change = self._cache(script_id).insert(block_keys(prompt_ids), now)
             if change.touched or change.evicted:
                 cache = (script_id, change.touched, change.evicted)
         if settlements or cache is not None:
-            self._store.settle_soon(settlements, cache, defer=True)
+            forget = ForgetReturned(script_id, self._rules, now)
+            self._store.settle_soon(settlements, cache, defer=True, forget=forget)
         self._notify()
 
     async def flush(self) -> None:

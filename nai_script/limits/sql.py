@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry
 from nai_script.limits.prefix_cache import CachedBlock
@@ -99,31 +99,43 @@ ENTRY_COLUMNS = "id, script_id, bucket, amount, reserved, spent_at, settled"
 def reserve_tx(
     script_id: str, now: float, requests: Sequence[tuple[BucketRule, int]]
 ) -> Callable[[sqlite3.Connection], list[int | None]]:
-    """Check every bucket and insert the entries, all or nothing."""
+    """Check every bucket and insert the entries, all or nothing, in one statement (it runs
+    on each generation's critical path, and one autocommit statement is one transaction
+    holding the write lock throughout, like ``immediate``, without two more round trips).
 
-    def body(conn: sqlite3.Connection) -> list[int | None]:
-        last = last_interaction(conn, script_id)
-        for rule, needed in requests:
-            held = held_amount(conn, script_id, rule, now, last)
-            free = max(0, rule.capacity - held)
-            if needed > free:
-                raise Refusal(rule.kind, free, needed, rule.capacity)
-        for rule, _ in requests:
-            _delete_returned(conn, script_id, rule, now, last)
-        ids: list[int | None] = []
-        for rule, needed in requests:
-            if needed == 0:
-                ids.append(None)
-                continue
-            cursor = conn.execute(
-                "INSERT INTO held_entries (script_id, bucket, amount, reserved, spent_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (script_id, rule.kind.value, needed, needed, now),
-            )
-            ids.append(cursor.lastrowid)
-        return ids
+    Nothing inserted although something was asked: a bucket refused. Its figures come from a
+    read in a transaction of its own; if that read finds room after all (another process
+    settled in between), the insert is tried again.
+    """
+    rules = [rule for rule, _ in requests]
+    if len({rule.kind for rule in rules}) != len(rules):
+        raise ValueError("reserve_tx: one request per bucket")
+    params = _bucket_params(script_id, requests, now)
+    statement = (
+        f"{_held_cte(len(requests))} INSERT INTO held_entries"
+        " (script_id, bucket, amount, reserved, spent_at)"
+        " SELECT :script, bucket, needed, needed, :now FROM req WHERE needed > 0"
+        " AND NOT EXISTS (SELECT 1 FROM req JOIN held USING (bucket)"
+        " WHERE req.needed > max(0, req.capacity - held.amount))"
+        " RETURNING bucket, id"
+    )
 
-    return lambda conn: immediate(conn, body)
+    def run(conn: sqlite3.Connection) -> list[int | None]:
+        for _ in range(_RESERVE_ATTEMPTS):
+            ids = {BucketKind(b): i for b, i in conn.execute(statement, params).fetchall()}
+            if ids or all(needed == 0 for _, needed in requests):
+                return [ids.get(rule.kind) for rule in rules]
+            held = immediate(conn, lambda c: held_amounts(c, script_id, rules, now))
+            for rule, needed in requests:
+                free = max(0, rule.capacity - held[rule.kind])
+                if needed > free:
+                    raise Refusal(rule.kind, free, needed, rule.capacity)
+        raise sqlite3.OperationalError("reserve: the buckets kept changing under the insert")
+
+    return run
+
+
+_RESERVE_ATTEMPTS = 3
 
 
 def settle_tx(settlements: Sequence[tuple[int, int]]) -> Callable[[sqlite3.Connection], None]:
@@ -137,11 +149,21 @@ def settle_tx(settlements: Sequence[tuple[int, int]]) -> Callable[[sqlite3.Conne
     return lambda conn: immediate(conn, body)
 
 
+class ForgetReturned(NamedTuple):
+    """Housekeeping for a settle: the script's entries returned by ``now`` are deleted."""
+
+    script_id: str
+    rules: Sequence[BucketRule]
+    now: float
+
+
 def settle_and_cache_tx(
     settlements: Sequence[tuple[int, int]],
     cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
+    forget: ForgetReturned | None = None,
 ) -> Callable[[sqlite3.Connection], list[int]]:
-    """One commit for a generation's end: settle its entries and write its cache blocks.
+    """One commit for a generation's end: settle its entries, write its cache blocks, and
+    forget the script's returned entries (off the reserve's critical path).
 
     Entries no longer in flight (settled by another process's recovery) are skipped and
     returned, not fatal: nobody awaits this write to report them to.
@@ -153,6 +175,8 @@ def settle_and_cache_tx(
         ]
         if cache is not None:
             _write_cache(conn, *cache)
+        if forget is not None:
+            delete_returned(conn, *forget)
         return stale
 
     return lambda conn: immediate(conn, body)
@@ -257,38 +281,56 @@ def last_interaction(conn: sqlite3.Connection, script_id: str) -> float | None:
 # "Returned" exactly as ``buckets.is_returned`` says (settled, ``now >= spent_at + window``, an
 # interaction strictly after the spend), evaluated in SQLite: a reserve then costs one indexed
 # aggregate instead of building every held entry in Python (linear in the entries, ~5 us each).
-_RETURNED = "settled = 1 AND spent_at + :window <= :now AND :last IS NOT NULL AND :last > spent_at"
+# The window is the row's bucket's (``req.window``); the last interaction, the script's own or a
+# manual generation's, is an uncorrelated subquery, which SQLite evaluates once per statement.
+_RETURNED = (
+    "settled = 1 AND spent_at + req.window <= :now AND COALESCE((SELECT max(at) FROM"
+    " (SELECT at FROM interactions WHERE script_id = :script"
+    " UNION ALL SELECT at FROM global_events WHERE name = :manual)) > spent_at, 0)"
+)
 
 
-def held_amount(
-    conn: sqlite3.Connection, script_id: str, rule: BucketRule, now: float, last: float | None
-) -> int:
-    """Tokens of ``rule``'s bucket still held now (what ``buckets.available`` subtracts)."""
-    row = conn.execute(
-        "SELECT COALESCE(SUM(amount), 0) FROM held_entries"
-        f" WHERE script_id = :script AND bucket = :bucket AND NOT ({_RETURNED})",
-        _returned_params(script_id, rule, now, last),
-    ).fetchone()
-    return int(row[0])
-
-
-def _delete_returned(
-    conn: sqlite3.Connection, script_id: str, rule: BucketRule, now: float, last: float | None
-) -> None:
-    """Housekeeping inside a reserve: forget entries that have returned for good."""
-    conn.execute(
-        f"DELETE FROM held_entries WHERE script_id = :script AND bucket = :bucket AND {_RETURNED}",
-        _returned_params(script_id, rule, now, last),
+def _held_cte(buckets: int) -> str:
+    """``req`` (one row per bucket asked for: bucket, needed, capacity, window) and ``held``
+    (bucket, the tokens it still holds now)."""
+    rows = ", ".join(f"(:bucket{i}, :needed{i}, :capacity{i}, :window{i})" for i in range(buckets))
+    return (
+        f"WITH req (bucket, needed, capacity, window) AS (VALUES {rows}),"
+        " held (bucket, amount) AS (SELECT bucket, (SELECT COALESCE(SUM(amount), 0)"
+        " FROM held_entries WHERE script_id = :script AND held_entries.bucket = req.bucket"
+        f" AND NOT ({_RETURNED})) FROM req)"
     )
 
 
-def _returned_params(
-    script_id: str, rule: BucketRule, now: float, last: float | None
+def held_amounts(
+    conn: sqlite3.Connection, script_id: str, rules: Sequence[BucketRule], now: float
+) -> dict[BucketKind, int]:
+    """Tokens of each rule's bucket still held now (what ``buckets.available`` subtracts)."""
+    params = _bucket_params(script_id, [(rule, 0) for rule in rules], now)
+    rows = conn.execute(f"{_held_cte(len(rules))} SELECT bucket, amount FROM held", params)
+    return {BucketKind(bucket): int(amount) for bucket, amount in rows}
+
+
+def delete_returned(
+    conn: sqlite3.Connection, script_id: str, rules: Sequence[BucketRule], now: float
+) -> None:
+    """Housekeeping: forget the script's entries that have returned for good."""
+    params = _bucket_params(script_id, [(rule, 0) for rule in rules], now)
+    conn.execute(
+        f"{_held_cte(len(rules))} DELETE FROM held_entries WHERE script_id = :script AND"
+        " EXISTS (SELECT 1 FROM req WHERE req.bucket = held_entries.bucket"
+        f" AND {_RETURNED})",
+        params,
+    )
+
+
+def _bucket_params(
+    script_id: str, requests: Sequence[tuple[BucketRule, int]], now: float
 ) -> dict[str, object]:
-    return {
-        "script": script_id,
-        "bucket": rule.kind.value,
-        "window": rule.window_s,
-        "now": now,
-        "last": last,
-    }
+    params: dict[str, object] = {"script": script_id, "manual": MANUAL_GENERATION, "now": now}
+    for i, (rule, needed) in enumerate(requests):
+        params[f"bucket{i}"] = rule.kind.value
+        params[f"needed{i}"] = needed
+        params[f"capacity{i}"] = rule.capacity
+        params[f"window{i}"] = rule.window_s
+    return params

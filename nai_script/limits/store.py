@@ -44,10 +44,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+_Cache = tuple[str, Sequence[CachedBlock], Sequence[bytes]]
 _DeferredSettle = tuple[
-    Sequence[tuple[int, int]],
-    tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
-    Future[list[int]],
+    Sequence[tuple[int, int]], _Cache | None, sql.ForgetReturned | None, Future[list[int]]
 ]
 
 
@@ -175,15 +174,17 @@ class LimitsStore:
     def settle_soon(
         self,
         settlements: Sequence[tuple[int, int]],
-        cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None = None,
+        cache: _Cache | None = None,
         *,
         defer: bool = False,
+        forget: sql.ForgetReturned | None = None,
     ) -> Future[list[int]]:
         """Queue a settle (and a cache write) as one transaction, visible to reads at once.
 
         The caller need not wait for the commit: it is made here at once when it can be
         (``_now_or_queued``; a big cache write always goes to the writer thread, so as not to
-        hold the loop), else queued in order, so a later reserve always sees this settle. With
+        hold the loop), else queued in order, so a later reserve always sees this settle.
+        ``forget`` adds the script's housekeeping (``sql.delete_returned``). With
         ``defer`` (on an event loop) it waits for the end of this loop iteration, so what the
         caller answers next (a generate's result) goes out first; any write made meanwhile
         commits the deferred settles first, and so does ``close``. If the process dies first,
@@ -193,7 +194,7 @@ class LimitsStore:
         for entry_id, used in settlements:
             self._queued_settlements[entry_id] = used
         if not defer:
-            return self._commit_settle(settlements, cache)
+            return self._commit_settle(settlements, cache, forget)
         if self._closed:
             self._forget_queued(settlements)
             raise RuntimeError(f"limits store {self.path} is closed")
@@ -201,15 +202,16 @@ class LimitsStore:
         if not self._deferred:
             asyncio.get_running_loop().call_soon(self._commit_deferred)
             self._owner = threading.get_ident()
-        self._deferred.append((settlements, cache, landed))
+        self._deferred.append((settlements, cache, forget, landed))
         return landed
 
     def _commit_settle(
         self,
         settlements: Sequence[tuple[int, int]],
-        cache: tuple[str, Sequence[CachedBlock], Sequence[bytes]] | None,
+        cache: _Cache | None,
+        forget: sql.ForgetReturned | None = None,
     ) -> Future[list[int]]:
-        tx = self.settle_and_cache_tx(settlements, cache)
+        tx = self.settle_and_cache_tx(settlements, cache, forget)
         try:
             if cache is None or len(cache[1]) + len(cache[2]) <= _INLINE_CACHE_ROWS:
                 future = self._now_or_queued(tx)
@@ -224,9 +226,9 @@ class LimitsStore:
     def _commit_deferred(self) -> None:
         """Commit the deferred settles, in the order they were made."""
         deferred, self._deferred = self._deferred, []
-        for settlements, cache, landed in deferred:
+        for settlements, cache, forget, landed in deferred:
             try:
-                _chain(self._commit_settle(settlements, cache), landed)
+                _chain(self._commit_settle(settlements, cache, forget), landed)
             except RuntimeError as error:  # closed meanwhile
                 landed.set_exception(error)
 

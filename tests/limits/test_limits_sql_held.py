@@ -10,7 +10,7 @@ import pytest
 
 from nai_script.limits import buckets
 from nai_script.limits.buckets import BucketKind, BucketRule
-from nai_script.limits.sql import held_amount
+from nai_script.limits.sql import ForgetReturned, held_amounts
 from nai_script.limits.store import LimitsStore, Refusal
 
 RULES = [
@@ -38,6 +38,23 @@ def _fill(conn: sqlite3.Connection, rng: random.Random, now: float) -> None:
         )
 
 
+def _set_last_interaction(conn: sqlite3.Connection, rng: random.Random, last: float | None) -> None:
+    """``last`` as the script's own interaction or a manual generation (the later counts),
+    with an earlier one of the other kind, or another script's later one, beside it."""
+    conn.execute("DELETE FROM interactions")
+    conn.execute("DELETE FROM global_events")
+    if last is None:
+        if rng.random() < 0.5:
+            LimitsStore.interaction_tx("other", 1_800_000_000.0)(conn)
+        return
+    own = rng.random() < 0.5
+    LimitsStore.interaction_tx("s" if own else None, last)(conn)
+    if rng.random() < 0.5:
+        LimitsStore.interaction_tx(None if own else "s", last - 1.0)(conn)
+    if rng.random() < 0.5:
+        LimitsStore.interaction_tx("other", last + 1.0)(conn)
+
+
 def test_sql_held_matches_python_available(tmp_path: Path) -> None:
     store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
     rng = random.Random(7)
@@ -57,15 +74,16 @@ def test_sql_held_matches_python_available(tmp_path: Path) -> None:
                     entries[0].spent_at if entries else None,
                 ]
             )
+            _set_last_interaction(conn, rng, last)
+            held = held_amounts(conn, "s", RULES, now)
             for rule in RULES:
                 expected = buckets.available(entries, rule, now, last)
-                held = held_amount(conn, "s", rule, now, last)
-                assert max(0, rule.capacity - held) == expected, (rule.kind, last)
+                assert max(0, rule.capacity - held[rule.kind]) == expected, (rule.kind, last)
     finally:
         store.close()
 
 
-def test_reserve_forgets_returned_entries_and_keeps_held_ones(tmp_path: Path) -> None:
+def test_settle_forgets_returned_entries_and_keeps_held_ones(tmp_path: Path) -> None:
     store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
     now = 1_700_000_000.0
     try:
@@ -78,14 +96,78 @@ def test_reserve_forgets_returned_entries_and_keeps_held_ones(tmp_path: Path) ->
                 " VALUES ('s', 'output', 100, 100, ?, ?)",
                 (spent, settled),
             )
+        conn.execute(  # another script's returned entry is not this settle's business
+            "INSERT INTO held_entries (script_id, bucket, amount, reserved, spent_at, settled)"
+            " VALUES ('other', 'output', 100, 100, ?, 1)",
+            (now - 300,),
+        )
         LimitsStore.interaction_tx("s", now - 250)(conn)
-        LimitsStore.reserve_tx("s", now, [(output, 5)])(conn)
+        LimitsStore.interaction_tx("other", now - 250)(conn)
+        (entry,) = LimitsStore.reserve_tx("s", now, [(output, 5)])(conn)
+        assert entry is not None
+        forget = ForgetReturned("s", RULES, now)
+        LimitsStore.settle_and_cache_tx([(entry, 3)], None, forget)(conn)
         left = {(e.spent_at, e.settled) for e in store.read_state("s")[0]}
         # now - 300 settled: window passed and an interaction after it -> returned, deleted.
         # now - 240 settled: window passed, but the interaction came before it -> held.
-        assert left == {(now - 240, True), (now - 100, True), (now - 300, False), (now, False)}
+        assert left == {(now - 240, True), (now - 100, True), (now - 300, False), (now, True)}
+        assert len(store.read_state("other")[0]) == 1
         with pytest.raises(Refusal) as refused:
-            LimitsStore.reserve_tx("s", now, [(output, output.capacity - 305 + 1)])(conn)
-        assert (refused.value.available, refused.value.needed) == (9_695, 9_696)
+            LimitsStore.reserve_tx("s", now, [(output, output.capacity - 303 + 1)])(conn)
+        assert (refused.value.available, refused.value.needed) == (9_697, 9_698)
+        # Exactly what is free fits.
+        LimitsStore.reserve_tx("s", now, [(output, output.capacity - 303)])(conn)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("output", "input_"), [(5, 7), (5, 0), (0, 7), (0, 0)])
+def test_reserve_returns_each_bucket_its_own_entry(
+    tmp_path: Path, output: int, input_: int
+) -> None:
+    """One multi-row insert serves both buckets: each id must name its own bucket's row."""
+    store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
+    try:
+        conn = store._writer
+        ids = LimitsStore.reserve_tx("s", 1.0, [(RULES[0], output), (RULES[1], input_)])(conn)
+        rows = {e.id: (e.bucket, e.amount) for e in store.read_state("s")[0]}
+        for entry_id, kind, amount in zip(
+            ids, (BucketKind.OUTPUT, BucketKind.INPUT), (output, input_), strict=True
+        ):
+            assert (entry_id is None) == (amount == 0)
+            if entry_id is not None:
+                assert rows.pop(entry_id) == (kind, amount)
+        assert rows == {}
+    finally:
+        store.close()
+
+
+def test_reserve_refuses_two_requests_for_one_bucket() -> None:
+    with pytest.raises(ValueError, match="one request per bucket"):
+        LimitsStore.reserve_tx("s", 1.0, [(RULES[0], 1), (RULES[0], 2)])
+
+
+class _RacedConnection(sqlite3.Connection):
+    """Another process frees the bucket between the reserve's insert and its refusal read."""
+
+    other: sqlite3.Connection | None = None
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        if sql == "BEGIN IMMEDIATE" and self.other is not None:  # the refusal's read begins
+            self.other.execute("DELETE FROM held_entries")
+            self.other = None
+        return super().execute(sql, *args)
+
+
+def test_reserve_tries_again_when_the_refusal_read_finds_room(tmp_path: Path) -> None:
+    store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
+    try:
+        output = RULES[0]
+        LimitsStore.reserve_tx("s", 1.0, [(output, output.capacity)])(store._writer)
+        raced = sqlite3.connect(tmp_path / "l.db", isolation_level=None, factory=_RacedConnection)
+        raced.other = store._writer
+        (entry,) = LimitsStore.reserve_tx("s", 2.0, [(output, 10)])(raced)
+        assert [(e.id, e.amount) for e in store.read_state("s")[0]] == [(entry, 10)]
+        raced.close()
     finally:
         store.close()

@@ -66,11 +66,12 @@ class StreamCollector:
         self._ctx = ctx
         self._callback = callback
         self._choices: dict[int, _Choice] = {}
-        self._streamed = 0
         self._cancelled = False
         self._feeding = callback is not None  # until the callback raises
         self._delivery: asyncio.Task[None] | None = None
-        self._delivering = False  # a delivery task is running (cheaper than .done() per token)
+        # Feeding, and no delivery task running: the next chunk starts one (one flag, read
+        # per token, instead of two tests or a ``.done()`` call).
+        self._start_delivery = self._feeding
         # Loop time the last delivery started; the stream's start counts as one, so a stream
         # shorter than the interval costs no round trip before its end.
         self._last_delivery = asyncio.get_running_loop().time()
@@ -85,26 +86,25 @@ class StreamCollector:
         Done at once rather than in batches: a chunk kept alive for later survives garbage
         collections and drags their cost up (measured: a batched version was slower).
         """
-        choices = self._choices
         for choice in chunk.choices:
-            acc = choices.get(choice.index)
-            if acc is None:
-                acc = choices[choice.index] = _Choice()
+            acc = self._choices.get(choice.index) or self._new_choice(choice.index)
             acc.texts.append(choice.delta.content or "")
-            ids = choice.token_ids
-            if ids:
-                acc.token_ids += ids
-                self._streamed += len(ids)
+            if choice.token_ids:
+                acc.token_ids += choice.token_ids
             if choice.finish_reason is not None:
                 acc.finish_reason = choice.finish_reason
-        if self._feeding and not self._delivering:
-            self._delivering = True
+        if self._start_delivery:
+            self._start_delivery = False
             self._delivery = asyncio.ensure_future(self._deliver())
+
+    def _new_choice(self, index: int) -> _Choice:
+        acc = self._choices[index] = _Choice()
+        return acc
 
     @property
     def streamed_tokens(self) -> int:
         """Token ids streamed so far (0 from backends that send none)."""
-        return self._streamed
+        return sum(len(acc.token_ids) for acc in self._choices.values())
 
     def all_text(self) -> str:
         return "".join("".join(acc.texts) for acc in self._choices.values())
@@ -153,7 +153,7 @@ class StreamCollector:
                 self._last_delivery = loop.time()
                 await self._invoke(news, False)
         finally:
-            self._delivering = False
+            self._start_delivery = self._feeding
 
     async def _wait_turn(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
         """Sleep ``wait`` seconds, or less if ``finish_delivery`` ends the pause."""
@@ -171,7 +171,7 @@ class StreamCollector:
             self._ctx.script, self._callback, [choices, final], what="generate callback"
         )
         if not ok:
-            self._feeding = False
+            self._feeding = self._start_delivery = False
 
     async def finish_delivery(self, final: bool) -> asyncio.Task[None] | None:
         """Send what is pending and, with ``final``, the closing ``callback(choices, True)``;
