@@ -246,11 +246,15 @@ class ScriptWorker:
         self,
         target: CallbackHandle | str,
         *args: Any,
+        then: Sequence[Sequence[Any]] = (),
         timeout: float | None = None,  # noqa: ASYNC109 - the limit also kills the worker
     ) -> Any:
         """Call a script callback (or top-level function by name); its result as plain data.
 
-        Over ``timeout`` (default ``limits.wall_seconds``) the worker is killed (wall_clock);
+        ``then``: argument lists to call it with again, in turn, each once the call before has
+        returned (none after a raise): one message and one result for several calls, such as
+        a stream's last delivery and its closing call. Over ``timeout`` (default
+        ``limits.wall_seconds``, for all the calls) the worker is killed (wall_clock);
         cancelling this call cancels the callback in the worker.
         """
         if self.exit_reason is not None:
@@ -268,7 +272,9 @@ class ScriptWorker:
             order = _REPLY_ORDER.get()
             if order is not None and order.worker is self:
                 order.after = invoke_id
-        self._send(invoke_message(invoke_id, key, to_wire(list(args), self._remotes), after=after))
+        more = [to_wire(list(more_args), self._remotes) for more_args in then]
+        wire_args = to_wire(list(args), self._remotes)
+        self._send(invoke_message(invoke_id, key, wire_args, after=after, then=more))
         limit = self._limits.wall_seconds if timeout is None else timeout
         # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
         timer = loop.call_later(limit, _time_out, future)

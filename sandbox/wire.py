@@ -132,16 +132,25 @@ def load_message(
 
 
 def invoke_message(
-    invoke_id: int, target: int | str, args: list[Any], *, after: int | None = None
+    invoke_id: int,
+    target: int | str,
+    args: list[Any],
+    *,
+    after: int | None = None,
+    then: list[list[Any]] | None = None,
 ) -> dict[str, Any]:
     """``target`` is a callback handle id, or the name of a top-level script function.
 
     With ``after`` (an earlier invocation's id) the worker runs this one only once that one
-    has returned, and skips it (result kind ``skipped``) if that one failed.
+    has returned, and skips it (result kind ``skipped``) if that one failed. With ``then``
+    (more argument lists) the target is called again with each, in turn, each call only once
+    the one before returned; the result is the last call's, or the first failure's.
     """
     message = {"t": "invoke", "id": invoke_id, "target": target, "args": args}
     if after is not None:
         message["after"] = after
+    if then:
+        message["then"] = then
     return message
 
 

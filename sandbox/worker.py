@@ -19,7 +19,7 @@ import os
 import select
 import selectors
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -83,6 +83,27 @@ def script_location(error: BaseException, filename: str) -> str:
     return (
         f"{where}: {type(error).__name__}: {text}" if text else f"{where}: {type(error).__name__}"
     )
+
+
+def call_in_turn(fn: Callable[..., Any], arg_lists: list[list[Any]]) -> Any:
+    """``fn(*args)`` for each argument list, each once the one before returned; the last
+    result. Plain calls run here; from the first awaitable on, the rest runs as a coroutine."""
+    for index, args in enumerate(arg_lists):
+        result = fn(*args)
+        if inspect.isawaitable(result) and index + 1 < len(arg_lists):
+            return _finish_in_turn(result, fn, arg_lists[index + 1 :])
+    return result
+
+
+async def _finish_in_turn(
+    pending: Awaitable[Any], fn: Callable[..., Any], rest: list[list[Any]]
+) -> Any:
+    result = await pending
+    for args in rest:
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+    return result
 
 
 class Worker:
@@ -292,7 +313,8 @@ class Worker:
             self.send({"t": "invoke_result", "id": invoke_id, "ok": False, "error": error})
             self._invoke_done(invoke_id, failed=True)
             return
-        args = [decode_from_host(arg, self._callbacks, self) for arg in message.get("args", [])]
+        calls = [message.get("args", []), *message.get("then", [])]
+        arg_lists = [[decode_from_host(a, self._callbacks, self) for a in args] for args in calls]
         holder: dict[str, Any] = {}
 
         def finish(error: BaseException | None) -> None:
@@ -314,7 +336,7 @@ class Worker:
             self.send_soon({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
             self._invoke_done(invoke_id, failed=True)
 
-        self._run(lambda: fn(*args), invoke_id, finish, holder)
+        self._run(lambda: call_in_turn(fn, arg_lists), invoke_id, finish, holder)
 
     def _run(
         self,

@@ -334,9 +334,11 @@ class ScriptHost:
         *,
         what: str,
         limit_s: float | None = None,
+        then: Sequence[Sequence[Any]] = (),
     ) -> bool:
-        """Call a script function; a raise is reported (and counted), never propagated."""
-        result = await self.call_script(script, handle, args, what=what, limit_s=limit_s)
+        """Call a script function (again with each of ``then``, in turn: ``worker.invoke``);
+        a raise is reported (and counted), never propagated."""
+        result = await self.call_script(script, handle, args, what=what, limit_s=limit_s, then=then)
         return result is not _FAILED
 
     async def call_script(
@@ -347,12 +349,13 @@ class ScriptHost:
         *,
         what: str,
         limit_s: float | None = None,
+        then: Sequence[Sequence[Any]] = (),
     ) -> Any:
         worker = script.worker
         if worker is None or worker.exit_reason is not None:
             return _FAILED
         try:
-            return await worker.invoke(handle, *args, timeout=limit_s)
+            return await worker.invoke(handle, *args, then=then, timeout=limit_s)
         except ScriptFailed as error:
             script.failures += 1
             self.emit_log(script, "error", f"{what} raised: {error}")

@@ -18,6 +18,7 @@ to lists; strings are joined and dicts built once per delivery, not per chunk.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from nai_script.client import models as wire
@@ -68,14 +69,16 @@ class StreamCollector:
         self._choices: dict[int, _Choice] = {}
         self._cancelled = False
         self._feeding = callback is not None  # until the callback raises
-        self._delivery: asyncio.Task[None] | None = None
-        # Feeding, and no delivery task running: the next chunk starts one (one flag, read
-        # per token, instead of two tests or a ``.done()`` call).
-        self._start_delivery = self._feeding
+        self._loop = asyncio.get_running_loop()
+        # Feeding, and no delivery waiting for its turn or running: the next chunk schedules
+        # one (one flag, read per token).
+        self._idle = self._feeding
+        self._turn: asyncio.TimerHandle | None = None  # the next delivery's start
+        self._delivery: asyncio.Task[None] | None = None  # the delivery running
+        self._finished = False  # ``finish_delivery`` ran: what is left goes with it
         # Loop time the last delivery started; the stream's start counts as one, so a stream
         # shorter than the interval costs no round trip before its end.
-        self._last_delivery = asyncio.get_running_loop().time()
-        self._pause: asyncio.Future[None] | None = None  # the delivery task waiting its turn
+        self._last_delivery = self._loop.time()
 
     # -- the stream ------------------------------------------------------------------------
 
@@ -93,9 +96,9 @@ class StreamCollector:
                 acc.token_ids += choice.token_ids
             if choice.finish_reason is not None:
                 acc.finish_reason = choice.finish_reason
-        if self._start_delivery:
-            self._start_delivery = False
-            self._delivery = asyncio.ensure_future(self._deliver())
+        if self._idle:
+            self._idle = False
+            self._schedule_delivery()
 
     def _new_choice(self, index: int) -> _Choice:
         acc = self._choices[index] = _Choice()
@@ -140,58 +143,65 @@ class StreamCollector:
 
     # -- deliveries ------------------------------------------------------------------------
 
+    def _schedule_delivery(self) -> None:
+        """Deliver what arrived at the next turn (a timer, not a sleeping task: a stream
+        shorter than the interval then costs no task before its end)."""
+        when = self._last_delivery + DELIVERY_INTERVAL_S
+        if when <= self._loop.time():
+            self._start_delivery()
+        else:
+            self._turn = self._loop.call_at(when, self._start_delivery)
+
+    def _start_delivery(self) -> None:
+        self._turn = None
+        self._delivery = asyncio.ensure_future(self._deliver())
+
     async def _deliver(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._feeding:
-                wait = self._last_delivery + DELIVERY_INTERVAL_S - loop.time()
-                if wait > 0:  # chunks arriving meanwhile join this delivery
-                    await self._wait_turn(loop, wait)
-                news = self._take_news()
-                if not news:  # ``finish_delivery`` took it
-                    break
-                self._last_delivery = loop.time()
-                await self._invoke(news, False)
-        finally:
-            self._start_delivery = self._feeding
+        news = self._take_news()
+        if not news:  # ``finish_delivery`` took it (it ran before this task's first step)
+            return
+        self._last_delivery = self._loop.time()
+        await self._invoke([[news, False]])
+        self._delivery = None
+        if not self._feeding or self._finished:
+            return
+        if any(acc.has_news for acc in self._choices.values()):
+            self._schedule_delivery()  # arrived while the callback ran
+        else:
+            self._idle = True
 
-    async def _wait_turn(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
-        """Sleep ``wait`` seconds, or less if ``finish_delivery`` ends the pause."""
-        self._pause = pause = loop.create_future()
-        timer = loop.call_later(wait, _resolve, pause)
-        try:
-            await pause
-        finally:
-            timer.cancel()
-            self._pause = None
-
-    async def _invoke(self, choices: list[dict[str, Any]], final: bool) -> None:
+    async def _invoke(self, calls: list[list[Any]]) -> None:
+        """``callback(choices, final)`` for each of ``calls``, in turn, in one invocation."""
         assert self._callback is not None
         ok = await self._ctx.host.invoke_callback(
-            self._ctx.script, self._callback, [choices, final], what="generate callback"
+            self._ctx.script, self._callback, calls[0], what="generate callback", then=calls[1:]
         )
         if not ok:
-            self._feeding = self._start_delivery = False
+            self._feeding = self._idle = False
 
     async def finish_delivery(self, final: bool) -> asyncio.Task[None] | None:
         """Send what is pending and, with ``final``, the closing ``callback(choices, True)``;
         return the task that ends when every delivery has (for the caller to track).
 
-        The stream is over, so the rest is sent at once behind the delivery in flight, not a
-        round trip each: deliveries are chained (``chained_invokes``), so the worker runs each
-        only after the one before returned and skips the rest once one raised. Nor does the
-        api call's reply wait for them: it is ordered after the chain's last call in the worker
-        (``sandbox.process``), so the script still sees every callback before its result.
+        The stream is over, so the rest is sent at once, in one invocation calling the
+        callback for each in turn, behind the delivery in flight: deliveries are chained
+        (``chained_invokes``), so the worker runs it only after the one before returned and
+        skips it if that one raised. Nor does the api call's reply wait for them: it is
+        ordered after the chain's last call in the worker (``sandbox.process``), so the script
+        still sees every callback before its result.
         """
-        calls: list[asyncio.Future[None]] = []
-        if self._pause is not None:  # the delivery task waits for its turn: the rest goes now
-            _resolve(self._pause)
+        self._idle, self._finished = False, True
+        if self._turn is not None:  # the next delivery waits for its turn: it goes now
+            self._turn.cancel()
+            self._turn = None
+        waits: list[asyncio.Task[None]] = []
         if self._delivery is not None:
-            calls.append(self._delivery)
+            waits.append(self._delivery)
+        calls: list[list[Any]] = []
         if self._feeding:
             news = self._take_news()
             if news:
-                calls.append(asyncio.ensure_future(self._invoke(news, False)))
+                calls.append([news, False])
             if final:
                 choices = self._choices or {0: _Choice()}
                 closing: list[dict[str, Any]] = [
@@ -203,23 +213,23 @@ class StreamCollector:
                     }
                     for i in sorted(choices)
                 ]
-                calls.append(asyncio.ensure_future(self._invoke(closing, True)))
-        if not calls:
+                calls.append([closing, True])
+        if calls:
+            waits.append(asyncio.ensure_future(self._invoke(calls)))
+        if not waits:
             return None
-        await asyncio.sleep(0)  # the new calls run up to their send, in order, before we go on
-        return asyncio.ensure_future(_all_of(calls))
+        await asyncio.sleep(0)  # the new call runs up to its send before we go on
+        return waits[0] if len(waits) == 1 else asyncio.ensure_future(_all_of(waits))
 
     def abandon(self) -> None:
+        self._idle = False
+        if self._turn is not None:
+            self._turn.cancel()
         if self._delivery is not None:
             self._delivery.cancel()
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _all_of(calls: list[asyncio.Future[None]]) -> None:
+async def _all_of(calls: Sequence[asyncio.Future[None]]) -> None:
     """Await every call; if cancelled, cancel those still running (chained calls after a
     cancelled one are skipped by the worker anyway)."""
     try:
