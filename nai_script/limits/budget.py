@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from nai_script.limits.diagnostics import GenerationOutcome
+from nai_script.limits.diagnostics import GenerationOutcome, GenerationRecord
 
 if TYPE_CHECKING:
     from nai_script.limits.service import Limits
@@ -98,7 +98,7 @@ class GenerationBudget:
         reservation: Reservation,
         prompt_ids: Sequence[int],
         cached_tokens: int,
-        stat_index: int,
+        record: GenerationRecord,
     ) -> None:
         self._limits = limits
         self.reservation = reservation
@@ -106,7 +106,7 @@ class GenerationBudget:
         self.prompt_tokens = len(prompt_ids)
         self.cached_tokens = cached_tokens
         self.uncached_tokens = len(prompt_ids) - cached_tokens
-        self._stat_index = stat_index
+        self._record = record
 
     async def succeed(self, output_used: int) -> None:
         """Charge the output used and the uncached input, and cache the prompt's blocks: one
@@ -114,9 +114,7 @@ class GenerationBudget:
         reservation = self.reservation
         settlements = reservation._charge(output_used, self.uncached_tokens)
         self._limits._settle_soon(reservation.script_id, settlements, self.prompt_ids)
-        self._limits._mark_generation(
-            reservation.script_id, self._stat_index, GenerationOutcome.SUCCEEDED
-        )
+        self._record.outcome = GenerationOutcome.SUCCEEDED
 
     async def fail(self, output_streamed: int, *, charge_input: bool | None = None) -> None:
         """A failed or cancelled call: charge only what was streamed.
@@ -126,16 +124,12 @@ class GenerationBudget:
         """
         charge = output_streamed > 0 if charge_input is None else charge_input
         await self.reservation.settle(output_streamed, self.uncached_tokens if charge else 0)
-        self._limits._mark_generation(
-            self.reservation.script_id, self._stat_index, GenerationOutcome.FAILED
-        )
+        self._record.outcome = GenerationOutcome.FAILED
 
     async def release(self) -> None:
         """The request was never sent: refund everything."""
         await self.reservation.release()
-        self._limits._mark_generation(
-            self.reservation.script_id, self._stat_index, GenerationOutcome.RELEASED
-        )
+        self._record.outcome = GenerationOutcome.RELEASED
 
     async def __aenter__(self) -> GenerationBudget:
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,26 @@ class GenerationCacheStat(BaseModel):
     cached: int
     uncached: int
     outcome: GenerationOutcome
+
+
+@dataclass(slots=True)
+class GenerationRecord:
+    """One generation's cache use as it is kept (a plain record, its outcome set in place:
+    one per generation); ``stat()`` is what diagnostics show."""
+
+    at: float
+    prompt_tokens: int
+    cached: int
+    outcome: GenerationOutcome
+
+    def stat(self) -> GenerationCacheStat:
+        return GenerationCacheStat(
+            at=self.at,
+            prompt_tokens=self.prompt_tokens,
+            cached=self.cached,
+            uncached=self.prompt_tokens - self.cached,
+            outcome=self.outcome,
+        )
 
 
 class ScriptDiagnostics(BaseModel):

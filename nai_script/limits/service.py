@@ -8,7 +8,6 @@ changes state is awaited until it is committed.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
@@ -23,8 +22,8 @@ from nai_script.limits.buckets import BucketKind, BucketRule, BudgetExceeded
 from nai_script.limits.budget import GenerationBudget, Reservation
 from nai_script.limits.clock import Clock, SystemClock
 from nai_script.limits.diagnostics import (
-    GenerationCacheStat,
     GenerationOutcome,
+    GenerationRecord,
     ScriptDiagnostics,
     bucket_diagnostics,
 )
@@ -71,8 +70,7 @@ class Limits:
             path, synchronous=self.config.synchronous, busy_timeout_ms=self.config.busy_timeout_ms
         )
         self._caches: dict[str, ScriptPrefixCache] = {}
-        self._recent: dict[str, deque[tuple[int, GenerationCacheStat]]] = {}
-        self._stat_numbers = itertools.count()
+        self._recent: dict[str, deque[GenerationRecord]] = {}
         self._changed = asyncio.Event()
         self._made_rules: dict[tuple[BucketKind, int | None], BucketRule] = {}
         # For housekeeping, which needs only the windows.
@@ -328,28 +326,10 @@ class Limits:
             input_tokens=len(prompt_ids) - cached,
             input_capacity=input_capacity,
         )
-        number = next(self._stat_numbers)
         ring = self._recent.setdefault(script_id, deque(maxlen=self.config.recent_generations))
-        ring.append(
-            (
-                number,
-                GenerationCacheStat(
-                    at=now,
-                    prompt_tokens=len(prompt_ids),
-                    cached=cached,
-                    uncached=len(prompt_ids) - cached,
-                    outcome=GenerationOutcome.PENDING,
-                ),
-            )
-        )
-        return GenerationBudget(self, reservation, prompt_ids, cached, number)
-
-    def _mark_generation(self, script_id: str, number: int, outcome: GenerationOutcome) -> None:
-        ring = self._recent.get(script_id, deque())
-        for index, (n, stat) in enumerate(ring):
-            if n == number:
-                ring[index] = (n, stat.model_copy(update={"outcome": outcome}))
-                return
+        record = GenerationRecord(now, len(prompt_ids), cached, GenerationOutcome.PENDING)
+        ring.append(record)
+        return GenerationBudget(self, reservation, prompt_ids, cached, record)
 
     # -- diagnostics -----------------------------------------------------------------------------
 
@@ -368,7 +348,7 @@ class Limits:
             last_interaction_at=own,
             last_manual_generation_at=manual,
             cache_blocks=len(self._cache(script_id)),
-            recent_generations=[stat for _, stat in self._recent.get(script_id, ())],
+            recent_generations=[record.stat() for record in self._recent.get(script_id, ())],
         )
 
 

@@ -4,7 +4,8 @@ One file, WAL, ``synchronous=FULL`` by default, so what is acknowledged survives
 power loss (NORMAL survives kill -9 but may roll back the last commits on power loss). Writes
 run on one dedicated thread, so an fsync never stalls the event loop; reads use another
 connection on the caller's thread (WAL readers never wait for the writer). Every
-check-and-charge runs in one ``BEGIN IMMEDIATE`` transaction, which also makes two processes on
+check-and-charge runs in one transaction holding the write lock throughout (a reserve is one
+autocommit statement, a settle a ``BEGIN IMMEDIATE``), which also makes two processes on
 one file race-free.
 
 Only a reserve must never be lost (a lost reserve would refill a bucket); a lost settle leaves
@@ -139,8 +140,9 @@ class LimitsStore:
         order is kept) and no other connection holds the write lock; otherwise queue it (lazy).
 
         Running here skips two thread hops, and the writer thread's wait for the GIL while the
-        loop is busy. ``fn`` must be one ``BEGIN IMMEDIATE`` transaction (``immediate``): a
-        busy lock then fails before anything is written, and the write is queued instead.
+        loop is busy. ``fn`` must be one transaction that takes the write lock first
+        (``immediate``, or one write statement, as a reserve is): a busy lock then fails before
+        anything is written, and the write is queued instead.
         """
         if self._closed:
             raise RuntimeError(f"limits store {self.path} is closed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -30,6 +30,7 @@ from nai_script.host.dispatch import (
 from nai_script.host.script import GenerationState
 from nai_script.limits import BudgetExceeded
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
+from nai_script.tokenizers.chat import ChatMessage
 from sandbox.process import chained_invokes
 from sandbox.protocol import CallbackHandle
 
@@ -38,11 +39,11 @@ DEFAULT_MAX_TOKENS = 150
 IN_PROGRESS = "A generation is already in progress"
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class Message(ChatMessage):
+    """A script's message, checked strictly; a ``ChatMessage``, so the chat template takes it
+    as it is (no second validation)."""
 
-    role: Literal["system", "user", "assistant"]
-    content: str
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class GenerateParams(BaseModel):
@@ -138,9 +139,8 @@ async def _run_generation(
     signal: Any,
 ) -> dict[str, Any]:
     script, host = ctx.script, ctx.host
-    plain = [m.model_dump() for m in messages]
     try:
-        prompt_ids = host.tokenizers.encode_chat(params.model, plain)
+        prompt_ids = host.tokenizers.encode_chat(params.model, messages)
         capacity = host.input_capacity(params.model)
     except ChatTemplateError as error:
         raise ApiUsageError(str(error)) from None
