@@ -14,8 +14,8 @@ block charges a later prompt as uncached: both err towards charging more. So set
 writes commit without an fsync of their own, and the reserve, on each generation's critical
 path, skips the thread hop too (``commit_reserve``): when nothing is queued ahead of it and no
 other connection holds the write lock, it commits at once on the caller's thread through a
-connection that never waits for a lock; with FULL, the writer thread then fsyncs the WAL while
-the request is already on its way. A kill -9 never loses a commit (it is in the OS before the
+connection that never waits for a lock; with FULL, a thread of its own (``WalSyncer``) then
+fsyncs the WAL while the request is already on its way. A kill -9 never loses a commit (it is in the OS before the
 call returns); only a power loss within that one fsync could lose a reserve.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from nai_script.limits.sql import Refusal as Refusal
 from nai_script.limits.sql import StaleReservation as StaleReservation
 from nai_script.limits.sql import connect as connect
 from nai_script.limits.sql import immediate as immediate
+from nai_script.limits.wal_sync import WalSyncer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class LimitsStore:
         # module doc): committed without an fsync of their own.
         self._lazy = connect(self.path, "NORMAL", busy_timeout_ms)
         self._inline = connect(self.path, "NORMAL", busy_timeout_ms=0)  # never waits for a lock
-        self._fsync_reserves = synchronous == "FULL"
+        self._wal_syncer = WalSyncer(Path(f"{self.path}-wal")) if synchronous == "FULL" else None
         self._last_submitted: Future[Any] | None = None
         self._closed = False
         # Settlements queued on the writer but maybe not committed yet: entry id -> tokens used.
@@ -126,14 +126,18 @@ class LimitsStore:
     def commit_reserve(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """A reserve, on the generation's critical path: committed at once on the caller's
         thread when it can be (``_now_or_queued``), else queued; the future is done if it ran
-        here. Either way the writer thread then fsyncs the WAL (with FULL), while the request
-        is already on its way.
+        here. Either way, once it has committed, the WAL is fsynced (with FULL, ``WalSyncer``)
+        while the request is already on its way.
         """
         future = self._now_or_queued(fn)
-        refused_here = future.done() and future.exception() is not None  # nothing was written
-        if self._fsync_reserves and not refused_here:
-            self._writer_pool.submit(self._fsync_wal)
+        if self._wal_syncer is not None:
+            future.add_done_callback(self._fsync_after)
         return future
+
+    def _fsync_after(self, done: Future[Any]) -> None:
+        """A reserve committed (here, or on the writer thread): ask for the WAL fsync."""
+        if not done.cancelled() and done.exception() is None and self._wal_syncer is not None:
+            self._wal_syncer.request()
 
     def _now_or_queued(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Commit ``fn`` here and now, without an fsync, when nothing is queued ahead of it (so
@@ -160,18 +164,6 @@ class LimitsStore:
             else:
                 return future
         return self.submit(fn, lazy=True)
-
-    def _fsync_wal(self) -> None:
-        """Writer thread: make the commits so far durable against power loss (they are in the
-        WAL already; an fsync of the file flushes every commit written to it)."""
-        try:
-            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-        except FileNotFoundError:  # checkpointed and removed: the commits are in the db file
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def settle_soon(
         self,
@@ -266,6 +258,8 @@ class LimitsStore:
             self._commit_deferred()
         self._closed = True
         self._writer_pool.shutdown(wait=True)
+        if self._wal_syncer is not None:
+            self._wal_syncer.close()
         self._writer.close()
         self._reader.close()
         self._lazy.close()
