@@ -176,8 +176,9 @@ async def _stream_and_settle(
     cancelled = False
 
     async def consume() -> None:
+        add = collector.add  # once per token: no attribute lookup each time
         async for chunk in host.client.stream_chat_completions(request):
-            collector.add(chunk)
+            add(chunk)
 
     stream = asyncio.ensure_future(consume())
     remove_listener = signal.on_cancel(stream.cancel) if signal is not None else None
