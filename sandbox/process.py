@@ -483,15 +483,11 @@ class ScriptWorker:
         while self._proc.returncode is None:
             await self._running.wait()
             while self._watchdog.running and self._proc.returncode is None:
-                # Sleep first: an activation shorter than one interval (most are) costs no
-                # /proc read; the watchdog counts the time before its first sample as CPU.
-                await asyncio.sleep(interval)
-                if not self._watchdog.running:
-                    break
                 breach = self._watchdog.sample(read_cpu_seconds(self.pid))
                 if breach is not None:
                     self._terminate(breach.kind, breach.detail)
                     return
+                await asyncio.sleep(interval)
 
     def _finish(self) -> None:
         if self._exited.is_set():
