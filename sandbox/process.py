@@ -49,8 +49,8 @@ from sandbox.spawn import WORKER_ARGV, WarmPool, WorkerProcess, read_frame, spaw
 from sandbox.watchdog import (
     ActivationWatchdog,
     BoundedTail,
+    ProcessCpu,
     classify_death,
-    read_cpu_seconds,
     read_rss_bytes,
 )
 from sandbox.worker_errors import LoadFailed, ScriptFailed, WorkerDied
@@ -157,6 +157,7 @@ class ScriptWorker:
         self._watchdog = ActivationWatchdog(
             cpu_limit=limits.cpu_seconds, wall_limit=limits.wall_seconds
         )
+        self._cpu = ProcessCpu(self.pid)
         self._log = ScriptLog(limits, on_log)
         self._stderr = BoundedTail(limits.stderr_tail_bytes)
         self._running = asyncio.Event()
@@ -346,7 +347,7 @@ class ScriptWorker:
 
     @property
     def cpu_seconds(self) -> float | None:
-        return read_cpu_seconds(self.pid)
+        return self._cpu.read()
 
     @property
     def rss_bytes(self) -> int | None:
@@ -483,7 +484,7 @@ class ScriptWorker:
         while self._proc.returncode is None:
             await self._running.wait()
             while self._watchdog.running and self._proc.returncode is None:
-                breach = self._watchdog.sample(read_cpu_seconds(self.pid))
+                breach = self._watchdog.sample(self._cpu.read())
                 if breach is not None:
                     self._terminate(breach.kind, breach.detail)
                     return
@@ -509,6 +510,7 @@ class ScriptWorker:
             if task is not asyncio.current_task():
                 task.cancel()
         self._log.report_drops()
+        self._cpu.close()
         self._exited.set()
         shutil.rmtree(self._spawned.workdir, ignore_errors=True)
         if self._on_exit is not None:

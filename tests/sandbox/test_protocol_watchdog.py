@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
 from sandbox.watchdog import (
     ActivationWatchdog,
     BoundedTail,
     LogThrottle,
+    ProcessCpu,
     classify_death,
     read_cpu_seconds,
     read_rss_bytes,
@@ -106,3 +110,30 @@ def test_proc_readers_on_self_and_on_a_missing_pid() -> None:
     assert cpu >= 0
     assert (read_rss_bytes(os.getpid()) or 0) > 1_000_000
     assert read_cpu_seconds(2**22 + 12345) is None
+
+
+def test_process_cpu_reads_again_and_again_then_none_once_the_process_is_gone() -> None:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nx = 0\nfor i in range(3_000_000): x += i\nsys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    cpu = ProcessCpu(child.pid)
+    try:
+        first = cpu.read()
+        assert first is not None
+        deadline = time.monotonic() + 10
+        while (cpu.read() or 0) <= first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (cpu.read() or 0) > first  # a fresh reading each time, not the first one cached
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+        assert cpu.read() is None  # reaped: the descriptor names that process, not its pid
+    finally:
+        cpu.close()
+    assert cpu.read() is None
+    assert ProcessCpu(2**22 + 12345).read() is None
