@@ -19,6 +19,7 @@ import os
 import select
 import selectors
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -50,6 +51,10 @@ from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 MEMORY_EXIT_CODE = 70
 #: How many failed invocation ids the worker remembers for ``after`` (chains are short-lived).
 _FAILED_IDS_KEPT = 256
+
+
+#: The longest a queued frame waits for the loop to be about to block (``send_soon``).
+HOLD_S = 0.002
 
 
 class _BlockAwareSelector(selectors.DefaultSelector):
@@ -112,6 +117,7 @@ class Worker:
         self._out = out_fd
         self._decoder = FrameDecoder()
         self._outbox: list[bytes] = []
+        self._queued_at = 0.0  # when the oldest frame in the outbox was queued
         self._backlog: list[dict[str, Any]] = []
         self._callbacks = CallbackRegistry()
         self._next_call = 0
@@ -143,9 +149,16 @@ class Worker:
         self._flush()
 
     def send_soon(self, message: dict[str, Any]) -> None:
-        """Queue a frame for the end of this loop iteration: an invocation's result then
-        shares one write with the status frame that follows it, waking the host once."""
-        self._outbox.append(self._frame(message))
+        """Queue a frame until the loop is about to wait, or it has been queued ``HOLD_S``
+        (``_before_select``): an invocation's result, the api call the script makes right
+        after it (a ``generate`` loop) and the status frame then go in one write, waking the
+        host once."""
+        self._queue(self._frame(message))
+
+    def _queue(self, frame: bytes) -> None:
+        if not self._outbox:
+            self._queued_at = time.monotonic()
+        self._outbox.append(frame)
 
     def _frame(self, message: dict[str, Any]) -> bytes:
         """The message's frame; one over the host's frame limit is refused here, as the
@@ -189,13 +202,14 @@ class Worker:
             self._dispatch(self._backlog.pop(0))
 
     def _before_select(self, blocking: bool) -> None:
-        """Once per loop iteration: send what ``send_soon`` queued and, if the loop is about
-        to block after being woken, the status frame that pauses the host's watchdog."""
+        """Once per loop iteration: if the loop is about to block, send what is queued and,
+        after being woken, the status frame that pauses the host's watchdog; if it is not,
+        send what is queued only once it has waited ``HOLD_S``."""
         if blocking and self._woken:
             self._woken = False
             busy = bool(self._tasks) or bool(self._calls)
-            self._outbox.append(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
-        if self._outbox:
+            self._queue(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
+        if self._outbox and (blocking or time.monotonic() - self._queued_at >= HOLD_S):
             self._flush()
 
     # --- host -> worker -------------------------------------------------------------------
@@ -450,9 +464,9 @@ class Worker:
         self._calls[call_id] = (future, what)
         # A cancelled await (its task was cancelled) no longer counts as pending work.
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
-        # Written at the end of this loop iteration, with the status frame that usually
-        # follows (the script awaits the call): the host wakes once for both.
-        self._outbox.append(frame)
+        # Queued like ``send_soon``: written with the status frame that usually follows (the
+        # script awaits the call), and with an invocation's result made just before it.
+        self._queue(frame)
         return PendingCall(future, what, self)
 
     def _call_sync(self, call_id: int, frame: bytes) -> Any:

@@ -1,4 +1,5 @@
-"""Host -> worker frames of one loop iteration go in one write, in order (``ScriptWorker._send``).
+"""Host -> worker frames of one loop iteration go in one write, in order (``ScriptWorker._send``),
+and the worker's queued frames go in one write once its loop is about to block.
 
 A generation's end sends its last delivery, its closing callback and its reply together; one
 write wakes the worker once instead of three times. The worker here is a real process; the
@@ -12,6 +13,7 @@ from typing import Any
 
 from test_worker_harness import FakeHost, running
 
+from sandbox.process import ScriptWorker, chained_invokes
 from sandbox.protocol import ApiCall
 
 SOURCE = """
@@ -80,3 +82,60 @@ async def test_a_reply_is_written_before_work_deferred_to_the_iterations_end() -
         assert await worker.invoke("ask") == "x"
         # The invoke's frame, then the reply: written before the deferred work ran.
         assert host.writes_when_deferred_ran == 2
+
+
+# -- worker -> host: a result and the call the script makes right after it -------------------
+
+LOOP_SOURCE = """
+notes = []
+def note():
+    notes.append('cb')
+async def loop():
+    for i in range(3):
+        await api.v1.echo(i)
+    return notes
+"""
+
+
+class CallbackThenReplyHost(FakeHost):
+    """Serves ``echo`` as ``generate`` ends a stream: a chained callback, then the reply (held
+    by the worker until the callback has run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worker: ScriptWorker | None = None
+        self.notes: list[asyncio.Future[Any]] = []
+
+    async def handle(self, call: ApiCall) -> Any:
+        if call.path == "v1.echo" and self.worker is not None:
+            with chained_invokes():
+                self.notes.append(asyncio.ensure_future(self.worker.invoke("note")))
+                await asyncio.sleep(0)
+        return await super().handle(call)
+
+
+def count_reads(worker: Any) -> list[bytes]:
+    """Record every chunk the host reads from the worker's stdout (still fed)."""
+    stdout = worker._proc.stdout
+    real = stdout.feed_data
+    reads: list[bytes] = []
+
+    def feed_data(data: bytes) -> None:
+        reads.append(bytes(data))
+        real(data)
+
+    stdout.feed_data = feed_data
+    return reads
+
+
+async def test_a_callbacks_result_and_the_next_call_share_one_write() -> None:
+    """The worker holds the result until the loop is about to block (``HOLD_S`` at most), so
+    the api call the script makes once its reply is in goes in the same write: the host wakes
+    once per round, not twice."""
+    host = CallbackThenReplyHost()
+    async with running(LOOP_SOURCE, host=host) as (worker, _):
+        host.worker = worker
+        reads = count_reads(worker)
+        assert await worker.invoke("loop") == ["cb", "cb", "cb"]
+    shared = [r for r in reads if b'"t":"invoke_result"' in r and b'"t":"api_call"' in r]
+    assert len(shared) == 2, reads  # rounds 1 and 2; after round 3 the script returns

@@ -1,4 +1,5 @@
-"""The worker's outbox: an invocation's result and the status behind it share one write."""
+"""The worker's outbox: an invocation's result, the call after it and the status behind them
+share one write."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from test_worker_harness import make_worker, one_read
 
 from sandbox.protocol import encode_frame
+from sandbox.worker import HOLD_S
 
 
 def test_result_waits_for_the_iteration_end_and_leaves_with_the_status() -> None:
@@ -23,11 +25,16 @@ def test_result_waits_for_the_iteration_end_and_leaves_with_the_status() -> None
     worker.loop.close()
 
 
-def test_a_non_blocking_iteration_flushes_without_a_status() -> None:
+def test_a_non_blocking_iteration_holds_the_result_until_it_has_waited_hold_s() -> None:
+    """The loop has more to run (the script's next call, usually): the result waits for it, but
+    never longer than ``HOLD_S``, and then goes without a status (the loop is not blocking)."""
     worker, host_w, host_r = make_worker()
     worker._globals = {"f": lambda: None}
     os.write(host_w, encode_frame({"t": "invoke", "id": 3, "target": "f", "args": []}))
     worker._on_readable()
+    worker._before_select(False)
+    assert one_read(host_r) == []  # held: the iteration after may add to the same write
+    worker._queued_at -= HOLD_S  # as if it had waited that long
     worker._before_select(False)
     assert one_read(host_r) == [{"t": "invoke_result", "id": 3, "ok": True, "value": None}]
     worker._before_select(True)  # the status still follows when the loop blocks
