@@ -159,3 +159,34 @@ async def test_a_cancelled_stream_ends_with_one_closing_call_and_no_extra_delive
     # Only the closing call says "cancelled"; no empty delivery just to carry it.
     assert all(call["finish"] is None for call in deltas)
     assert all(call["ids"] for call in deltas)
+
+
+async def test_the_reply_is_written_before_the_settle_commits(tmp_path: Path) -> None:
+    """The settle's commit is deferred to the end of a loop iteration so the script's result
+    goes first; the closing delivery, queued after the settle, once yielded the iteration that
+    ran the commit ahead of the reply."""
+    async with hosted(tmp_path, SimSettings(tokens_per_second=0)) as env:
+        script = await env.run(SOURCE)
+        worker = script.worker
+        assert worker is not None
+        events: list[str] = []
+        store = env.host.limits._store
+        commit = store._commit_deferred
+        stdin: Any = worker._proc.stdin
+        write = stdin.write
+
+        def committing() -> None:
+            events.append("commit")
+            commit()
+
+        def writing(data: bytes) -> None:
+            events.append("reply" if b'"t":"reply"' in data else "write")
+            write(data)
+
+        store._commit_deferred = committing  # type: ignore[method-assign]
+        stdin.write = writing
+        result, _ = await run_go(script, 20)
+        assert len(result["ids"]) == 20
+        assert "reply" in events, events
+        assert "commit" in events, events
+        assert events.index("reply") < events.index("commit"), events

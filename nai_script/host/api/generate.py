@@ -204,11 +204,14 @@ async def _stream_and_settle(
             remove_listener()
     streamed = collector.streamed_tokens or _count_text(host, params.model, collector)
     if cancelled:
-        await budget.fail(streamed)
         collector.mark_cancelled()
-    else:
-        await budget.succeed(streamed)
-    trailing = await collector.finish_delivery(final=True)
+    # The last deliveries are queued before the settle: the settle's commit waits for the end
+    # of a loop iteration, and the one ``finish_delivery`` yields for must not run it ahead
+    # of the reply.
+    try:
+        trailing = await collector.finish_delivery(final=True)
+    finally:
+        await (budget.fail(streamed) if cancelled else budget.succeed(streamed))
     if trailing is not None:
         ctx.script.track(trailing)
     return collector.result()
