@@ -10,11 +10,13 @@ process (its work then competes with the host's for one CPU). Limits use their d
 (``synchronous=FULL``) except an output bucket large enough for a batch; before each batch the
 user "interacts" and a fake clock passes the windows, so spent entries return as they would
 for a user (a real bucket holds a handful, not the thousands a long run would pile up).
-Ratios are the median of per-round ratios, each round's time over the baseline measured next
+The fixed cost of a generate (validation, tokenizing, the reserve and settle, the worker's
+round trip, the closing callback) is printed from 1-token streams, where it is nearly all of
+the time. Ratios are the median of per-round ratios, each round's time over the baseline measured next
 to it: on a shared VM a slow stretch then slows both sides of a ratio alike (a ratio of two
 medians taken from different rounds swung by +-0.05 between runs).
 
-Run: /tmp/venv/bin/python bench/bench_host.py [--rounds 15]
+Run: python bench/bench_host.py [--rounds 15]
 """
 
 from __future__ import annotations
@@ -103,13 +105,15 @@ async def measure(in_process: bool, rounds: int) -> None:
                     await direct_batch(client, BATCH)
                     await ours(BATCH, True)
                     await ours(BATCH, False)
-                base, cb, plain, base1, single = [], [], [], [], []
+                base, cb, plain, base1, single, tiny_base, tiny = [], [], [], [], [], [], []
                 for _ in range(rounds):  # interleaved, so drift hits every path alike
                     base.append(await direct_batch(client, BATCH) / BATCH)
                     cb.append(await ours(BATCH, True) / BATCH)
                     plain.append(await ours(BATCH, False) / BATCH)
                     base1.append(await direct_batch(client, 1))
                     single.append(await ours(1, True))
+                    tiny_base.append(await direct_batch(client, BATCH, 1) / BATCH)
+                    tiny.append(await ours(BATCH, True, 1) / BATCH)
                 b, o, p = (statistics.median(x) for x in (base, cb, plain))
                 s1 = statistics.median(single)
                 where = "this process" if in_process else "a child process"
@@ -128,6 +132,13 @@ async def measure(in_process: bool, rounds: int) -> None:
                     f"  host-invoked single generate     : {s1 * 1000:7.2f} ms"
                     f"   ratio {paired(single, base1):.2f}x"
                     "  (adds the bench's own invoke round trip)"
+                )
+                extra = [t - b for t, b in zip(tiny, tiny_base, strict=True)]
+                print(
+                    "  fixed cost per generate (1-token streams, with callback):"
+                    f" direct {statistics.median(tiny_base) * 1000:.2f} ms,"
+                    f" script {statistics.median(tiny) * 1000:.2f} ms,"
+                    f" +{statistics.median(extra) * 1000:.2f} ms"
                 )
                 await delivery_rate(client, worker)
 

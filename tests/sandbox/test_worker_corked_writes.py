@@ -28,18 +28,22 @@ def all_seen():
 """
 
 
-def count_writes(worker: Any) -> list[bytes]:
-    """Record every write on the worker's stdin (still performed)."""
-    stdin = worker._proc.stdin
-    real = stdin.write
-    writes: list[bytes] = []
+def recorded(obj: Any, method: str) -> list[bytes]:
+    """Record the bytes of every call of ``obj.method`` (still made)."""
+    real = getattr(obj, method)
+    seen: list[bytes] = []
 
-    def write(data: bytes) -> None:
-        writes.append(bytes(data))
+    def record(data: bytes) -> None:
+        seen.append(bytes(data))
         real(data)
 
-    stdin.write = write
-    return writes
+    setattr(obj, method, record)
+    return seen
+
+
+def count_writes(worker: Any) -> list[bytes]:
+    """Every write on the worker's stdin."""
+    return recorded(worker._proc.stdin, "write")
 
 
 async def test_frames_sent_in_one_iteration_share_one_write_and_keep_their_order() -> None:
@@ -115,17 +119,8 @@ class CallbackThenReplyHost(FakeHost):
 
 
 def count_reads(worker: Any) -> list[bytes]:
-    """Record every chunk the host reads from the worker's stdout (still fed)."""
-    stdout = worker._proc.stdout
-    real = stdout.feed_data
-    reads: list[bytes] = []
-
-    def feed_data(data: bytes) -> None:
-        reads.append(bytes(data))
-        real(data)
-
-    stdout.feed_data = feed_data
-    return reads
+    """Every chunk the host reads from the worker's stdout."""
+    return recorded(worker._proc.stdout, "feed_data")
 
 
 async def test_a_callbacks_result_and_the_next_call_share_one_write() -> None:
