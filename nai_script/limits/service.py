@@ -55,6 +55,10 @@ class LimitsConfig(BaseModel):
     busy_timeout_ms: int = Field(default=5000, ge=0)
 
 
+#: How often a script's settles also forget its returned entries (seconds of the limits clock).
+HOUSEKEEPING_S = 60.0
+
+
 class Limits:
     """The host's one object for budgets, waits, the prefix cache and diagnostics."""
 
@@ -73,8 +77,9 @@ class Limits:
         self._recent: dict[str, deque[GenerationRecord]] = {}
         self._changed = asyncio.Event()
         self._made_rules: dict[tuple[BucketKind, int | None], BucketRule] = {}
-        # For housekeeping, which needs only the windows.
+        # For housekeeping, which needs only the windows; when each script last had it.
         self._rules = (self.rule(BucketKind.OUTPUT), self.rule(BucketKind.INPUT))
+        self._housekept: dict[str, float] = {}
 
     async def close(self) -> None:
         self._store.close()
@@ -256,7 +261,9 @@ class Limits:
     ) -> None:
         """Settle (and cache a succeeded prompt's blocks) now in memory, in the file at the end
         of this loop iteration (after the caller's answer went out; ``LimitsStore.settle_soon``),
-        with the script's housekeeping (its returned entries are forgotten).
+        with the script's housekeeping (its returned entries are forgotten) once per
+        ``HOUSEKEEPING_S``: none returns sooner than a window after its spend, and a settle
+        with nothing else to write is then one statement.
 
         Every later write commits it first, so the next reserve sees it; reads here see it at
         once. A crash before the commit leaves the entries in flight, charged in full on
@@ -269,7 +276,10 @@ class Limits:
             if change.touched or change.evicted:
                 cache = (script_id, change.touched, change.evicted)
         if settlements or cache is not None:
-            forget = ForgetReturned(script_id, self._rules, now)
+            forget = None
+            if now - self._housekept.get(script_id, -HOUSEKEEPING_S) >= HOUSEKEEPING_S:
+                self._housekept[script_id] = now
+                forget = ForgetReturned(script_id, self._rules, now)
             self._store.settle_soon(settlements, cache, defer=True, forget=forget)
         self._notify()
 

@@ -142,9 +142,8 @@ def settle_tx(settlements: Sequence[tuple[int, int]]) -> Callable[[sqlite3.Conne
     """Charge the used amounts in the same entries; a zero charge removes the entry."""
 
     def body(conn: sqlite3.Connection) -> None:
-        for entry_id, used in settlements:
-            if not _settle_entry(conn, entry_id, used):
-                raise StaleReservation(f"held entry {entry_id} is no longer in flight")
+        if stale := settle_entries(conn, settlements):
+            raise StaleReservation(f"held entries {stale} are no longer in flight")
 
     return lambda conn: immediate(conn, body)
 
@@ -170,15 +169,15 @@ def settle_and_cache_tx(
     """
 
     def body(conn: sqlite3.Connection) -> list[int]:
-        stale = [
-            entry_id for entry_id, used in settlements if not _settle_entry(conn, entry_id, used)
-        ]
+        stale = settle_entries(conn, settlements)
         if cache is not None:
             _write_cache(conn, *cache)
         if forget is not None:
             delete_returned(conn, *forget)
         return stale
 
+    if cache is None and forget is None and len({used == 0 for _, used in settlements}) <= 1:
+        return body  # one write statement (or none): a transaction of its own, lock first
     return lambda conn: immediate(conn, body)
 
 
@@ -219,16 +218,29 @@ def cache_tx(
     return lambda conn: immediate(conn, lambda c: _write_cache(c, script_id, touched, evicted))
 
 
-def _settle_entry(conn: sqlite3.Connection, entry_id: int, used: int) -> bool:
-    """Charge ``used`` in an in-flight entry (0 removes it); False if it is not in flight."""
-    if used == 0:
-        cursor = conn.execute("DELETE FROM held_entries WHERE id = ? AND settled = 0", (entry_id,))
-    else:
-        cursor = conn.execute(
-            "UPDATE held_entries SET amount = ?, settled = 1 WHERE id = ? AND settled = 0",
-            (used, entry_id),
+def settle_entries(conn: sqlite3.Connection, settlements: Sequence[tuple[int, int]]) -> list[int]:
+    """Charge ``used`` in each in-flight entry, a zero charge removing it: one statement for the
+    charged entries and one for the removed ones. The ids that were not in flight, in order."""
+    done: set[int] = set()
+    charged = [(entry_id, used) for entry_id, used in settlements if used != 0]
+    removed = [entry_id for entry_id, used in settlements if used == 0]
+    if charged:
+        cases = " ".join("WHEN ? THEN ?" for _ in charged)
+        marks = ", ".join("?" for _ in charged)
+        rows = conn.execute(
+            f"UPDATE held_entries SET amount = CASE id {cases} END, settled = 1"
+            f" WHERE settled = 0 AND id IN ({marks}) RETURNING id",
+            [v for pair in charged for v in pair] + [entry_id for entry_id, _ in charged],
         )
-    return cursor.rowcount == 1
+        done.update(row[0] for row in rows)
+    if removed:
+        marks = ", ".join("?" for _ in removed)
+        rows = conn.execute(
+            f"DELETE FROM held_entries WHERE settled = 0 AND id IN ({marks}) RETURNING id",
+            removed,
+        )
+        done.update(row[0] for row in rows)
+    return [entry_id for entry_id, _ in settlements if entry_id not in done]
 
 
 def _write_cache(

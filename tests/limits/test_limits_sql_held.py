@@ -10,7 +10,7 @@ import pytest
 
 from nai_script.limits import buckets
 from nai_script.limits.buckets import BucketKind, BucketRule
-from nai_script.limits.sql import ForgetReturned, held_amounts
+from nai_script.limits.sql import ForgetReturned, held_amounts, settle_entries
 from nai_script.limits.store import LimitsStore, Refusal
 
 RULES = [
@@ -169,5 +169,44 @@ def test_reserve_tries_again_when_the_refusal_read_finds_room(tmp_path: Path) ->
         (entry,) = LimitsStore.reserve_tx("s", 2.0, [(output, 10)])(raced)
         assert [(e.id, e.amount) for e in store.read_state("s")[0]] == [(entry, 10)]
         raced.close()
+    finally:
+        store.close()
+
+
+def test_settle_entries_charges_removes_and_names_the_stale_ones(tmp_path: Path) -> None:
+    store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
+    try:
+        conn = store._writer
+        ids = [LimitsStore.reserve_tx("s", 1.0, [(RULES[0], 10)])(conn)[0] for _ in range(3)]
+        a, b, c = (entry for entry in ids if entry is not None)
+        assert settle_entries(conn, [(a, 4)]) == []
+        # a is settled already: stale; b charged, c removed, 999 never existed.
+        assert settle_entries(conn, [(b, 7), (a, 1), (c, 0), (999, 0)]) == [a, 999]
+        rows = {e.id: (e.amount, e.settled) for e in store.read_state("s")[0]}
+        assert rows == {a: (4, True), b: (7, True)}
+    finally:
+        store.close()
+
+
+def test_a_settle_with_one_statement_runs_alone_and_fails_busy_before_writing(
+    tmp_path: Path,
+) -> None:
+    """No cache write and no housekeeping: one autocommit statement, which takes the write lock
+    first, so a busy lock leaves nothing half written (what the inline path relies on)."""
+    store = LimitsStore(tmp_path / "l.db", synchronous="NORMAL")
+    try:
+        (entry,) = LimitsStore.reserve_tx("s", 1.0, [(RULES[0], 10)])(store._writer)
+        assert entry is not None
+        tx = LimitsStore.settle_and_cache_tx([(entry, 3)], None)
+        store._writer.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                tx(store._inline)
+        finally:
+            store._writer.execute("COMMIT")
+        assert [(e.amount, e.settled) for e in store.read_state("s")[0]] == [(10, False)]
+        assert tx(store._inline) == []
+        assert not store._inline.in_transaction
+        assert [(e.amount, e.settled) for e in store.read_state("s")[0]] == [(3, True)]
     finally:
         store.close()
