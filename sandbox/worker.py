@@ -150,9 +150,9 @@ class Worker:
 
     def send_soon(self, message: dict[str, Any]) -> None:
         """Queue a frame until the loop is about to wait, or it has been queued ``HOLD_S``
-        (``_before_select``): an invocation's result, the api call the script makes right
-        after it (a ``generate`` loop) and the status frame then go in one write, waking the
-        host once."""
+        (``_before_select``), or something is written at once: an invocation's result and
+        the api call the script makes right after it (a ``generate`` loop), or the status
+        frame, then go in one write, waking the host once."""
         self._queue(self._frame(message))
 
     def _queue(self, frame: bytes) -> None:
@@ -464,9 +464,9 @@ class Worker:
         self._calls[call_id] = (future, what)
         # A cancelled await (its task was cancelled) no longer counts as pending work.
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
-        # Queued like ``send_soon``: written with the status frame that usually follows (the
-        # script awaits the call), and with an invocation's result made just before it.
-        self._queue(frame)
+        # Written at once, with whatever is held (an invocation's result made just before):
+        # the script may compute for a while before it awaits, and the call must not wait.
+        self._send_frame(frame)
         return PendingCall(future, what, self)
 
     def _call_sync(self, call_id: int, frame: bytes) -> Any:

@@ -9,6 +9,7 @@ pipe's writer is wrapped only to count the writes.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from test_worker_harness import FakeHost, running
@@ -124,9 +125,9 @@ def count_reads(worker: Any) -> list[bytes]:
 
 
 async def test_a_callbacks_result_and_the_next_call_share_one_write() -> None:
-    """The worker holds the result until the loop is about to block (``HOLD_S`` at most), so
-    the api call the script makes once its reply is in goes in the same write: the host wakes
-    once per round, not twice."""
+    """The worker holds the result until the loop is about to block (``HOLD_S`` at most) or
+    it writes something at once, so the api call the script makes once its reply is in goes in
+    the same write: the host wakes once per round for both, not twice."""
     host = CallbackThenReplyHost()
     async with running(LOOP_SOURCE, host=host) as (worker, _):
         host.worker = worker
@@ -134,3 +135,39 @@ async def test_a_callbacks_result_and_the_next_call_share_one_write() -> None:
         assert await worker.invoke("loop") == ["cb", "cb", "cb"]
     shared = [r for r in reads if b'"t":"invoke_result"' in r and b'"t":"api_call"' in r]
     assert len(shared) == 2, reads  # rounds 1 and 2; after round 3 the script returns
+
+
+COMPUTE_SOURCE = """
+async def start_then_compute():
+    pending = api.v1.sleep(0)  # a call the script awaits only after computing
+    total = 0
+    for i in range(1000000):
+        total += i
+    await pending
+    return total
+"""
+
+
+class ArrivalHost(FakeHost):
+    """Notes when each api call reached the host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: list[float] = []
+
+    async def handle(self, call: ApiCall) -> Any:
+        self.arrived.append(time.perf_counter())
+        return await super().handle(call)
+
+
+async def test_an_api_call_is_written_before_the_script_computes_on() -> None:
+    """A call is never held for the end of the loop iteration: the host has it while the
+    script still computes, long before the invocation returns."""
+    host = ArrivalHost()
+    async with running(COMPUTE_SOURCE, host=host) as (worker, _):
+        started = time.perf_counter()
+        assert await worker.invoke("start_then_compute") == sum(range(1000000))
+        ended = time.perf_counter()
+    (arrived,) = host.arrived
+    assert ended - started > 0.02  # the computing took a while
+    assert arrived - started < (ended - started) / 2, (arrived - started, ended - started)
