@@ -176,7 +176,8 @@ def settle_and_cache_tx(
             delete_returned(conn, *forget)
         return stale
 
-    if cache is None and forget is None and len({used == 0 for _, used in settlements}) <= 1:
+    charges_and_removals = {used == 0 for _, used in settlements}  # a statement for each
+    if cache is None and forget is None and len(charges_and_removals) <= 1:
         return body  # one write statement (or none): a transaction of its own, lock first
     return lambda conn: immediate(conn, body)
 
@@ -302,15 +303,18 @@ _RETURNED = (
 )
 
 
-def _held_cte(buckets: int) -> str:
-    """``req`` (one row per bucket asked for: bucket, needed, capacity, window) and ``held``
-    (bucket, the tokens it still holds now)."""
+def _req_cte(buckets: int) -> str:
+    """``req``: one row per bucket asked for (bucket, needed, capacity, window)."""
     rows = ", ".join(f"(:bucket{i}, :needed{i}, :capacity{i}, :window{i})" for i in range(buckets))
+    return f"WITH req (bucket, needed, capacity, window) AS (VALUES {rows})"
+
+
+def _held_cte(buckets: int) -> str:
+    """``req``, and ``held``: each asked-for bucket and the tokens it still holds now."""
     return (
-        f"WITH req (bucket, needed, capacity, window) AS (VALUES {rows}),"
-        " held (bucket, amount) AS (SELECT bucket, (SELECT COALESCE(SUM(amount), 0)"
-        " FROM held_entries WHERE script_id = :script AND held_entries.bucket = req.bucket"
-        f" AND NOT ({_RETURNED})) FROM req)"
+        f"{_req_cte(buckets)}, held (bucket, amount) AS (SELECT bucket,"
+        " (SELECT COALESCE(SUM(amount), 0) FROM held_entries WHERE script_id = :script"
+        f" AND held_entries.bucket = req.bucket AND NOT ({_RETURNED})) FROM req)"
     )
 
 
@@ -329,7 +333,7 @@ def delete_returned(
     """Housekeeping: forget the script's entries that have returned for good."""
     params = _bucket_params(script_id, [(rule, 0) for rule in rules], now)
     conn.execute(
-        f"{_held_cte(len(rules))} DELETE FROM held_entries WHERE script_id = :script AND"
+        f"{_req_cte(len(rules))} DELETE FROM held_entries WHERE script_id = :script AND"
         " EXISTS (SELECT 1 FROM req WHERE req.bucket = held_entries.bucket"
         f" AND {_RETURNED})",
         params,

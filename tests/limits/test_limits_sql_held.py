@@ -205,8 +205,11 @@ def test_a_settle_with_one_statement_runs_alone_and_fails_busy_before_writing(
         finally:
             store._writer.execute("COMMIT")
         assert [(e.amount, e.settled) for e in store.read_state("s")[0]] == [(10, False)]
+        statements: list[str] = []
+        store._inline.set_trace_callback(statements.append)
         assert tx(store._inline) == []
-        assert not store._inline.in_transaction
+        store._inline.set_trace_callback(None)
+        assert [sql.split()[0] for sql in statements] == ["UPDATE"]  # no BEGIN, no COMMIT
         assert [(e.amount, e.settled) for e in store.read_state("s")[0]] == [(3, True)]
     finally:
         store.close()
