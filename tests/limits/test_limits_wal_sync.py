@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,3 +132,43 @@ def test_a_failed_fsync_is_logged_and_the_next_ask_still_served(
     finally:
         syncer.close()
     assert "Input/output error" in caplog.text
+
+
+def test_asks_made_within_the_gather_window_share_one_fsync(tmp_path: Path, fsyncs: Fsyncs) -> None:
+    wal = tmp_path / "l.db-wal"
+    wal.write_bytes(b"frames")
+    syncer = WalSyncer(wal, gather_s=0.3)
+    try:
+        for _ in range(20):  # a burst of reserves, well inside the window
+            syncer.request()
+        wait_for(lambda: fsyncs.count() == 1)
+        time.sleep(0.4)  # a second fsync would have come by now
+        assert fsyncs.count() == 1
+        syncer.request()  # after it: a fsync of its own
+        wait_for(lambda: fsyncs.count() == 2)
+    finally:
+        syncer.close()
+
+
+def test_an_ask_waits_for_the_window_before_it_fsyncs(tmp_path: Path, fsyncs: Fsyncs) -> None:
+    wal = tmp_path / "l.db-wal"
+    wal.write_bytes(b"frames")
+    syncer = WalSyncer(wal, gather_s=0.3)
+    try:
+        asked = time.monotonic()
+        syncer.request()
+        wait_for(lambda: fsyncs.count() == 1)
+        assert time.monotonic() - asked >= 0.29
+    finally:
+        syncer.close()
+
+
+def test_close_cuts_the_gather_short_and_still_fsyncs(tmp_path: Path, fsyncs: Fsyncs) -> None:
+    wal = tmp_path / "l.db-wal"
+    wal.write_bytes(b"frames")
+    syncer = WalSyncer(wal, gather_s=60)
+    syncer.request()
+    started = time.monotonic()
+    syncer.close()
+    assert time.monotonic() - started < 5
+    assert fsyncs.count() == 1
