@@ -69,9 +69,12 @@ class WalSyncer:
                 os.close(fd)
 
     def _read_ready(self) -> bytes:
-        """The asks already on the pipe, without waiting for more."""
+        """The asks already on the pipe, without waiting for more (``poll``, not ``select``,
+        whose descriptors must be below 1024: a host with many workers has more)."""
+        poller = select.poll()
+        poller.register(self._wake_read, select.POLLIN)
         asks = b""
-        while select.select([self._wake_read], [], [], 0)[0]:
+        while poller.poll(0):
             chunk = os.read(self._wake_read, 4096)
             asks += chunk
             if not chunk:

@@ -172,3 +172,29 @@ def test_close_cuts_the_gather_short_and_still_fsyncs(tmp_path: Path, fsyncs: Fs
     syncer.close()
     assert time.monotonic() - started < 5
     assert fsyncs.count() == 1
+
+
+def test_pipe_descriptors_above_1024_work(tmp_path: Path, fsyncs: Fsyncs) -> None:
+    """A host with many workers holds more than 1024 descriptors; ``select`` cannot wait on
+    those, so the syncer must not use it."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"cannot open 1200 descriptors (hard limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        wal = tmp_path / "l.db-wal"
+        wal.write_bytes(b"frames")
+        syncer = WalSyncer(wal, gather_s=0.01)
+        try:
+            syncer.request()
+            wait_for(lambda: fsyncs.count() == 1)
+            syncer.request()
+            wait_for(lambda: fsyncs.count() == 2)
+        finally:
+            syncer.close()
+    finally:
+        for fd in padding:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
