@@ -188,14 +188,20 @@ class ExitReason(BaseModel):
         return f"script {self.script_name!r} stopped ({self.kind}): {self.detail}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CallbackHandle:
-    """A script function the worker handed over; ``await worker.invoke(handle, ...)`` calls it."""
+    """A script function the worker handed over; ``await worker.invoke(handle, ...)`` calls it.
+
+    Its repr is what a script may see of it in an error message (``got {'a': <function>}``):
+    never the worker's internal id."""
 
     id: int
 
+    def __repr__(self) -> str:
+        return "<function>"
 
-@dataclass(frozen=True, eq=False)
+
+@dataclass(frozen=True, eq=False, repr=False)
 class RemoteObject:
     """A host object to hand to the script as a proxy (e.g. a window handle).
 
@@ -208,6 +214,10 @@ class RemoteObject:
     methods: dict[str, Literal["sync", "async"]] = field(default_factory=dict)
     awaitables: tuple[str, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """What an error message shows a script: never the host's class or memory address."""
+        return "<api object>"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,24 @@ from nai_script.tokenizers import TokenizerRegistry
 
 REGISTRY = TokenizerRegistry(backend="sim")
 CHAT = "[{'role': 'user', 'content': 'Hello there'}]"
+#: Logs ``label kind message`` for a call that raises (or ``label -> value``); the kind
+#: (``ValueError``, ``ApiError``...) is read off the repr.
+TRY = (
+    "def t(label, f):\n"
+    "    try:\n"
+    "        api.v1.log(label, '->', f())\n"
+    "    except ValueError as e:\n"
+    "        api.v1.log(label, 'ValueError', str(e))\n"
+    "    except Exception as e:\n"
+    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
+    "async def ta(label, f):\n"
+    "    try:\n"
+    "        api.v1.log(label, '->', await f())\n"
+    "    except ValueError as e:\n"
+    "        api.v1.log(label, 'ValueError', str(e))\n"
+    "    except Exception as e:\n"
+    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
+)
 
 
 @dataclass

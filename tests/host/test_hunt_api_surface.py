@@ -6,28 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from host_helpers import hosted
+from host_helpers import TRY, hosted
 
 from nai_script.host.storage import STORAGE_CAP_BYTES
-
-#: Logs ``label kind message`` for a call that raises (or ``label -> value``); scripts have no
-#: ``ApiError`` name to catch, so its kind is read off the repr.
-TRY = (
-    "def t(label, f):\n"
-    "    try:\n"
-    "        api.v1.log(label, '->', f())\n"
-    "    except ValueError as e:\n"
-    "        api.v1.log(label, 'ValueError', str(e))\n"
-    "    except Exception as e:\n"
-    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
-    "async def ta(label, f):\n"
-    "    try:\n"
-    "        api.v1.log(label, '->', await f())\n"
-    "    except ValueError as e:\n"
-    "        api.v1.log(label, 'ValueError', str(e))\n"
-    "    except Exception as e:\n"
-    "        api.v1.log(label, repr(e).split('(')[0], str(e))\n"
-)
 
 
 async def test_rollover_helper_takes_keyword_options_and_checks_them(tmp_path: Path) -> None:
