@@ -40,7 +40,23 @@ class CallContext:
 
     @property
     def name(self) -> str:
-        return f"api.{self.call.path}" if self.call.path else f"<object>.{self.call.method}"
+        return f"api.{self.call.path}" if self.call.path else self.label
+
+    @property
+    def label(self) -> str:
+        """The call as error messages name it: ``document.append``, ``rolloverHelper.add``."""
+        if self.call.path:
+            return self.call.path.removeprefix("v1.")
+        target = self.call.remote.target if self.call.remote is not None else None
+        return f"{getattr(target, 'label', 'object')}.{self.call.method}"
+
+    def named(self, message: str) -> str:
+        """``message`` starting with the call's name, as docs/api.md promises every usage
+        error does: ``text: must be a string`` -> ``document.append text: must be a string``."""
+        if message.startswith((self.label, self.name)):
+            return message
+        head = message.split(" ", 1)[0]
+        return f"{self.label}{' ' if head.endswith(':') else ': '}{message}"
 
     def bind(self, *params: tuple[str, Any]) -> dict[str, Any]:
         """Positional then keyword arguments onto ``params`` (``(name, default|REQUIRED)``)."""
@@ -85,7 +101,10 @@ class HostObject:
 
     A subclass lists its methods in ``methods`` (``name -> "sync"|"async"``) and implements each
     as ``async def <name>(ctx)``; ``RemoteObject.target`` points back at the instance.
+    ``label`` names the object in error messages (``rolloverHelper.remove n: ...``).
     """
+
+    label = "object"
 
     async def call_method(self, ctx: CallContext, method: str) -> Any:
         handler = getattr(self, f"api_{method}", None)

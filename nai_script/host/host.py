@@ -34,7 +34,7 @@ from nai_script.host.api import (
     ui,
 )
 from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
-from nai_script.host.dispatch import CallContext, HostObject, Route, routes_from
+from nai_script.host.dispatch import ApiUsageError, CallContext, HostObject, Route, routes_from
 from nai_script.host.errors import LoadError
 from nai_script.host.folder import decode_script
 from nai_script.host.history_storage import history_storage
@@ -305,15 +305,20 @@ class ScriptHost:
 
     async def handle_call(self, script: LoadedScript, call: ApiCall) -> Any:
         ctx = CallContext(self, script, call)
-        if call.remote is not None:
-            target = call.remote.target
-            if not isinstance(target, HostObject):
-                raise ValueError("this object has no methods")
-            return await target.call_method(ctx, call.method)
-        route = ROUTES.get(call.path)
-        if route is None:
-            raise ValueError(f"api.{call.path} is not implemented")
-        return await route(ctx)
+        try:
+            if call.remote is not None:
+                target = call.remote.target
+                if not isinstance(target, HostObject):
+                    raise ValueError("this object has no methods")
+                return await target.call_method(ctx, call.method)
+            route = ROUTES.get(call.path)
+            if route is None:
+                raise ValueError(f"api.{call.path} is not implemented")
+            return await route(ctx)
+        except ApiUsageError as error:
+            # One place keeps the promise that a usage error names the call, whichever helper
+            # (a validator shared by several calls, the editor's models) raised it.
+            raise ApiUsageError(ctx.named(str(error))) from None
 
     def emit_log(self, script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
         """Record the line and hand it to ``on_log``. The sink is the host's output: if it

@@ -114,10 +114,8 @@ async def test_bad_model_argument_names_the_call(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         await env.run(source)
         wrong_type, unknown = env.lines()
-        assert wrong_type == (
-            "api.v1.script.getAllowedInput model: must be a model id string, got 5"
-        )
-        assert unknown.startswith("api.v1.script.getAllowedInput: ")
+        assert wrong_type == ("script.getAllowedInput model: must be a model id string, got 5")
+        assert unknown.startswith("script.getAllowedInput model: unknown model")
         assert "no-such-model" in unknown
 
 

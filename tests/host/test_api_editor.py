@@ -113,10 +113,11 @@ async def test_bad_document_arguments_name_the_field(tmp_path: Path) -> None:
     async with ran_with_all_edits(tmp_path, body) as (env, _):
         lines = env.lines()
         assert "no section 'nope'" in lines[0]
-        assert lines[1] == "texts: must not be empty"
-        assert lines[2] == "text: must be a string, got int"
-        assert lines[3] == "selection.from.sectionId: no section 'zz'"
-        assert lines[4].startswith("selection.from.sectionId:")
+        assert lines[0].startswith("api.v1.document.updateParagraph: ")
+        assert lines[1] == "document.appendParagraphs texts: must not be empty"
+        assert lines[2] == "document.appendParagraph text: must be a string, got int"
+        assert lines[3] == "document.textFromSelection selection.from.sectionId: no section 'zz'"
+        assert lines[4].startswith("document.textFromSelection selection.from.sectionId:")
 
 
 async def test_history_undo_redo_jump_and_node_state(tmp_path: Path) -> None:
@@ -159,8 +160,8 @@ async def test_settings_namespaces(tmp_path: Path) -> None:
         lines = env.lines()
         assert lines[0] == "mem note sys pre My Story"
         assert lines[1] == "0.5 6"
-        assert lines[2].startswith("params.temperature:")
-        assert lines[3] == "params.bogus: not a generation parameter"
+        assert lines[2].startswith("generationParameters.update params.temperature:")
+        assert lines[3] == "generationParameters.update params.bogus: not a generation parameter"
         assert lines[4] == "True"
         settings = await editor.settings()
         assert (settings.memory, settings.title, settings.params.temperature) == (
@@ -196,7 +197,7 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         "             lambda: api.v1.lorebook.updateCategory('nope', {}),\n"
         "             lambda: api.v1.lorebook.updateCategory(cid, 'x')):\n"
         "    try:\n        await call()\n"
-        "    except ValueError as e:\n        api.v1.log(str(e)[:30])\n"
+        "    except ValueError as e:\n        api.v1.log(str(e).split(' ', 1)[0], str(e).split(' ', 1)[1][:30])\n"
         "await api.v1.lorebook.removeEntry(eid)\n"
         "await api.v1.lorebook.removeCategory(cid)\n"
         "api.v1.log(len(await api.v1.lorebook.entries()), len(await api.v1.lorebook.categories()))\n"
@@ -205,11 +206,11 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         lines = env.lines()
         assert lines[0] == "Ada is a knight. True 1", env.lines(level="error")
         assert lines[1] == "False"
-        assert lines[2].startswith("entry.keys:")
-        assert lines[3].startswith("entryId: no lorebook entry")
-        assert lines[4].startswith("entry.bogus:")
-        assert lines[5].startswith("categoryId: no lorebook categ")
-        assert lines[6].startswith("category: must be an object")
+        assert lines[2].startswith("lorebook.createEntry entry.keys:")
+        assert lines[3].startswith("lorebook.updateEntry entryId: no lorebook entry")
+        assert lines[4].startswith("lorebook.createEntry entry.bogus:")
+        assert lines[5].startswith("lorebook.updateCategory categoryId: no lorebook categ")
+        assert lines[6].startswith("lorebook.updateCategory category: must be an object")
         assert lines[7] == "0 0"
 
 
@@ -223,13 +224,13 @@ async def test_build_context_and_generate_with_story(tmp_path: Path) -> None:
         " {'model': 'glm-4-6', 'max_tokens': 4})\n"
         "api.v1.log(len(r.choices[0].token_ids))\n"
         "try:\n    await api.v1.buildContext({'contextLimitReduction': -1})\n"
-        "except ValueError as e:\n    api.v1.log(str(e)[:32])\n"
+        "except ValueError as e:\n    api.v1.log(str(e)[:45])\n"
     )
     async with ran_with_all_edits(tmp_path, body) as (env, _):
         assert env.lines() == [
             '["system", "user"] MEMORY Once upon a time.',
             "4",
-            "options.contextLimitReduction: I",
+            "buildContext options.contextLimitReduction: I",
         ], env.lines(level="error")
 
 

@@ -52,15 +52,18 @@ async def test_prompt_cached_after_success(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ("{'max_tokens': 5}", "params.model: Field required"),
+        ("{'max_tokens': 5}", "generate params.model: Field required"),
         (
             "{'model': 'glm-4-6', 'max_tokens': 5000}",
-            "params.max_tokens: must be between 1 and 2048",
+            "generate params.max_tokens: must be between 1 and 2048",
         ),
-        ("{'model': 'glm-4-6', 'max_tokens': 0}", "params.max_tokens: must be between 1 and 2048"),
-        ("{'model': 'glm-4-6', 'top_p': 2}", "params.top_p:"),
-        ("{'model': 'glm-4-6', 'bogus': 1}", "params.bogus:"),
-        ("{'model': 'no-such-model'}", "params.model: unknown model 'no-such-model'"),
+        (
+            "{'model': 'glm-4-6', 'max_tokens': 0}",
+            "generate params.max_tokens: must be between 1 and 2048",
+        ),
+        ("{'model': 'glm-4-6', 'top_p': 2}", "generate params.top_p:"),
+        ("{'model': 'glm-4-6', 'bogus': 1}", "generate params.bogus:"),
+        ("{'model': 'no-such-model'}", "generate params.model: unknown model 'no-such-model'"),
     ],
 )
 async def test_bad_params_name_the_field(tmp_path: Path, params: str, message: str) -> None:
@@ -80,7 +83,7 @@ async def test_bad_messages_name_the_index(tmp_path: Path) -> None:
     )
     async with hosted(tmp_path) as env:
         await env.run(source)
-        assert env.lines()[0].startswith("messages[1].role:")
+        assert env.lines()[0].startswith("generate messages[1].role:")
 
 
 async def test_second_concurrent_generation_fails_at_once_and_costs_nothing(

@@ -24,7 +24,7 @@ async def test_create_refuses_an_existing_id(tmp_path: Path, kind: str) -> None:
     )
     async with ran_with_all_edits(tmp_path, body) as (env, _):
         assert env.lines() == [
-            f"{field}.id: lorebook {field} 'x1' already exists (use update{kind})",
+            f"lorebook.create{kind} {field}.id: lorebook {field} 'x1' already exists (use update{kind})",
             "x1 1",
         ], env.lines(level="error")
 

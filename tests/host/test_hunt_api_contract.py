@@ -27,3 +27,32 @@ async def test_a_function_or_api_object_in_a_bad_argument_reads_as_such(tmp_path
             "both ValueError random.int min: must be an integer, got "
             "{'f': <function>, 'h': <api object>}",
         ]
+
+
+async def test_every_usage_error_starts_with_the_call_it_is_about(tmp_path: Path) -> None:
+    """docs/api.md: a bad argument is a ``ValueError`` naming the call and the argument. Shared
+    validators named only the argument (``params.model: Field required`` from ``generate``,
+    ``hooks: unknown hook``, ``permissions: unknown permission``), and the budget calls named
+    half the call (``getTimeUntilAllowedOutput: ...`` for ``script.getTimeUntilAllowedOutput``)."""
+    source = TRY + (
+        "h = api.v1.createRolloverHelper({'maxTokens': 5, 'model': 'glm-4-6'})\n"
+        "await ta('a', lambda: api.v1.generate([{'role': 'user', 'content': 'x'}], {}))\n"
+        "await ta('b', lambda: api.v1.generate([{'role': 'bot', 'content': 'x'}], {'model': 'm'}))\n"
+        "t('c', lambda: api.v1.hooks.register('onNothing', lambda: None))\n"
+        "t('d', lambda: api.v1.permissions.has('root'))\n"
+        "t('e', lambda: api.v1.script.getTimeUntilAllowedOutput(-1))\n"
+        "await ta('f', lambda: api.v1.maxTokens('nope'))\n"
+        "t('g', lambda: h.remove(-1))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        heads = [line.split(":")[0] for line in env.lines()]
+        assert heads == [
+            "a ValueError generate params.model",
+            "b ValueError generate messages[0].role",
+            "c ValueError hooks.register name",
+            "d ValueError permissions.has permission",
+            "e ValueError script.getTimeUntilAllowedOutput tokens",
+            "f ValueError maxTokens model",
+            "g ValueError rolloverHelper.remove n",
+        ]

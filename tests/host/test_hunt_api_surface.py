@@ -65,9 +65,9 @@ async def test_time_until_for_more_than_capacity_names_the_call(tmp_path: Path) 
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "out ValueError getTimeUntilAllowedOutput: output budget: 2049 tokens can never be "
+            "out ValueError script.getTimeUntilAllowedOutput tokens: output budget: 2049 tokens can never be "
             "available (capacity 2048)",
-            "in ValueError getTimeUntilAllowedInput: input budget: 57345 tokens can never be "
+            "in ValueError script.getTimeUntilAllowedInput tokens: input budget: 57345 tokens can never be "
             "available (capacity 57344)",
             "edge -> 0",
         ]

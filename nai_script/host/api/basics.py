@@ -135,14 +135,16 @@ async def _config_get(ctx: CallContext) -> Any:
     return ctx.script.config_values[name]
 
 
-def _permission(value: Any) -> str:
+def _permission(ctx: CallContext, value: Any) -> str:
     if value not in PERMISSIONS:
-        raise ApiUsageError(f"permissions: unknown permission {value!r} ({', '.join(PERMISSIONS)})")
+        raise ApiUsageError(
+            f"{ctx.label} permission: unknown permission {value!r} ({', '.join(PERMISSIONS)})"
+        )
     return str(value)
 
 
 async def _permissions_has(ctx: CallContext) -> bool:
-    return _permission(ctx.bind(("permission", REQUIRED))["permission"]) in ctx.script.granted
+    return _permission(ctx, ctx.bind(("permission", REQUIRED))["permission"]) in ctx.script.granted
 
 
 async def _permissions_request(ctx: CallContext) -> bool:
@@ -154,7 +156,7 @@ async def _permissions_request(ctx: CallContext) -> bool:
             f"permissions.request reason: must be a string, got {type(bound['reason']).__name__}"
         )
     wanted = bound["permission"] if isinstance(bound["permission"], list) else [bound["permission"]]
-    names = [_permission(item) for item in wanted]
+    names = [_permission(ctx, item) for item in wanted]
     missing = [name for name in names if name not in ctx.script.granted]
     if missing:
         granted = await ctx.host.ask_permissions(ctx.script, missing, bound["reason"])

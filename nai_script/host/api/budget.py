@@ -24,14 +24,14 @@ def _needed(value: Any, what: str) -> int:
 def _model(ctx: CallContext, value: Any) -> str:
     if value is None:
         return ctx.script.last_model or ctx.host.default_model
-    return model_name(value, f"{ctx.name} model")
+    return model_name(value, f"{ctx.label} model")
 
 
 def _capacity(ctx: CallContext, model: str) -> int:
     try:
         return ctx.host.input_capacity(model)
     except (TokenizerError, UnknownModelError) as error:
-        raise ApiUsageError(f"{ctx.name}: {error}") from None
+        raise ApiUsageError(f"{ctx.label} model: {error}") from None
 
 
 async def _allowed_output(ctx: CallContext) -> int:
@@ -45,39 +45,39 @@ async def _allowed_input(ctx: CallContext) -> int:
 
 
 async def _time_output(ctx: CallContext) -> int:
-    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], "getTimeUntilAllowedOutput")
+    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], f"{ctx.label} tokens")
     try:
         return ctx.host.limits.time_until_allowed_output(ctx.script.id, needed)
     except NeverFits as error:
-        raise ApiUsageError(f"getTimeUntilAllowedOutput: {error}") from None
+        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
 
 
 async def _time_input(ctx: CallContext) -> int:
     bound = ctx.bind(("tokens", REQUIRED), ("model", None))
-    needed = _needed(bound["tokens"], "getTimeUntilAllowedInput")
+    needed = _needed(bound["tokens"], f"{ctx.label} tokens")
     capacity = _capacity(ctx, _model(ctx, bound["model"]))
     try:
         return ctx.host.limits.time_until_allowed_input(ctx.script.id, needed, capacity)
     except NeverFits as error:
-        raise ApiUsageError(f"getTimeUntilAllowedInput: {error}") from None
+        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
 
 
 async def _wait_output(ctx: CallContext) -> None:
-    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], "waitForAllowedOutput")
+    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], f"{ctx.label} tokens")
     try:
         await ctx.host.limits.wait_for_allowed_output(ctx.script.id, needed)
     except NeverFits as error:
-        raise ApiUsageError(f"waitForAllowedOutput: {error}") from None
+        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
 
 
 async def _wait_input(ctx: CallContext) -> None:
     bound = ctx.bind(("tokens", REQUIRED), ("model", None))
-    needed = _needed(bound["tokens"], "waitForAllowedInput")
+    needed = _needed(bound["tokens"], f"{ctx.label} tokens")
     capacity = _capacity(ctx, _model(ctx, bound["model"]))
     try:
         await ctx.host.limits.wait_for_allowed_input(ctx.script.id, needed, capacity)
     except NeverFits as error:
-        raise ApiUsageError(f"waitForAllowedInput: {error}") from None
+        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
 
 
 async def _count_uncached(ctx: CallContext) -> int:
@@ -86,9 +86,9 @@ async def _count_uncached(ctx: CallContext) -> int:
     try:
         ids = ctx.host.tokenizers.encode_chat(model, bound["messages"])
     except ChatTemplateError as error:
-        raise ApiUsageError(f"countUncachedInputTokens {error}") from None
+        raise ApiUsageError(f"{ctx.label} {error}") from None
     except (TokenizerError, UnknownModelError) as error:
-        raise ApiUsageError(f"countUncachedInputTokens: {error}") from None
+        raise ApiUsageError(f"{ctx.label} model: {error}") from None
     return ctx.host.limits.count_uncached(ctx.script.id, ids)
 
 

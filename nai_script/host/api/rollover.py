@@ -45,6 +45,8 @@ class RolloverOptions(BaseModel):
 class RolloverObject(HostObject):
     """The host side of one helper a script created."""
 
+    label = "rolloverHelper"
+
     def __init__(self, helper: RolloverHelper) -> None:
         self.helper = helper
 

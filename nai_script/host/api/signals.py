@@ -12,6 +12,8 @@ from sandbox.protocol import RemoteObject
 
 
 class CancellationSignal(HostObject):
+    label = "signal"
+
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []

@@ -54,7 +54,7 @@ def _per_model(name: str, value: Callable[[str, int], int]) -> Route:
         try:
             return value(model, ctx.host.tier)
         except (TokenizerError, UnknownModelError) as error:
-            raise ApiUsageError(f"{name}: {error}") from None
+            raise ApiUsageError(f"{name} model: {error}") from None
 
     return route
 

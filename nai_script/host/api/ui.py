@@ -56,6 +56,10 @@ class WindowHandle(HostObject):
         self.state = state
         self.window = window
 
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"ui.{self.window.kind}"
+
     async def api_update(self, ctx: CallContext) -> None:
         options = ctx.bind(("options", REQUIRED))["options"]
         if self.window.closed.is_set():
