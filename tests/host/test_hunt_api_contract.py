@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from host_helpers import TRY, hosted
+from test_api_editor import ran_with_all_edits
 
 
 async def test_a_function_or_api_object_in_a_bad_argument_reads_as_such(tmp_path: Path) -> None:
@@ -56,3 +57,28 @@ async def test_every_usage_error_starts_with_the_call_it_is_about(tmp_path: Path
             "f ValueError maxTokens model",
             "g ValueError rolloverHelper.remove n",
         ]
+
+
+async def test_history_node_ids_are_checked_and_lookups_answer_as_novelai_does(
+    tmp_path: Path,
+) -> None:
+    """``nodeState(5)`` looked up node '5' and raised ``ApiError`` (a bad argument is a
+    ``ValueError``); ``nodeState`` of an unknown node raised where NovelAI resolves
+    ``undefined``; ``jump`` resolved ``None`` where NovelAI resolves ``true``."""
+    body = TRY + (
+        "await api.v1.document.appendParagraph('a')\n"
+        "first = await api.v1.document.history.currentNodeId()\n"
+        "await api.v1.document.appendParagraph('b')\n"
+        "await ta('int', lambda: api.v1.document.history.nodeState(5))\n"
+        "await ta('unknown', lambda: api.v1.document.history.nodeState('zz'))\n"
+        "await ta('jump', lambda: api.v1.document.history.jump(first))\n"
+        "state = await api.v1.document.history.nodeState()\n"
+        "api.v1.log(state.id == first, state.current)\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
+        assert env.lines() == [
+            "int ValueError document.history.nodeState nodeId: must be a string, got int",
+            "unknown -> None",
+            "jump -> True",
+            "True True",
+        ], env.lines(level="error")

@@ -295,17 +295,23 @@ async def _redo(ctx: CallContext) -> bool:
     return await _navigate(ctx, lambda editor: editor.redo()) is not None
 
 
-async def _jump(ctx: CallContext) -> None:
+async def _jump(ctx: CallContext) -> bool:
+    """True once moved, as NovelAI's ``Promise<boolean>``; an unknown node is an ``ApiError``."""
     node_id = _text(ctx.bind(("nodeId", REQUIRED))["nodeId"], "nodeId")
     await _navigate(ctx, lambda editor: editor.jump(node_id))
+    return True
 
 
-async def _node_state(ctx: CallContext) -> dict[str, Any]:
+async def _node_state(ctx: CallContext) -> dict[str, Any] | None:
+    """The node's state, or None for a node the story does not have (NovelAI's
+    ``undefined``); a node id is a string, so anything else is a usage error."""
     node_id = ctx.bind(("nodeId", None))["nodeId"]
+    if node_id is not None:
+        _text(node_id, "nodeId")
     try:
-        state = await editor_of(ctx).node_state(None if node_id is None else str(node_id))
-    except StoryError as error:
-        raise ApiFailure(f"{ctx.name}: {error}") from None
+        state = await editor_of(ctx).node_state(node_id)
+    except StoryError:
+        return None
     node = state.node
     return {
         "id": node.id,
