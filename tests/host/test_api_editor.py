@@ -207,9 +207,9 @@ async def test_lorebook_crud(tmp_path: Path) -> None:
         assert lines[0] == "Ada is a knight. True 1", env.lines(level="error")
         assert lines[1] == "False"
         assert lines[2].startswith("lorebook.createEntry entry.keys:")
-        assert lines[3].startswith("lorebook.updateEntry entryId: no lorebook entry")
+        assert lines[3].startswith("lorebook.updateEntry id: no lorebook entry")
         assert lines[4].startswith("lorebook.createEntry entry.bogus:")
-        assert lines[5].startswith("lorebook.updateCategory categoryId: no lorebook categ")
+        assert lines[5].startswith("lorebook.updateCategory id: no lorebook categ")
         assert lines[6].startswith("lorebook.updateCategory category: must be an object")
         assert lines[7] == "0 0"
 

@@ -40,7 +40,7 @@ async def test_story_title_and_description_refuse_a_non_string(tmp_path: Path) -
     async with ran_with_all_edits(tmp_path, body) as (env, editor):
         assert env.lines() == [
             "About.",
-            "story.title.set text: must be a string, got int",
-            "story.description.set text: must be a string, got int",
+            "story.title.set title: must be a string, got int",
+            "story.description.set description: must be a string, got int",
         ], env.lines(level="error")
         assert (await editor.settings()).title == "Untitled"

@@ -51,9 +51,9 @@ async def test_every_usage_error_starts_with_the_call_it_is_about(tmp_path: Path
         assert heads == [
             "a ValueError generate params.model",
             "b ValueError generate messages[0].role",
-            "c ValueError hooks.register name",
+            "c ValueError hooks.register hookName",
             "d ValueError permissions.has permission",
-            "e ValueError script.getTimeUntilAllowedOutput tokens",
+            "e ValueError script.getTimeUntilAllowedOutput minTokens",
             "f ValueError maxTokens model",
             "g ValueError rolloverHelper.remove n",
         ]
@@ -82,3 +82,57 @@ async def test_history_node_ids_are_checked_and_lookups_answer_as_novelai_does(
             "jump -> True",
             "True True",
         ], env.lines(level="error")
+
+
+async def test_keyword_arguments_use_novelai_parameter_names(tmp_path: Path) -> None:
+    """docs/api.md: keyword arguments with NovelAI's parameter names are accepted. These were
+    refused as 'unknown argument' because the host named them otherwise (``ms`` for
+    ``delay``, ``default`` for ``defaultValue``, ``tokens`` for ``minTokens``, ``name`` for
+    ``hookName`` and ``key``, ``dice`` for ``expression``, ``reason`` for ``message``...)."""
+    source = (
+        '"""\n---\nid: kw\nconfig:\n  - {name: n, type: number, default: 3}\n---\n"""\n'
+        "def f(*a):\n    pass\n"
+        "v1 = api.v1\n"
+        "out = [v1.script.getTimeUntilAllowedOutput(minTokens=1),\n"
+        "       v1.script.getTimeUntilAllowedInput(minTokens=1),\n"
+        "       await v1.script.waitForAllowedOutput(minTokens=0),\n"
+        "       await v1.script.waitForAllowedInput(minTokens=0),\n"
+        "       v1.hooks.register(hookName='onResponse', callback=f),\n"
+        "       v1.hooks.isRegistered(hookName='onResponse'),\n"
+        "       v1.hooks.unregister(hookName='onResponse'),\n"
+        "       v1.config.get(key='n'),\n"
+        "       v1.random.roll(expression='2d1+1')['total'],\n"
+        "       await v1.permissions.request(permission='storyEdit', message='to edit'),\n"
+        "       await v1.timers.sleep(delay=0),\n"
+        "       await v1.timers.clearTimeout(timerId=await v1.timers.setTimeout(callback=f,"
+        " delay=60000)),\n"
+        "       await v1.storage.getOrDefault(key='k', defaultValue=7),\n"
+        "       v1.messaging.unsubscribe(subscriptionIndex=v1.messaging.onMessage(callback=f)),\n"
+        "       v1.createRolloverHelper(config={'maxTokens': 9, 'model': 'glm-4-6'}).getConfig()"
+        "['maxTokens']]\n"
+        "api.v1.log(out)\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "[0, 0, null, null, null, true, true, 3, 3, false, null, true, 7, true, 9]"
+        ], env.lines(level="error")
+
+
+async def test_editor_calls_take_novelai_parameter_names(tmp_path: Path) -> None:
+    """``updateEntry(id=..., entry=...)``, ``removeEntry(id=...)``, ``entries(category=...)``
+    and ``story.title.set(title=...)`` were refused: the host called them ``entryId``,
+    ``categoryId`` and ``text``."""
+    body = (
+        "eid = await api.v1.lorebook.createEntry({'text': 'a'})\n"
+        "await api.v1.lorebook.updateEntry(id=eid, entry={'text': 'b'})\n"
+        "api.v1.log(len(await api.v1.lorebook.entries(category=None)),"
+        " (await api.v1.lorebook.entry(entryId=eid)).text)\n"
+        "await api.v1.lorebook.removeEntry(id=eid)\n"
+        "await api.v1.story.title.set(title='T')\n"
+        "await api.v1.story.description.set(description='D')\n"
+        "api.v1.log(len(await api.v1.lorebook.entries()), await api.v1.story.title.get(),"
+        " await api.v1.story.description.get())\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
+        assert env.lines() == ["1 b", "0 T D"], env.lines(level="error")

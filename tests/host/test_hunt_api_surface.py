@@ -46,7 +46,7 @@ async def test_rollover_add_refuses_non_items_in_its_own_words(tmp_path: Path) -
     )
     async with hosted(tmp_path) as env:
         await env.run(source)
-        items = "rolloverHelper.add items: must be an item {content, tokens?} or a list of them"
+        items = "rolloverHelper.add item: must be an item {content, tokens?} or a list of them"
         assert env.lines() == [
             f"int ValueError {items}, got int",
             f"str ValueError {items}, got str",
@@ -65,9 +65,9 @@ async def test_time_until_for_more_than_capacity_names_the_call(tmp_path: Path) 
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "out ValueError script.getTimeUntilAllowedOutput tokens: output budget: 2049 tokens can never be "
+            "out ValueError script.getTimeUntilAllowedOutput minTokens: output budget: 2049 tokens can never be "
             "available (capacity 2048)",
-            "in ValueError script.getTimeUntilAllowedInput tokens: input budget: 57345 tokens can never be "
+            "in ValueError script.getTimeUntilAllowedInput minTokens: input budget: 57345 tokens can never be "
             "available (capacity 57344)",
             "edge -> 0",
         ]
@@ -154,7 +154,7 @@ async def test_permission_reason_and_message_target_must_be_strings(tmp_path: Pa
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "reason ValueError permissions.request reason: must be a string, got dict",
+            "reason ValueError permissions.request message: must be a string, got dict",
             "target ValueError messaging.send toScriptId: must be a script id string, got None",
             "ok -> False",
         ]
@@ -170,7 +170,7 @@ async def test_config_get_with_a_non_string_name_says_so(tmp_path: Path) -> None
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "dict ValueError config.get name: must be a string, got dict",
-            "list ValueError config.get name: must be a string, got list",
+            "dict ValueError config.get key: must be a string, got dict",
+            "list ValueError config.get key: must be a string, got list",
             "missing ValueError config.get: no config option 'a' (options: none)",
         ]

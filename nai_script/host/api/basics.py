@@ -122,13 +122,13 @@ def roll_dice(notation: str, rng: random.Random | None = None) -> dict[str, Any]
 
 
 async def _random_roll(ctx: CallContext) -> dict[str, Any]:
-    return roll_dice(ctx.bind(("dice", REQUIRED))["dice"])
+    return roll_dice(ctx.bind(("expression", REQUIRED))["expression"])
 
 
 async def _config_get(ctx: CallContext) -> Any:
-    name = ctx.bind(("name", REQUIRED))["name"]
+    name = ctx.bind(("key", REQUIRED))["key"]
     if not isinstance(name, str):  # a dict or list is not even hashable
-        raise ApiUsageError(f"config.get name: must be a string, got {type(name).__name__}")
+        raise ApiUsageError(f"config.get key: must be a string, got {type(name).__name__}")
     if name not in ctx.script.config_values:
         known = ", ".join(sorted(ctx.script.config_values)) or "none"
         raise ApiUsageError(f"config.get: no config option {name!r} (options: {known})")
@@ -149,17 +149,18 @@ async def _permissions_has(ctx: CallContext) -> bool:
 
 async def _permissions_request(ctx: CallContext) -> bool:
     """Resolve through the host's policy; a list asks for several (all must be granted)."""
-    bound = ctx.bind(("permission", REQUIRED), ("reason", None))
-    if bound["reason"] is not None and not isinstance(bound["reason"], str):
+    bound = ctx.bind(("permission", REQUIRED), ("message", None))
+    reason = bound["message"]
+    if reason is not None and not isinstance(reason, str):
         # The reason is shown to the person on the page, as text.
         raise ApiUsageError(
-            f"permissions.request reason: must be a string, got {type(bound['reason']).__name__}"
+            f"permissions.request message: must be a string, got {type(reason).__name__}"
         )
     wanted = bound["permission"] if isinstance(bound["permission"], list) else [bound["permission"]]
     names = [_permission(ctx, item) for item in wanted]
     missing = [name for name in names if name not in ctx.script.granted]
     if missing:
-        granted = await ctx.host.ask_permissions(ctx.script, missing, bound["reason"])
+        granted = await ctx.host.ask_permissions(ctx.script, missing, reason)
         ctx.script.granted.update(granted)
     return all(name in ctx.script.granted for name in names)
 

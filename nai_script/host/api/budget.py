@@ -45,39 +45,39 @@ async def _allowed_input(ctx: CallContext) -> int:
 
 
 async def _time_output(ctx: CallContext) -> int:
-    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], f"{ctx.label} tokens")
+    needed = _needed(ctx.bind(("minTokens", REQUIRED))["minTokens"], f"{ctx.label} minTokens")
     try:
         return ctx.host.limits.time_until_allowed_output(ctx.script.id, needed)
     except NeverFits as error:
-        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
+        raise ApiUsageError(f"{ctx.label} minTokens: {error}") from None
 
 
 async def _time_input(ctx: CallContext) -> int:
-    bound = ctx.bind(("tokens", REQUIRED), ("model", None))
-    needed = _needed(bound["tokens"], f"{ctx.label} tokens")
+    bound = ctx.bind(("minTokens", REQUIRED), ("model", None))
+    needed = _needed(bound["minTokens"], f"{ctx.label} minTokens")
     capacity = _capacity(ctx, _model(ctx, bound["model"]))
     try:
         return ctx.host.limits.time_until_allowed_input(ctx.script.id, needed, capacity)
     except NeverFits as error:
-        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
+        raise ApiUsageError(f"{ctx.label} minTokens: {error}") from None
 
 
 async def _wait_output(ctx: CallContext) -> None:
-    needed = _needed(ctx.bind(("tokens", REQUIRED))["tokens"], f"{ctx.label} tokens")
+    needed = _needed(ctx.bind(("minTokens", REQUIRED))["minTokens"], f"{ctx.label} minTokens")
     try:
         await ctx.host.limits.wait_for_allowed_output(ctx.script.id, needed)
     except NeverFits as error:
-        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
+        raise ApiUsageError(f"{ctx.label} minTokens: {error}") from None
 
 
 async def _wait_input(ctx: CallContext) -> None:
-    bound = ctx.bind(("tokens", REQUIRED), ("model", None))
-    needed = _needed(bound["tokens"], f"{ctx.label} tokens")
+    bound = ctx.bind(("minTokens", REQUIRED), ("model", None))
+    needed = _needed(bound["minTokens"], f"{ctx.label} minTokens")
     capacity = _capacity(ctx, _model(ctx, bound["model"]))
     try:
         await ctx.host.limits.wait_for_allowed_input(ctx.script.id, needed, capacity)
     except NeverFits as error:
-        raise ApiUsageError(f"{ctx.label} tokens: {error}") from None
+        raise ApiUsageError(f"{ctx.label} minTokens: {error}") from None
 
 
 async def _count_uncached(ctx: CallContext) -> int:

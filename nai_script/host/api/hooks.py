@@ -26,26 +26,26 @@ HOOK_NAMES = (
 def _hook_name(ctx: CallContext, value: object) -> str:
     if value not in HOOK_NAMES:
         raise ApiUsageError(
-            f"{ctx.label} name: unknown hook {value!r} (hooks: {', '.join(HOOK_NAMES)})"
+            f"{ctx.label} hookName: unknown hook {value!r} (hooks: {', '.join(HOOK_NAMES)})"
         )
     return str(value)
 
 
 async def _register(ctx: CallContext) -> None:
-    bound = ctx.bind(("name", REQUIRED), ("callback", REQUIRED))
-    name = _hook_name(ctx, bound["name"])
+    bound = ctx.bind(("hookName", REQUIRED), ("callback", REQUIRED))
+    name = _hook_name(ctx, bound["hookName"])
     if not isinstance(bound["callback"], CallbackHandle):
         raise ApiUsageError(f"hooks.register callback: must be a function (for {name})")
     ctx.script.hooks[name] = bound["callback"]
 
 
 async def _unregister(ctx: CallContext) -> bool:
-    name = _hook_name(ctx, ctx.bind(("name", REQUIRED))["name"])
+    name = _hook_name(ctx, ctx.bind(("hookName", REQUIRED))["hookName"])
     return ctx.script.hooks.pop(name, None) is not None
 
 
 async def _is_registered(ctx: CallContext) -> bool:
-    return _hook_name(ctx, ctx.bind(("name", REQUIRED))["name"]) in ctx.script.hooks
+    return _hook_name(ctx, ctx.bind(("hookName", REQUIRED))["hookName"]) in ctx.script.hooks
 
 
 ROUTES: dict[str, Route] = {

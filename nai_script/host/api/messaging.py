@@ -57,7 +57,7 @@ async def _on_message(ctx: CallContext) -> int:
 
 
 async def _unsubscribe(ctx: CallContext) -> bool:
-    subscription = ctx.bind(("subscriptionId", REQUIRED))["subscriptionId"]
+    subscription = ctx.bind(("subscriptionIndex", REQUIRED))["subscriptionIndex"]
     return ctx.script.subscriptions.pop(subscription, None) is not None
 
 

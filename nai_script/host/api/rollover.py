@@ -51,10 +51,10 @@ class RolloverObject(HostObject):
         self.helper = helper
 
     async def api_add(self, ctx: CallContext) -> None:
-        items = ctx.bind(("items", REQUIRED))["items"]
+        items = ctx.bind(("item", REQUIRED))["item"]
         if not isinstance(items, Mapping | list):
             raise ApiUsageError(
-                "rolloverHelper.add items: must be an item {content, tokens?} or a list of "
+                "rolloverHelper.add item: must be an item {content, tokens?} or a list of "
                 f"them, got {type(items).__name__}"
             )
         try:
@@ -101,10 +101,10 @@ class RolloverObject(HostObject):
 async def _create(ctx: CallContext) -> RemoteObject:
     kwargs = dict(ctx.call.kwargs)
     raw: Any
-    if kwargs and not ctx.call.args and "options" not in kwargs:
+    if kwargs and not ctx.call.args and "config" not in kwargs:
         raw = kwargs  # SPEC 4: keyword arguments stand in for the one options object
     else:
-        raw = ctx.bind(("options", None))["options"]
+        raw = ctx.bind(("config", None))["config"]
         if raw is None:
             raw = {}
     try:

@@ -35,8 +35,8 @@ def _run(store: ScriptStorage, method: str, ctx: CallContext) -> Any:
     if method == "has":
         return store.has(ctx.bind(("key", REQUIRED))["key"])
     if method == "getOrDefault":
-        bound = ctx.bind(("key", REQUIRED), ("default", REQUIRED))
-        return store.get_or_default(bound["key"], bound["default"])
+        bound = ctx.bind(("key", REQUIRED), ("defaultValue", REQUIRED))
+        return store.get_or_default(bound["key"], bound["defaultValue"])
     bound = ctx.bind(("key", REQUIRED), ("value", REQUIRED))
     return store.set_if_absent(bound["key"], bound["value"])
 

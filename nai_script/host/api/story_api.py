@@ -83,11 +83,14 @@ def _text_routes(namespace: str, field: str) -> dict[str, Route]:
         ctx.bind()
         return str(getattr(await editor_of(ctx).settings(), field))
 
+    # NovelAI's parameter: ``memory.set(text)``, ``story.title.set(title)``.
+    param = field if namespace.startswith("story.") else "text"
+
     async def set_(ctx: CallContext) -> None:
-        text = ctx.bind(("text", REQUIRED))["text"]
+        text = ctx.bind((param, REQUIRED))[param]
         if not isinstance(text, str):
             raise ApiUsageError(
-                f"{namespace}.set text: must be a string, got {type(text).__name__}"
+                f"{namespace}.set {param}: must be a string, got {type(text).__name__}"
             )
         await _update_settings(ctx, {field: text}, "")
 
@@ -126,7 +129,7 @@ async def _story_id(ctx: CallContext) -> str:
 
 
 async def _entries(ctx: CallContext) -> list[dict[str, Any]]:
-    category = ctx.bind(("categoryId", None))["categoryId"]
+    category = ctx.bind(("category", None))["category"]
     entries, _ = await editor_of(ctx).lorebook()
     return [e.model_dump() for e in entries if category is None or e.category == category]
 
@@ -209,14 +212,14 @@ async def _patched(
     validate: Callable[[Any, str], M],
 ) -> M:
     """``update<Kind>(id, fields)``: the stored item with ``fields`` merged in, validated."""
-    bound = ctx.bind((f"{kind}Id", REQUIRED), (kind, REQUIRED))
+    bound = ctx.bind(("id", REQUIRED), (kind, REQUIRED))
     if not isinstance(bound[kind], dict):
         raise ApiUsageError(f"{kind}: must be an object with the fields to change")
     require_permission(ctx, "lorebookEdit")
     items = current_of(await editor_of(ctx).lorebook())
-    current = next((item for item in items if item.id == bound[f"{kind}Id"]), None)
+    current = next((item for item in items if item.id == bound["id"]), None)
     if current is None:
-        raise ApiUsageError(f"{kind}Id: no lorebook {kind} {bound[f'{kind}Id']!r}")
+        raise ApiUsageError(f"id: no lorebook {kind} {bound['id']!r}")
     return validate({**current.model_dump(), **bound[kind], "id": current.id}, kind)
 
 
@@ -226,7 +229,7 @@ async def _update_entry(ctx: CallContext) -> None:
 
 
 async def _remove_entry(ctx: CallContext) -> None:
-    entry_id = ctx.bind(("entryId", REQUIRED))["entryId"]
+    entry_id = ctx.bind(("id", REQUIRED))["id"]
     await _lorebook_write(ctx, lambda editor: editor.delete_entry(str(entry_id)))
 
 
@@ -246,7 +249,7 @@ async def _update_category(ctx: CallContext) -> None:
 
 
 async def _remove_category(ctx: CallContext) -> None:
-    category_id = ctx.bind(("categoryId", REQUIRED))["categoryId"]
+    category_id = ctx.bind(("id", REQUIRED))["id"]
     await _lorebook_write(ctx, lambda editor: editor.delete_category(str(category_id)))
 
 

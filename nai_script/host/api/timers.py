@@ -27,11 +27,11 @@ def _delay_ms(value: Any, what: str) -> float:
 
 
 async def _set_timeout(ctx: CallContext) -> str:
-    bound = ctx.bind(("callback", REQUIRED), ("ms", 0))
+    bound = ctx.bind(("callback", REQUIRED), ("delay", 0))
     handle = bound["callback"]
     if not isinstance(handle, CallbackHandle):
         raise ApiUsageError("timers.setTimeout callback: must be a function")
-    delay = _delay_ms(bound["ms"], "timers.setTimeout ms")
+    delay = _delay_ms(bound["delay"], "timers.setTimeout delay")
     script, host = ctx.script, ctx.host
     if len(script.timers) >= MAX_PENDING_TIMERS:
         raise ApiFailure(
@@ -52,7 +52,7 @@ async def _set_timeout(ctx: CallContext) -> str:
 
 
 async def _clear_timeout(ctx: CallContext) -> bool:
-    timer_id = ctx.bind(("id", REQUIRED))["id"]
+    timer_id = ctx.bind(("timerId", REQUIRED))["timerId"]
     task = ctx.script.timers.pop(str(timer_id), None)
     if task is None:
         return False
@@ -61,7 +61,7 @@ async def _clear_timeout(ctx: CallContext) -> bool:
 
 
 async def _sleep(ctx: CallContext) -> None:
-    delay = _delay_ms(ctx.bind(("ms", REQUIRED))["ms"], "timers.sleep ms")
+    delay = _delay_ms(ctx.bind(("delay", REQUIRED))["delay"], "timers.sleep delay")
     await ctx.host.clock.sleep(delay / 1000)
 
 
