@@ -8,6 +8,9 @@ from pathlib import Path
 from host_helpers import TRY, hosted
 from test_api_editor import ran_with_all_edits
 
+from nai_script.host.api.basics import PERMISSIONS
+from nai_script.host.host import grant_permissions
+
 
 async def test_a_function_or_api_object_in_a_bad_argument_reads_as_such(tmp_path: Path) -> None:
     """A function nested in a bad ``model`` showed as ``CallbackHandle(id=1)`` (the worker's
@@ -136,3 +139,28 @@ async def test_editor_calls_take_novelai_parameter_names(tmp_path: Path) -> None
     )
     async with ran_with_all_edits(tmp_path, body) as (env, _):
         assert env.lines() == ["1 b", "0 T D"], env.lines(level="error")
+
+
+async def test_permissions_has_takes_a_list_as_request_does(tmp_path: Path) -> None:
+    """NovelAI's ``has(permission | permission[])``: a list was refused as an unknown
+    permission ``['storyEdit']``."""
+    source = (
+        '"""\n---\nid: p\npermissions: [storyEdit]\n---\n"""\n'
+        + TRY
+        + (
+            "t('one', lambda: api.v1.permissions.has('storyEdit'))\n"
+            "t('all held', lambda: api.v1.permissions.has(['storyEdit']))\n"
+            "t('one missing', lambda: api.v1.permissions.has(['storyEdit', 'documentEdit']))\n"
+            "t('bad', lambda: api.v1.permissions.has(['storyEdit', 'root']))\n"
+        )
+    )
+    async with hosted(tmp_path, permission_policy=grant_permissions) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "one -> True",
+            "all held -> True",
+            "one missing -> False",
+            "bad ValueError permissions.has permission: unknown permission 'root' ("
+            + ", ".join(PERMISSIONS)
+            + ")",
+        ]

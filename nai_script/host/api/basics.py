@@ -143,8 +143,15 @@ def _permission(ctx: CallContext, value: Any) -> str:
     return str(value)
 
 
+def _permissions(ctx: CallContext, value: Any) -> list[str]:
+    """One permission or a list of them, as NovelAI's ``ScriptPermission | ScriptPermission[]``."""
+    return [_permission(ctx, item) for item in (value if isinstance(value, list) else [value])]
+
+
 async def _permissions_has(ctx: CallContext) -> bool:
-    return _permission(ctx, ctx.bind(("permission", REQUIRED))["permission"]) in ctx.script.granted
+    """True when the script holds every permission asked about."""
+    names = _permissions(ctx, ctx.bind(("permission", REQUIRED))["permission"])
+    return all(name in ctx.script.granted for name in names)
 
 
 async def _permissions_request(ctx: CallContext) -> bool:
@@ -156,8 +163,7 @@ async def _permissions_request(ctx: CallContext) -> bool:
         raise ApiUsageError(
             f"permissions.request message: must be a string, got {type(reason).__name__}"
         )
-    wanted = bound["permission"] if isinstance(bound["permission"], list) else [bound["permission"]]
-    names = [_permission(ctx, item) for item in wanted]
+    names = _permissions(ctx, bound["permission"])
     missing = [name for name in names if name not in ctx.script.granted]
     if missing:
         granted = await ctx.host.ask_permissions(ctx.script, missing, reason)
