@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TokenCounter = Callable[[str], Awaitable[int]]
+Item = str | Mapping[str, Any]
 
 
 class RolloverItem(BaseModel):
@@ -51,15 +52,18 @@ class RolloverHelper:
 
     # -- adding ------------------------------------------------------------------------------
 
-    async def add(self, items: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
-        """Append one item or a list; items lacking ``tokens`` are counted. All or nothing."""
-        batch = [items] if isinstance(items, Mapping) else list(items)
+    async def add(self, items: Item | Sequence[Item]) -> None:
+        """Append one item or a list; items lacking ``tokens`` are counted. All or nothing.
+        A plain string is the item ``{content: string}``, as in NovelAI."""
+        batch = [items] if isinstance(items, Mapping | str) else list(items)
         prepared: list[dict[str, Any]] = []
         for index, raw in enumerate(batch):
+            if isinstance(raw, str):
+                raw = {"content": raw}
             if not isinstance(raw, Mapping):
                 raise ValueError(
-                    f"rollover item {index}: must be an object {{content, tokens?}}, "
-                    f"got {type(raw).__name__}"
+                    f"rollover item {index}: must be a string or an object "
+                    f"{{content, tokens?}}, got {type(raw).__name__}"
                 )
             try:
                 item = RolloverItem.model_validate(dict(raw))

@@ -164,3 +164,46 @@ async def test_permissions_has_takes_a_list_as_request_does(tmp_path: Path) -> N
             + ", ".join(PERMISSIONS)
             + ")",
         ]
+
+
+async def test_rollover_helper_takes_strings_and_trims_at_the_edges_as_spec_says(
+    tmp_path: Path,
+) -> None:
+    """NovelAI's ``add("Hello, world!")`` (an item may be a plain string) was refused with
+    'must be an item {content, tokens?}'. The edges of SPEC 4's trimming are pinned too: a
+    window of exactly maxTokens + rolloverTokens stays whole, one token more trims to
+    maxTokens, an item larger than maxTokens is trimmed with the rest, ``remove(n)`` past
+    the count empties it, and ``compact`` after a read forgets only what was trimmed."""
+    source = (
+        "h = api.v1.createRolloverHelper({'maxTokens': 10, 'rolloverTokens': 5,"
+        " 'model': 'glm-4-6'})\n"
+        "def names(items):\n    return ''.join(i.content[0] for i in items)\n"
+        "await h.add('hello')\n"
+        "first = h.getAll()[0]\n"
+        "api.v1.log(first.content, first['tokens'] > 0)\n"
+        "h.clear()\n"
+        "await h.add([{'content': 'a', 'tokens': 5}, 'b', {'content': 'c', 'tokens': 5}])\n"
+        "h.remove(2)\n"
+        "await h.add([{'content': 'b', 'tokens': 5}, {'content': 'c', 'tokens': 5}])\n"
+        "api.v1.log('exact', names(h.peek()), h.count(), h.totalTokens())\n"
+        "await h.add({'content': 'd', 'tokens': 1})\n"
+        "api.v1.log('over', names(h.peek()), h.count(), h.totalTokens(), len(h.getAll()))\n"
+        "api.v1.log('read', names(h.read()), len(h.getAll()))\n"
+        "h.compact()\n"
+        "api.v1.log('compact', names(h.getAll()), names(h.read()))\n"
+        "await h.add({'content': 'huge', 'tokens': 11})\n"
+        "api.v1.log('huge', names(h.read()), h.totalTokens(), names(h.getAll()))\n"
+        "h.remove(99)\n"
+        "api.v1.log('remove', h.count(), len(h.getAll()))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "hello True",
+            "exact abc 3 15",
+            "over cd 2 6 4",
+            "read cd 4",
+            "compact cd cd",
+            "huge  0 cdh",
+            "remove 0 0",
+        ], env.lines(level="error")

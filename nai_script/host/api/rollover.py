@@ -52,10 +52,10 @@ class RolloverObject(HostObject):
 
     async def api_add(self, ctx: CallContext) -> None:
         items = ctx.bind(("item", REQUIRED))["item"]
-        if not isinstance(items, Mapping | list):
+        if not isinstance(items, Mapping | list | str):
             raise ApiUsageError(
-                "rolloverHelper.add item: must be an item {content, tokens?} or a list of "
-                f"them, got {type(items).__name__}"
+                "rolloverHelper.add item: must be a string, an item {content, tokens?} or a "
+                f"list of them, got {type(items).__name__}"
             )
         try:
             await self.helper.add(items)
