@@ -207,3 +207,52 @@ async def test_rollover_helper_takes_strings_and_trims_at_the_edges_as_spec_says
             "huge  0 cdh",
             "remove 0 0",
         ], env.lines(level="error")
+
+
+async def test_an_unknown_model_or_foreign_token_ids_are_value_errors(tmp_path: Path) -> None:
+    """``tokenizer.encode('x', 'nope')`` raised ``ApiError`` while ``maxTokens('nope')``
+    raised ``ValueError``: both are the script's bad argument, as are ids outside the
+    model's vocabulary."""
+    source = TRY + (
+        "await ta('enc', lambda: api.v1.tokenizer.encode('x', 'nope'))\n"
+        "await ta('dec', lambda: api.v1.tokenizer.decode([1], 'nope'))\n"
+        "await ta('ids', lambda: api.v1.tokenizer.decode([10**9], 'glm-4-6'))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        known = "(known models: glm-4-6, xialong-v1, llama-3-erato-v1, kayra-v1, clio-v1"
+        lines = env.lines()
+        assert lines[0].startswith(
+            f"enc ValueError tokenizer.encode model: unknown model 'nope' {known}"
+        )
+        assert lines[1].startswith(
+            f"dec ValueError tokenizer.decode model: unknown model 'nope' {known}"
+        )
+        assert lines[2].startswith(
+            "ids ValueError tokenizer.decode tokens: token id 1000000000 at position 0 is outside"
+        )
+
+
+async def test_generation_parameters_refuse_a_model_the_context_cannot_be_built_for(
+    tmp_path: Path,
+) -> None:
+    """``generationParameters.update({'model': 'nope'})`` was stored; every later Send,
+    ``buildContext`` and ``generateWithStory`` then failed with an ``ApiError`` that named
+    no call: "unknown model 'nope' (known models: ...)"."""
+    body = TRY + (
+        "await ta('bad', lambda: api.v1.generationParameters.update({'model': 'nope'}))\n"
+        "await ta('type', lambda: api.v1.generationParameters.update({'model': 5}))\n"
+        "api.v1.log((await api.v1.generationParameters.get()).model)\n"
+        "api.v1.log(len(await api.v1.buildContext()) > 0)\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, editor):
+        lines = env.lines()
+        assert lines[0].startswith(
+            "bad ValueError generationParameters.update params.model: unknown model 'nope'"
+        )
+        assert lines[1] == (
+            "type ValueError generationParameters.update params.model: must be a model id "
+            "string, got 5"
+        )
+        assert lines[2:] == ["glm-4-6", "True"], env.lines(level="error")
+        assert (await editor.settings()).params.model == "glm-4-6"

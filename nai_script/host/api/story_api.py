@@ -17,6 +17,7 @@ from nai_script.editor.models import GenerationParams, LorebookCategory, Loreboo
 from nai_script.editor.store import StoryError
 from nai_script.host.api.basics import require_permission
 from nai_script.host.api.editor_api import editor_of
+from nai_script.host.api.tokens import model_name
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiUsageError,
@@ -24,6 +25,7 @@ from nai_script.host.dispatch import (
     Route,
     first_validation_problem,
 )
+from nai_script.tokenizers import UnknownModelError, context_size
 
 if TYPE_CHECKING:
     from nai_script.editor.pipeline import Editor
@@ -116,6 +118,12 @@ async def _params_update(ctx: CallContext) -> dict[str, Any]:
     unknown = sorted(set(patch) - set(GenerationParams.model_fields))
     if unknown:
         raise ApiUsageError(f"params.{unknown[0]}: not a generation parameter")
+    if "model" in patch:
+        # Checked here, not at the next Send or buildContext, which would fail on it.
+        try:
+            context_size(model_name(patch["model"], "params.model"), editor_of(ctx).tier)
+        except UnknownModelError as error:
+            raise ApiUsageError(f"params.model: {error}") from None
     settings = await _update_settings(ctx, {"params": patch}, "")
     return settings.params.model_dump()
 

@@ -8,6 +8,7 @@ from typing import Any
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
 from nai_script.tokenizers import (
     TokenizerError,
+    TokenizerUnavailableError,
     UnknownModelError,
     context_size,
     rollover_tokens,
@@ -20,6 +21,15 @@ def model_name(value: Any, what: str) -> str:
     return value
 
 
+def _tokenizer_errors(ctx: CallContext, argument: str, error: Exception) -> Exception:
+    """An unknown model or what the tokenizer refuses is the script's mistake (naming the
+    argument); a tokenizer the host cannot load is not."""
+    if isinstance(error, TokenizerUnavailableError):
+        return ApiFailure(f"{ctx.label}: {error}")
+    which = "model" if isinstance(error, UnknownModelError) else argument
+    return ApiUsageError(f"{ctx.label} {which}: {error}")
+
+
 async def _encode(ctx: CallContext) -> list[int]:
     bound = ctx.bind(("text", REQUIRED), ("model", REQUIRED))
     if not isinstance(bound["text"], str):
@@ -28,7 +38,7 @@ async def _encode(ctx: CallContext) -> list[int]:
     try:
         return ctx.host.tokenizers.encode(model, bound["text"])
     except (TokenizerError, UnknownModelError) as error:
-        raise ApiFailure(f"tokenizer.encode: {error}") from None
+        raise _tokenizer_errors(ctx, "text", error) from None
 
 
 async def _decode(ctx: CallContext) -> str:
@@ -41,8 +51,8 @@ async def _decode(ctx: CallContext) -> str:
     model = model_name(bound["model"], "tokenizer.decode model")
     try:
         return ctx.host.tokenizers.decode(model, ids)
-    except (TokenizerError, ValueError, OverflowError) as error:
-        raise ApiFailure(f"tokenizer.decode: {error}") from None
+    except (TokenizerError, UnknownModelError, ValueError, OverflowError) as error:
+        raise _tokenizer_errors(ctx, "tokens", error) from None
 
 
 def _per_model(name: str, value: Callable[[str, int], int]) -> Route:
