@@ -44,6 +44,19 @@ class GenerationState:
     started_at: float
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """One ``messaging.onMessage(callback, filter)``: the handler and what it listens to
+    (``None``: any sender, any channel)."""
+
+    handle: CallbackHandle
+    from_script_id: str | None = None
+    channel: str | None = None
+
+    def wants(self, from_script_id: str, channel: str | None) -> bool:
+        return self.from_script_id in (None, from_script_id) and self.channel in (None, channel)
+
+
 @dataclass
 class LoadedScript:
     """One script as the host runs it."""
@@ -54,7 +67,7 @@ class LoadedScript:
     order: int
     worker: ScriptWorker | None = None
     hooks: dict[str, CallbackHandle] = field(default_factory=dict)
-    subscriptions: dict[int, CallbackHandle] = field(default_factory=dict)
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
     timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     granted: set[str] = field(default_factory=set)

@@ -256,3 +256,44 @@ async def test_generation_parameters_refuse_a_model_the_context_cannot_be_built_
         )
         assert lines[2:] == ["glm-4-6", "True"], env.lines(level="error")
         assert (await editor.settings()).params.model == "glm-4-6"
+
+
+async def test_messages_carry_channels_and_handlers_filter_them(tmp_path: Path) -> None:
+    """NovelAI's ``send(toScriptId, data, channel)``, ``broadcast(data, channel)`` and
+    ``onMessage(callback, {fromScriptId?, channel?})`` were refused ('takes at most 2
+    arguments', 'at most 1'), and a handler got only ``{data, fromScriptId}``."""
+    receiver = (
+        "def every(m):\n"
+        "    api.v1.log('every', m.fromScriptId, m.toScriptId, m.channel, m.data,"
+        " m.timestamp > 0)\n"
+        "def chat(m):\n    api.v1.log('chat', m.data)\n"
+        "def from_c(m):\n    api.v1.log('from c', m.data)\n"
+        "api.v1.messaging.onMessage(every)\n"
+        "api.v1.messaging.onMessage(chat, {'channel': 'chat'})\n"
+        "api.v1.messaging.onMessage(from_c, filter={'fromScriptId': 'c'})\n"
+    )
+    sender = TRY + (
+        "api.v1.log(await api.v1.messaging.send('b', 1, 'chat'))\n"
+        "api.v1.log(await api.v1.messaging.broadcast(2))\n"
+        "api.v1.log(await api.v1.messaging.send('b', 3, channel='news'))\n"
+        "await ta('bad', lambda: api.v1.messaging.broadcast(4, 5))\n"
+        "t('filter', lambda: api.v1.messaging.onMessage(lambda m: None, {'channl': 'x'}))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(receiver, "b.py")
+        await env.run(sender, "a.py")
+        for script in env.host.scripts:
+            await env.host.wait_idle(script)
+        assert env.lines("a") == [
+            "2",
+            "1",
+            "1",
+            "bad ValueError messaging.broadcast channel: must be a string or None, got 5",
+            "filter ValueError messaging.onMessage filter.channl: Extra inputs are not permitted",
+        ]
+        assert sorted(env.lines("b")) == [
+            "chat 1",
+            "every a None None 2 True",
+            "every a b chat 1 True",
+            "every a b news 3 True",
+        ]
