@@ -100,11 +100,10 @@ def _to_plain(
         try:
             plain: dict[str, Any] = {}
             for key, item in dict.items(value):
-                if type(key) is not str:
-                    raise TypeError(
-                        f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str"
-                    )
-                plain[key] = _to_plain(item, on_callable, on_dict, f"{path}[{key!r}]", active)
+                name = _key(key, path)
+                if name in plain:  # only when both 3 and "3" are keys
+                    raise TypeError(f"{path}: key {name!r} is given twice, as an int and a str")
+                plain[name] = _to_plain(item, on_callable, on_dict, f"{path}[{key!r}]", active)
             return plain if on_dict is None else on_dict(plain)
         finally:
             active.discard(marker)
@@ -129,3 +128,13 @@ def _to_plain(
     raise TypeError(
         f"{path}: cannot pass a {kind.__name__}; use dicts, lists, str, int, float, bool or None"
     )
+
+
+def _key(key: Any, path: str) -> str:
+    """A JS object's keys are strings: an int key (``logit_bias={5: -100}``, NovelAI's
+    ``Record<number, number>``) becomes its decimal string, as JSON and JS make it."""
+    if type(key) is str:
+        return key
+    if type(key) is int:
+        return str(key)
+    raise TypeError(f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str or int")

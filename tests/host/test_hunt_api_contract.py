@@ -297,3 +297,19 @@ async def test_messages_carry_channels_and_handlers_filter_them(tmp_path: Path) 
             "every a b chat 1 True",
             "every a b news 3 True",
         ]
+
+
+async def test_int_keys_pass_as_js_object_keys(tmp_path: Path) -> None:
+    """NovelAI's ``logit_bias`` is ``Record<number, number>``; the natural Python spelling
+    ``{5: -100}`` failed in the worker with a ``TypeError`` ('key 5 has type int; keys must be
+    str'). Int keys now cross as their decimal strings, as in JSON and JS."""
+    source = (
+        "r = await api.v1.generate([{'role': 'user', 'content': 'hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 2, 'logit_bias': {5: -100, 7: 1.5}})\n"
+        "api.v1.log(len(r.choices[0].token_ids))\n"
+        "await api.v1.storage.set('k', {1: 'a'})\n"
+        "api.v1.log(await api.v1.storage.get('k'))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ["2", '{"1": "a"}'], env.lines(level="error")

@@ -94,7 +94,9 @@ def test_from_script_value_returns_plain_types() -> None:
     [
         ({"a": {1, 2}}, "value['a']: cannot pass a set"),
         ([1, [2, object()]], "value[1][1]: cannot pass a object"),
-        ({"a": {3: "x"}}, "value['a']: key 3 has type 'int'; keys must be str"),
+        ({"a": {3.5: "x"}}, "value['a']: key 3.5 has type 'float'; keys must be str or int"),
+        ({"a": {True: "x"}}, "value['a']: key True has type 'bool'; keys must be str or int"),
+        ({3: "x", "3": "y"}, "value: key '3' is given twice, as an int and a str"),
         ({"f": print}, "value['f']: cannot pass a function here"),
         (b"bytes", "value: cannot pass a bytes"),
     ],
