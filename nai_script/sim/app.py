@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 from nai_script.sim.errors import SimHTTPError, error_response
 from nai_script.sim.settings import SimSettings
 from nai_script.sim.state import STATE_KEY, SimState
-from nai_script.sim.streaming import DroppedConnection
+from nai_script.sim.streaming import STREAMS_OPEN, DroppedConnection, drop_connection
 
 ROUTE_MODULES: tuple[str, ...] = (
     "text_routes",
@@ -40,7 +40,8 @@ class RouteModule(Protocol):
 
 @web.middleware
 async def novelai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as NovelAI's ``{"statusCode", "message"}``; drops stay drops."""
+    """Every error, a bug's included, leaves as NovelAI's ``{"statusCode", "message"}``;
+    drops stay drops."""
     try:
         return await handler(request)
     except SimHTTPError as exc:
@@ -53,6 +54,18 @@ async def novelai_errors(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason)
+    except Exception as exc:
+        # A simulator bug still answers in NovelAI's shape, so a client sees a ServerError
+        # naming the failure instead of aiohttp's text/plain page; the traceback goes to the log.
+        log.exception("simulator failed on %s %s", request.method, request.path)
+        if id(request) in request.app[STREAMS_OPEN]:
+            # Headers (and maybe tokens) are out: a second response would corrupt the stream,
+            # so end it the way a crashed server does, and the client sees a cut stream.
+            drop_connection(request)
+            return web.Response(status=499)  # never sent
+        return error_response(500, f"Internal server error (simulator bug: {type(exc).__name__})")
+    finally:
+        request.app[STREAMS_OPEN].discard(id(request))
 
 
 async def _label_response(request: web.Request, response: web.StreamResponse) -> None:
@@ -70,6 +83,7 @@ def create_app(
         state = SimState(settings if settings is not None else SimSettings())
     app = web.Application(middlewares=[novelai_errors], client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = state
+    app[STREAMS_OPEN] = set()
     app.on_response_prepare.append(_label_response)
     for name in route_modules:
         module = cast(RouteModule, importlib.import_module(f"nai_script.sim.{name}"))

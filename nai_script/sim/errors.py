@@ -43,6 +43,8 @@ async def read_json_object(request: web.Request) -> dict[str, object]:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SimHTTPError(400, f"body: not valid JSON ({exc})") from None
+    except RecursionError:  # '[[[[...' deeper than the parser's stack: a bad body, not our crash
+        raise SimHTTPError(400, "body: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise SimHTTPError(400, "body: expected a JSON object")
     if b"\\u" in raw and _holds_lone_surrogate(data):

@@ -18,6 +18,10 @@ from nai_script.client.models import WireModel
 from nai_script.sim.faults import FaultPlan
 from nai_script.sim.state import SimState
 
+# ids of the requests whose event stream has begun: a failure then can only cut the stream (the
+# error middleware checks it; the stream is dropped from it when the request ends)
+STREAMS_OPEN = web.AppKey("nai_script_sim_streams_open", set[int])
+
 # With unlimited speed a stream would never yield the event loop; let other streams run.
 _YIELD_EVERY = 32
 
@@ -81,6 +85,7 @@ async def open_event_stream(request: web.Request, status: int = 200) -> web.Stre
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
     )
     await response.prepare(request)
+    request.app[STREAMS_OPEN].add(id(request))
     return response
 
 
