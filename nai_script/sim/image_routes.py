@@ -4,7 +4,8 @@ Validation uses the client's own request models, so client and simulator agree b
 construction. Status codes follow NovelAI: 400 for a bad value, 500 for a malformed V4 character
 structure (empty ``centers``, mismatched char caption counts, out-of-range coordinates), 401
 without a valid token, and 429 "Concurrent generation is locked" for a second in-flight
-generation with the same token while ``image_concurrency_lock`` is on.
+generation with the same token while ``image_concurrency_lock`` is on. Faults apply as to text:
+``drop`` answers nothing at all (the connection closes after the images are made).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nai_script.sim.auth import require_bearer
 from nai_script.sim.errors import SimHTTPError, read_json_object
 from nai_script.sim.png import seed_picture
 from nai_script.sim.state import SimState, state_of
+from nai_script.sim.streaming import drop_connection
 
 _STRUCTURE_MARKERS = ("v4_prompt", "v4_negative_prompt", "char_captions", "centers")
 
@@ -73,6 +75,9 @@ async def generate_image(request: web.Request) -> web.Response:
             raise SimHTTPError(plan.status, plan.message)
         seed = base_seed(state, parsed)
         archive = await asyncio.to_thread(_render, parsed, seed)
+        if plan.drop_after is not None:
+            # The images were made (and, on NovelAI, paid for); the answer never arrives.
+            raise drop_connection(request)
     return web.Response(body=archive, content_type=SENT_CONTENT_TYPE)
 
 

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from image_helpers import TOKEN, client_for, post_raw
 
+from nai_script.client import ClientSettings, NovelAIClient
 from nai_script.client.errors import (
     AuthenticationError,
     BadRequestError,
     ConcurrencyLockedError,
+    ConnectionFailedError,
     ServerError,
 )
 from nai_script.client.image import build_image_request, generate_image
@@ -139,3 +141,20 @@ async def test_bad_request_error_class_for_400(sim: SimServer) -> None:
             await client.request_bytes(
                 "POST", "image", "/ai/generate-image", json=body, idempotent=False
             )
+
+
+@pytest.mark.parametrize("via_header", [True, False])
+async def test_drop_fault_loses_the_answer(sim: SimServer, via_header: bool) -> None:
+    # 'drop' on /ai/generate-image was ignored (the zip arrived): it must cut the connection,
+    # and the client must not resend the generation.
+    # With 'drop#1' a resent request would succeed, so the raise also shows it was not resent.
+    request = build_image_request("x", width=64, height=64)
+    headers = {"X-Sim-Fault": "drop"} if via_header else {}
+    if not via_header:
+        sim.settings.faults = "drop#1"  # type: ignore[assignment]
+    settings = ClientSettings.for_base_url(sim.base_url, token=TOKEN, extra_headers=headers)
+    async with NovelAIClient(settings) as client:
+        with pytest.raises(ConnectionFailedError):
+            await generate_image(client, request)
+    async with client_for(sim) as client:  # the next request (no header, count spent) is answered
+        assert len(await generate_image(client, request)) == 1
