@@ -64,9 +64,9 @@ def _render(request: ImageGenerationRequest, seed: int) -> bytes:
 async def generate_image(request: web.Request) -> web.Response:
     state = state_of(request)
     token = require_bearer(request, state)
-    plan = state.plan_faults(request)
     body = await read_json_object(request)
     parsed = parse_generation(body)
+    plan = state.plan_faults(request)  # only a request that will be served spends a fault
     async with state.generation_slot("image", token, locked=state.settings.image_concurrency_lock):
         delay_ms = state.settings.latency_ms + plan.slow_ms
         if delay_ms:

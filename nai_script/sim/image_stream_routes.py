@@ -75,10 +75,10 @@ def _stream_format(body: dict[str, object]) -> None:
 async def generate_image_stream(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     token = require_bearer(request, state)
-    plan = state.plan_faults(request)
     body = await read_json_object(request)
     parsed = parse_generation(body)
     _stream_format(body)
+    plan = state.plan_faults(request)  # only a request that will be served spends a fault
     params = parsed.parameters
     async with state.generation_slot("image", token, locked=state.settings.image_concurrency_lock):
         pacer = Pacer(state, plan)

@@ -158,3 +158,18 @@ async def test_drop_fault_loses_the_answer(sim: SimServer, via_header: bool) -> 
             await generate_image(client, request)
     async with client_for(sim) as client:  # the next request (no header, count spent) is answered
         assert len(await generate_image(client, request)) == 1
+
+
+@pytest.mark.parametrize("path", ["/ai/generate-image", "/ai/generate-image-stream"])
+async def test_a_refused_request_spends_no_fault(sim: SimServer, path: str) -> None:
+    # As on the text routes, '#COUNT' faults are spent by requests that are served: a 400
+    # before them used to eat '500#1', and the next valid request got through unharmed.
+    sim.settings.faults = "500#1"  # type: ignore[assignment]
+    bad = _valid_body()
+    bad["parameters"]["steps"] = 99
+    status, _, _ = await post_raw(sim, path, bad)
+    assert status == 400
+    status, _, _ = await post_raw(sim, path, _valid_body())
+    assert status == 500
+    status, _, _ = await post_raw(sim, path, _valid_body())
+    assert status == 200
