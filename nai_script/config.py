@@ -50,6 +50,21 @@ class BackendConfig(BaseModel):
     token: str | None = Field(default=None, repr=False)
 
 
+def resolve_backend_kind(
+    backend: str | None = None, *, env: Mapping[str, str] | None = None
+) -> BackendKind:
+    """Only which backend (flag, then env, then sim), without the token or URL checks of
+    :func:`resolve_backend`: for work that never calls the backend, such as tokenizing."""
+    environ = os.environ if env is None else env
+    kind_text = backend or environ.get(ENV_BACKEND) or BackendKind.SIM.value
+    try:
+        return BackendKind(kind_text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(k.value for k in BackendKind)
+        source = "--backend" if backend else ENV_BACKEND
+        raise ConfigError(f"{source}: unknown backend {kind_text!r} (allowed: {allowed})") from None
+
+
 def resolve_backend(
     *,
     backend: str | None = None,
@@ -59,13 +74,7 @@ def resolve_backend(
 ) -> BackendConfig:
     """Combine flags (arguments) with the environment; flags win, then env, then defaults."""
     environ = os.environ if env is None else env
-    kind_text = backend or environ.get(ENV_BACKEND) or BackendKind.SIM.value
-    try:
-        kind = BackendKind(kind_text.strip().lower())
-    except ValueError:
-        allowed = ", ".join(k.value for k in BackendKind)
-        source = "--backend" if backend else ENV_BACKEND
-        raise ConfigError(f"{source}: unknown backend {kind_text!r} (allowed: {allowed})") from None
+    kind = resolve_backend_kind(backend, env=environ)
     url = base_url or environ.get(ENV_BASE_URL) or None
     tok = token or environ.get(ENV_OPENAI_KEY if kind is BackendKind.OPENAI else ENV_TOKEN) or None
     if kind is BackendKind.OPENAI and not url:

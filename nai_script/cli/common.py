@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # config imports pydantic; `nai-script --help` and `check` need not pay for it
-    from nai_script.config import BackendConfig
+    from nai_script.config import BackendConfig, BackendKind
 
 # Exit codes are a contract (SPEC section 9).
 EXIT_OK = 0
@@ -123,3 +123,13 @@ def backend_from_args(args: argparse.Namespace, *, openai_refusal: str = "") -> 
     if openai_refusal and config.kind is BackendKind.OPENAI:
         raise CLIError(openai_refusal, EXIT_USAGE)
     return config
+
+
+def backend_kind_from_args(args: argparse.Namespace) -> BackendKind:
+    """Which backend ``--backend`` (then the env) chooses, for commands that never call it."""
+    from nai_script.config import ConfigError, resolve_backend_kind
+
+    try:
+        return resolve_backend_kind(args.backend)
+    except ConfigError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None

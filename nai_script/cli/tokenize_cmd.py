@@ -20,7 +20,7 @@ from nai_script.cli.common import (
     EXIT_USAGE,
     CLIError,
     add_backend_flags,
-    backend_from_args,
+    backend_kind_from_args,
     text_argument,
 )
 from nai_script.client.codec import pack_token_ids, unpack_token_ids
@@ -141,10 +141,12 @@ def _check_model(model: str) -> None:
 
 def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
     _check_model(model)
-    config = backend_from_args(args)
-    registry = TokenizerRegistry(config.kind.value)
+    # Tokenizing never calls the backend (NovelAI's tokenizer files are public), so only the
+    # kind matters: no NAI_TOKEN or --base-url is asked for.
+    kind = backend_kind_from_args(args)
+    registry = TokenizerRegistry(kind.value)
     try:
-        if config.kind.value == "sim":
+        if kind.value == "sim":
             return registry.get(model)
         # A real backend may need NovelAI's definition downloaded once (then cached).
         return asyncio.run(registry.ensure(model))

@@ -85,7 +85,6 @@ def test_decode_seed_base64_form(
         (["decode", "gpt-x", "AQA="], "unknown model 'gpt-x'"),
         (["decode", "1 2 3"], "decode needs IDS with --model"),
         (["tokenize", "hi", "--model", "nope"], "known models: glm-4-6"),
-        (["tokenize", "hi", "--model", "glm-4-6", "--backend", "openai"], "needs a server"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(
@@ -126,3 +125,23 @@ def test_real_backend_uses_the_users_file(
     )
     assert code == 0
     assert out.strip().endswith(",0")  # <|endoftext|> is id 0 in the tiny file
+
+
+@pytest.mark.parametrize("backend", ["novelai", "openai"])
+@pytest.mark.parametrize("command", ["tokenize", "decode"])
+def test_real_backends_need_no_token_or_server_to_tokenize(
+    backend: str,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tiny_bpe_path: Path,
+) -> None:
+    # Tokenizing never calls the backend (NovelAI's tokenizer files are public), yet it used
+    # to demand NAI_TOKEN (novelai) or --base-url (openai) and exit 2.
+    shutil.copy(tiny_bpe_path, tmp_path / "nerdstash_tokenizer_v2.json")
+    monkeypatch.setenv("NAI_SCRIPT_TOKENIZER_DIR", str(tmp_path))
+    value = "a<|endoftext|>" if command == "tokenize" else "0"
+    code, out, err = run([command, value, "--model", "kayra-v1", "--backend", backend], capsys)
+    assert (code, err) == (0, "")
+    assert out.strip().endswith(",0") if command == "tokenize" else out == "<|endoftext|>\n"
