@@ -7,7 +7,7 @@ right tokenizer registry, so none of them repeats the per-backend wiring.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -80,3 +80,16 @@ async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
             BackendKind.OPENAI: f"OpenAI-compatible server at {config.base_url}",
         }[config.kind]
         yield Backend(kind=config.kind, client=client, tokenizers=registry, label=label)
+
+
+async def fetch_tokenizers(backend: Backend, say: Callable[[str], None]) -> None:
+    """With a real account, get every NovelAI model's tokenizer before scripts run (downloaded
+    once, then cached): the host counts tokens synchronously and never downloads, so without
+    this every generation would fail on a tokenizer it could have had. ``say`` gets the
+    progress lines; a tokenizer that cannot be had is reported, not fatal (only scripts that
+    use that model fail, with the error naming the file and how to supply it)."""
+    if backend.kind is not BackendKind.NOVELAI:
+        return
+    backend.tokenizers.progress = say
+    for model_id, error in (await backend.tokenizers.prefetch()).items():
+        say(f"warning: no tokenizer for {model_id}: {error}")

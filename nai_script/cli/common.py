@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -35,6 +36,12 @@ def discard_output(stream: TextIO) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, stream.fileno())
     os.close(devnull)
+
+
+def progress(line: str) -> None:
+    """One progress line of long work (a download, a generation) on stderr, so stdout stays
+    the command's output."""
+    print(f"nai-script: {line}", file=sys.stderr, flush=True)
 
 
 def check_port(port: int) -> None:

@@ -24,7 +24,7 @@ from typing import Literal, TextIO
 
 import platformdirs
 
-from nai_script.backend import open_backend
+from nai_script.backend import fetch_tokenizers, open_backend
 from nai_script.cli.common import (
     EXIT_OK,
     EXIT_POLICY,
@@ -37,6 +37,7 @@ from nai_script.cli.common import (
     damaged_data,
     data_folder,
     discard_output,
+    progress,
     run_async,
     usable_script_name,
 )
@@ -207,6 +208,7 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
     )
     async with open_backend(config) as backend:
         tier = await _tier(config, backend.client)
+        await fetch_tokenizers(backend, progress)
         try:
             host = ScriptHost(
                 client=backend.client,

@@ -25,6 +25,7 @@ from nai_script.cli.common import (
     check_port,
     damaged_data,
     data_folder,
+    progress,
 )
 from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
 
@@ -94,7 +95,7 @@ async def _run(config: BackendConfig, args: argparse.Namespace) -> int:
 async def _serve_until(
     stop: asyncio.Event, config: BackendConfig, args: argparse.Namespace
 ) -> None:
-    from nai_script.backend import open_backend
+    from nai_script.backend import fetch_tokenizers, open_backend
     from nai_script.client import errors as client_errors
     from nai_script.config import BackendKind
     from nai_script.tokenizers import Tier
@@ -107,6 +108,7 @@ async def _serve_until(
                 tier = int((await backend.client.subscription()).tier)
             except client_errors.NovelAIError as exc:
                 raise CLIError(f"cannot read the subscription tier: {exc}") from None
+        await fetch_tokenizers(backend, progress)
         options = ServeOptions(
             scripts_dir=args.scripts,
             data_dir=args.data,

@@ -21,6 +21,7 @@ from nai_script.cli.common import (
     CLIError,
     add_backend_flags,
     backend_kind_from_args,
+    progress,
     text_argument,
 )
 from nai_script.client.codec import pack_token_ids, unpack_token_ids
@@ -144,7 +145,7 @@ def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
     # Tokenizing never calls the backend (NovelAI's tokenizer files are public), so only the
     # kind matters: no NAI_TOKEN or --base-url is asked for.
     kind = backend_kind_from_args(args)
-    registry = TokenizerRegistry(kind.value)
+    registry = TokenizerRegistry(kind.value, progress=progress)
     try:
         if kind.value == "sim":
             return registry.get(model)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from nai_script.tokenizers.sources import (
 
 BackendName = Literal["sim", "real", "novelai", "openai"]
 _BACKENDS = ("sim", "real", "novelai", "openai")
+Progress = Callable[[str], None]
 
 
 class TokenizerRegistry:
@@ -55,6 +56,7 @@ class TokenizerRegistry:
         cache_dir: Path | None = None,
         fetch: Fetcher | None = None,
         base_url: str | None = None,
+        progress: Progress | None = None,
     ) -> None:
         kind = str(getattr(backend, "value", backend)).lower()
         if kind not in _BACKENDS:
@@ -71,6 +73,9 @@ class TokenizerRegistry:
         self._lock = threading.RLock()
         self._loaded: dict[str, Tokenizer] = {}
         self._downloads: dict[str, asyncio.Future[Path]] = {}
+        # Told one line when a download starts and when it ends (a CLI prints it on stderr):
+        # a definition is megabytes, and a silent wait looks like a hang.
+        self.progress = progress
 
     @staticmethod
     def models() -> Mapping[str, ModelInfo]:
@@ -104,9 +109,7 @@ class TokenizerRegistry:
         pending = self._downloads.get(info.tokenizer)
         # One download per name; a future left by another (e.g. finished) loop is not reused.
         if pending is None or pending.get_loop() is not asyncio.get_running_loop():
-            pending = asyncio.ensure_future(
-                download_definition(info.tokenizer, self.cache_dir, self._fetch, self._base_url)
-            )
+            pending = asyncio.ensure_future(self._download(info.tokenizer))
             self._downloads[info.tokenizer] = pending
         try:
             await asyncio.shield(pending)
@@ -117,6 +120,32 @@ class TokenizerRegistry:
             if pending.done():
                 self._downloads.pop(info.tokenizer, None)
         return self.get(model_id)
+
+    async def prefetch(self) -> dict[str, str]:
+        """Have every NovelAI model's tokenizer at hand (downloading what is missing, once), so
+        the synchronous ``get`` the host counts with never finds one missing. Returns model id
+        -> error for those that could not be had; only the ``real`` backend downloads."""
+        failures: dict[str, str] = {}
+        if self.backend != "real":
+            return failures
+        wanted = [m for m in MODELS.values() if not m.is_simulator]
+        results = await asyncio.gather(*(self.ensure(m.id) for m in wanted), return_exceptions=True)
+        for info, result in zip(wanted, results, strict=True):
+            if isinstance(result, TokenizerError):
+                failures[info.id] = str(result)
+            elif isinstance(result, BaseException):
+                raise result
+        return failures
+
+    async def _download(self, tokenizer: str) -> Path:
+        say = self.progress or (lambda _line: None)
+        say(
+            f"downloading tokenizer {tokenizer!r} from {self._base_url} (once; cached in "
+            f"{self.cache_dir})..."
+        )
+        path = await download_definition(tokenizer, self.cache_dir, self._fetch, self._base_url)
+        say(f"tokenizer {tokenizer!r}: {path.stat().st_size // 1024} KiB saved to {path}")
+        return path
 
     def encode(self, model_id: str, text: str) -> list[int]:
         return self.get(model_id).encode(text)

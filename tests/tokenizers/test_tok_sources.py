@@ -6,22 +6,28 @@ Downloads go to a real loopback aiohttp server serving a tiny NovelAI-style .def
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from aiohttp import web
 
+from nai_script.backend import fetch_tokenizers, open_backend
+from nai_script.config import BackendConfig, BackendKind
 from nai_script.tokenizers import (
+    MODELS,
     TokenizerFiles,
     TokenizerRegistry,
     TokenizerUnavailableError,
     UnknownModelError,
     sim_tokenizer,
 )
-from nai_script.tokenizers.sources import ENV_TOKENIZER_DIR, fetch_with_aiohttp
+from nai_script.tokenizers.sources import ENV_TOKENIZER_DIR, ENV_TOKENIZER_URL, fetch_with_aiohttp
 
 TEXT = "Hello there<|user|>\nfriend"
 
@@ -259,3 +265,68 @@ def test_registry_survives_a_cancelled_download_across_event_loops(
     tok = asyncio.run(registry.ensure("kayra-v1"))
     assert tok.decode(tok.encode(TEXT)) == TEXT
     assert len(calls) == 2
+
+
+async def test_prefetch_downloads_each_novelai_tokenizer_once_and_says_so(
+    def_server: DefServer, tmp_path: Path
+) -> None:
+    # With a real account the host counts tokens with the synchronous ``get``, which never
+    # downloads: run/serve prefetch, so a script's first generation does not fail on a
+    # tokenizer nai-script could have had. Each download is announced (it is megabytes).
+    lines: list[str] = []
+    registry = real_registry(def_server, tmp_path, progress=lines.append)
+    failures = await registry.prefetch()
+    names = {m.tokenizer for m in MODELS.values() if not m.is_simulator}
+    assert len(def_server.requests) == len(names)
+    for model in (m for m in MODELS.values() if not m.is_simulator):
+        if model.id not in failures:
+            assert registry.get(model.id).decode(registry.get(model.id).encode("hi")) == "hi"
+    assert "kayra-v1" not in failures
+    for name in names:
+        assert any(line.startswith(f"downloading tokenizer {name!r}") for line in lines)
+        assert any(line.startswith(f"tokenizer {name!r}: ") for line in lines)
+    said = len(lines)
+    assert await registry.prefetch() == failures  # nothing new to fetch: no request, no line
+    assert (len(def_server.requests), len(lines)) == (len(names), said)
+
+
+async def test_prefetch_is_nothing_for_the_simulator(tmp_path: Path) -> None:
+    async def fetch(url: str) -> bytes:
+        raise AssertionError("the simulator backend never downloads")
+
+    assert await TokenizerRegistry("sim", cache_dir=tmp_path, fetch=fetch).prefetch() == {}
+
+
+async def test_tokenize_cli_shows_the_download(def_server: DefServer, tmp_path: Path) -> None:
+    # `nai-script tokenize --backend novelai` downloaded megabytes without a word; it now
+    # says what it fetches and where it keeps it (stderr), then prints the ids (stdout).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_TOKEN", "NAI_SCRIPT_"))}
+    env.update(XDG_CACHE_HOME=str(tmp_path), NAI_SCRIPT_TOKENIZER_URL=def_server.base_url)
+    argv = ["tokenize", "hi", "--model", "kayra-v1", "--backend", "novelai"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nai_script", *argv, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    assert out.decode().strip()
+    lines = err.decode().splitlines()
+    assert lines[0].startswith("nai-script: downloading tokenizer 'nerdstash_tokenizer_v2' from")
+    assert lines[1].startswith("nai-script: tokenizer 'nerdstash_tokenizer_v2': ")
+    assert "saved to" in lines[1]
+    assert len(lines) == 2
+
+
+async def test_a_real_backend_has_its_tokenizers_before_scripts_run(
+    def_server: DefServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What run and serve do after opening a novelai backend (no request goes to NovelAI).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv(ENV_TOKENIZER_URL, def_server.base_url)
+    monkeypatch.delenv(ENV_TOKENIZER_DIR, raising=False)
+    lines: list[str] = []
+    async with open_backend(BackendConfig(kind=BackendKind.NOVELAI, token="pst-x")) as backend:
+        with pytest.raises(TokenizerUnavailableError):
+            backend.tokenizers.get("kayra-v1")
+        await fetch_tokenizers(backend, lines.append)
+        assert backend.tokenizers.get("kayra-v1").encode("hi")
+    assert any(line.startswith("downloading tokenizer") for line in lines)
