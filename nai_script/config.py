@@ -75,11 +75,18 @@ def resolve_backend(
     """Combine flags (arguments) with the environment; flags win, then env, then defaults."""
     environ = os.environ if env is None else env
     kind = resolve_backend_kind(backend, env=environ)
-    url = base_url or environ.get(ENV_BASE_URL) or None
+    env_url = environ.get(ENV_BASE_URL) or None
+    env_kind = (environ.get(ENV_BACKEND) or "").strip().lower()
+    foreign = env_url is not None and bool(env_kind) and env_kind != kind.value
+    # A URL the environment sets beside NAI_SCRIPT_BACKEND belongs to that backend: carried to
+    # another one chosen by --backend it would send NAI_TOKEN to an OpenAI server's URL, or
+    # take a '--backend sim' run (labelled offline) to NovelAI itself.
+    url = base_url or (None if foreign else env_url)
     tok = token or environ.get(ENV_OPENAI_KEY if kind is BackendKind.OPENAI else ENV_TOKEN) or None
     if kind is BackendKind.OPENAI and not url:
+        note = f" ({ENV_BASE_URL} is for {ENV_BACKEND}={env_kind})" if foreign else ""
         raise ConfigError(
-            f"the openai backend needs a server: pass --base-url URL or set {ENV_BASE_URL}"
+            f"the openai backend needs a server: pass --base-url URL or set {ENV_BASE_URL}{note}"
         )
     if kind is BackendKind.NOVELAI and not tok:
         raise ConfigError(

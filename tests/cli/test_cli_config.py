@@ -62,3 +62,32 @@ def test_the_openai_backend_never_sends_the_novelai_token() -> None:
     assert resolve_backend(backend="novelai", env={**env, "OPENAI_API_KEY": "sk"}).token == (
         "pst-secret"
     )
+
+
+@pytest.mark.parametrize(
+    ("flag", "env_backend", "env_url"),
+    [
+        ("novelai", "openai", "http://llm.local:8080/v1"),  # NAI_TOKEN must not go there
+        ("sim", "novelai", "https://text.novelai.net"),  # 'offline' must not reach NovelAI
+        ("openai", "novelai", "https://text.novelai.net"),
+    ],
+)
+def test_an_env_base_url_stays_with_the_env_backend(
+    flag: str, env_backend: str, env_url: str
+) -> None:
+    env = {
+        "NAI_SCRIPT_BACKEND": env_backend,
+        "NAI_SCRIPT_BASE_URL": env_url,
+        "NAI_TOKEN": "pst-secret",
+    }
+    if flag == "openai":
+        with pytest.raises(ConfigError, match="NAI_SCRIPT_BASE_URL is for NAI_SCRIPT_BACKEND"):
+            resolve_backend(backend=flag, env=env)
+        return
+    config = resolve_backend(backend=flag, env=env)
+    assert config.kind.value == flag
+    assert config.base_url is None  # NovelAI's own hosts, or the in-process simulator
+    # Same backend by flag and env, or no env backend at all: the env URL applies.
+    assert resolve_backend(backend=env_backend, env=env).base_url == env_url.removesuffix("/v1")
+    del env["NAI_SCRIPT_BACKEND"]
+    assert resolve_backend(backend=flag, env=env).base_url == env_url
