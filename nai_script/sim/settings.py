@@ -14,9 +14,15 @@ class SimSettings(BaseModel):
     model_config = ConfigDict(validate_assignment=True, extra="forbid")
 
     seed: int = Field(default=0, description="Seeds generated text and probabilistic faults.")
-    latency_ms: float = Field(default=0.0, ge=0, description="Delay before the first token.")
+    # Finite only: an infinite latency would hold every request forever (a hang, not a setting).
+    latency_ms: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Delay before the first token."
+    )
     tokens_per_second: float = Field(
-        default=0.0, ge=0, description="Streaming pace per generation; 0 means unlimited."
+        default=0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Streaming pace per generation; 0 means unlimited.",
     )
     faults: FaultSpec = Field(
         default_factory=FaultSpec,

@@ -32,6 +32,8 @@ def test_help_lists_flags_and_fault_syntax(capsys: pytest.CaptureFixture[str]) -
         (["--faults", "drop@x"], "--faults: fault spec rule 1 'drop@x'"),
         (["--tier", "9"], "--tier:"),
         (["--tokens-per-second", "-5"], "--tokens-per-second:"),
+        (["--latency-ms", "inf"], "--latency-ms: Input should be a finite number"),
+        (["--tokens-per-second", "nan"], "--tokens-per-second: Input should be a finite number"),
     ],
 )
 def test_bad_flags_are_one_line_usage_errors(
