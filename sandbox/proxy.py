@@ -8,7 +8,7 @@ the API description lists. Errors raised into a script are plain exceptions carr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol
 
 from sandbox.values import JSObject, from_script_value, to_script_value
@@ -51,11 +51,32 @@ class Transport(Protocol):
     def report_unawaited_failure(self, what: str, error: BaseException) -> None: ...
 
 
+class Suspension:
+    """What awaiting a pending call hands to whoever steps the awaiting coroutine: an opaque
+    token naming the call, never its asyncio future.
+
+    A script can step its own coroutines by hand (``co().send(None)``, ``next(anext(agen))``),
+    and then receives what the innermost ``await`` yields. The future itself handed out the
+    event loop (``get_loop()``) and with it subprocesses; only :func:`drive_script` reads the
+    future back out of the token (its slot is private, and ``type()`` refuses host classes).
+    """
+
+    __slots__ = ("_future", "_what")
+
+    def __init__(self, future: asyncio.Future[Any], what: str) -> None:
+        self._future = future
+        self._what = what
+
+    def __repr__(self) -> str:
+        return f"<pending {self._what}>"
+
+
 class PendingCall:
     """The result of an async api call: already sent, like a JS promise; awaitable many times.
 
     A failure nobody awaited by the time it arrives is reported to the script's error log, as
-    NovelAI reports an unhandled rejection.
+    NovelAI reports an unhandled rejection. Awaiting it yields a :class:`Suspension`, so it
+    must be driven by :func:`drive_script`, not by an asyncio task directly.
     """
 
     __slots__ = ("_awaited", "_future", "_transport", "_what")
@@ -76,11 +97,39 @@ class PendingCall:
 
     def __await__(self) -> Generator[Any, None, Any]:
         self._awaited = True
-        return self._future.__await__()
+        if not self._future.done():
+            yield Suspension(self._future, self._what)
+        # Raises InvalidStateError if a script stepping by hand resumes it too early.
+        return self._future.result()
 
     def __repr__(self) -> str:
         state = "done" if self._future.done() else "pending"
         return f"<pending {self._what} ({state})>"
+
+
+async def drive_script(awaitable: Awaitable[Any]) -> Any:
+    """Await a script's awaitable, stepping it by hand: each :class:`Suspension` it yields is
+    turned back into the future it stands for, and what awaiting that future raises
+    (cancellation included) is thrown back in, as a task would."""
+    steps = awaitable.__await__()
+    error: BaseException | None = None
+    while True:
+        try:
+            yielded = steps.send(None) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        error = None
+        if type(yielded) is not Suspension:
+            # Only pending calls suspend a script; anything else is a bug, not a value to await.
+            error = RuntimeError(f"a script cannot await {type(yielded).__name__} objects")
+            continue
+        try:
+            await yielded._future
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:
+            error = exc
 
 
 class ApiFunction:

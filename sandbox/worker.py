@@ -33,6 +33,7 @@ from sandbox.proxy import (
     PendingCall,
     build_api,
     decode_from_host,
+    drive_script,
     encode_for_host,
     script_error,
 )
@@ -90,24 +91,32 @@ def script_location(error: BaseException, filename: str) -> str:
     )
 
 
+def driven(result: Any) -> Any:
+    """What script code returned, ready for ``Worker._run``: an awaitable becomes the worker's
+    coroutine stepping it (``drive_script``), never a task driving it directly."""
+    return drive_script(result) if inspect.isawaitable(result) else result
+
+
 def call_in_turn(fn: Callable[..., Any], arg_lists: list[list[Any]]) -> Any:
     """``fn(*args)`` for each argument list, each once the one before returned; the last
     result. Plain calls run here; from the first awaitable on, the rest runs as a coroutine."""
     for index, args in enumerate(arg_lists):
         result = fn(*args)
-        if inspect.isawaitable(result) and index + 1 < len(arg_lists):
-            return _finish_in_turn(result, fn, arg_lists[index + 1 :])
+        if inspect.isawaitable(result):
+            if index + 1 < len(arg_lists):
+                return _finish_in_turn(result, fn, arg_lists[index + 1 :])
+            return drive_script(result)
     return result
 
 
 async def _finish_in_turn(
     pending: Awaitable[Any], fn: Callable[..., Any], rest: list[list[Any]]
 ) -> Any:
-    result = await pending
+    result = await drive_script(pending)
     for args in rest:
         result = fn(*args)
         if inspect.isawaitable(result):
-            result = await result
+            result = await drive_script(result)
     return result
 
 
@@ -280,7 +289,7 @@ class Worker:
             else:
                 self.send({"t": "loaded", "ok": False, "error": self._failure(error)})
 
-        self._run(lambda: run_compiled(compiled, self._globals), None, finish)
+        self._run(lambda: driven(run_compiled(compiled, self._globals)), None, finish)
 
     def _on_invoke(self, message: dict[str, Any]) -> None:
         """Run an invocation; one with ``after`` runs once that one has returned, and is
@@ -359,23 +368,21 @@ class Worker:
         finish: Callable[[BaseException | None], None],
         holder: dict[str, Any] | None = None,
     ) -> None:
-        """Run script code now; if it returns an awaitable, drive it as a task to ``finish``."""
+        """Run script code now; if it returns the worker's coroutine driving a script awaitable
+        (``driven``, ``call_in_turn``), run that as a task to ``finish``."""
         try:
             result = start()
         except BaseException as error:
             self._check_fatal(error)
             finish(error)
             return
-        if not inspect.isawaitable(result):
+        if not inspect.iscoroutine(result):
             if holder is not None:
                 holder["value"] = result
             finish(None)
             return
 
-        async def drive() -> Any:
-            return await result
-
-        task = self.loop.create_task(drive())
+        task = self.loop.create_task(result)
         self._tasks[task] = invoke_id
 
         def done(task: asyncio.Task[Any]) -> None:

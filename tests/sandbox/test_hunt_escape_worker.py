@@ -122,3 +122,45 @@ async def test_underscore_slots_and_writes_on_proxies_are_refused(body: str) -> 
     lines = await logged(source)
     assert len(lines) == 1, lines
     assert lines[0].startswith("refused "), lines
+
+
+#: Ways a script can step an awaitable by hand instead of awaiting it. Each yields whatever the
+#: innermost await hands its driver: before the fix, the asyncio future of the api call, whose
+#: ``get_loop()`` gave the event loop and with it ``loop.subprocess_shell`` (a root shell).
+STEPPERS = {
+    "coroutine_send": "async def co():\n    return await api.v1.echo(1)\nstep = co().send(None)\n",
+    "coroutine_throw_caught": (
+        "async def co():\n    try:\n        await api.v1.echo(1)\n    except ValueError:\n"
+        "        await api.v1.echo(2)\nc = co()\nc.send(None)\nstep = c.throw(ValueError())\n"
+    ),
+    "anext_next": "async def ag():\n    yield await api.v1.echo(1)\nstep = next(anext(ag()))\n",
+    "asend_send": "async def ag():\n    yield await api.v1.echo(1)\nstep = ag().asend(None).send(None)\n",
+    "anext_default_send": (
+        "async def ag():\n    yield await api.v1.echo(1)\nstep = anext(ag(), 0).send(None)\n"
+    ),
+    "athrow_send": (
+        "async def ag():\n    try:\n        yield 1\n    except ValueError:\n"
+        "        yield await api.v1.echo(1)\n"
+        "g = ag()\n"
+        "try:\n    anext(g).send(None)\nexcept StopIteration:\n    pass\n"
+        "step = g.athrow(ValueError()).send(None)\n"
+    ),
+    "remote_awaitable": "async def co():\n    return await w.closed\nstep = co().send(None)\n",
+    "for_over_anext": (
+        "async def ag():\n    yield await api.v1.echo(1)\nstep = None\n"
+        "for step in anext(ag()):\n    break\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("stepping", STEPPERS.values(), ids=list(STEPPERS))
+async def test_stepping_an_awaitable_by_hand_yields_no_future_or_loop(stepping: str) -> None:
+    body = stepping + (
+        "api.v1.log('stepped', repr(step))\n"
+        "try:\n    step.get_loop()\n    api.v1.log('ESCAPED')\n"
+        "except AttributeError as e:\n    api.v1.log('refused', str(e))\n"
+    )
+    lines = await logged(body)
+    assert lines[0].startswith("stepped <pending "), lines
+    assert "Future" not in lines[0]
+    assert lines[1:] == ["refused 'Suspension' object has no attribute 'get_loop'"], lines
