@@ -299,9 +299,18 @@ class ScriptPrinter:
     ) -> None:
         if file is not None:
             raise SandboxError("print(file=...) is not available; output goes to the script log")
-        text = (" " if sep is None else sep).join(str(item) for item in objects)
-        text += "\n" if end is None else end
+        separator = " " if sep is None else _exact_str(sep, "sep")
+        text = separator.join(str(item) for item in objects)
+        text += "\n" if end is None else _exact_str(end, "end")
         self._sink(text[:-1] if text.endswith("\n") else text)
+
+
+def _exact_str(value: Any, what: str) -> str:
+    """``value`` as a plain ``str``: a script's str subclass could override ``join`` and make
+    the printed "text" any object, which the host then refused as a protocol violation."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be None or a string, not {type(value).__name__}")
+    return str.__str__(value)
 
 
 def make_print_factory(sink: Callable[[str], None]) -> Callable[..., ScriptPrinter]:

@@ -50,6 +50,8 @@ from sandbox.wire import (
 from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 
 MEMORY_EXIT_CODE = 70
+#: The longest exception message a failure carries (a script's __str__ may return megabytes).
+MAX_MESSAGE_CHARS = 4096
 #: How many failed invocation ids the worker remembers for ``after`` (chains are short-lived).
 _FAILED_IDS_KEPT = 256
 
@@ -83,9 +85,15 @@ def script_location(error: BaseException, filename: str) -> str:
         line = error.lineno
     where = f"{filename}:{line}" if line is not None else filename
     try:
-        text = str(error)  # a script's own exception class may define a failing __str__
-    except Exception:
+        # A script's own exception class may define a __str__ that raises anything (a
+        # BaseException subclass too) or returns megabytes: either left the failure unsent,
+        # and the host waited for the wall-clock limit.
+        text = str(error)
+    except BaseException:
         text = "<exception message could not be shown>"
+    if len(text) > MAX_MESSAGE_CHARS:
+        cut = len(text) - MAX_MESSAGE_CHARS
+        text = f"{text[:MAX_MESSAGE_CHARS]}... [{cut} more characters cut]"
     return (
         f"{where}: {type(error).__name__}: {text}" if text else f"{where}: {type(error).__name__}"
     )
@@ -344,17 +352,17 @@ class Worker:
             if error is None:
                 try:
                     value = encode_for_host(holder.get("value"), self._callbacks, "return value")
+                    result = {"t": "invoke_result", "id": invoke_id, "ok": True, "value": value}
+                    self.send_soon(result)
                 except TypeError as exc:
                     error = exc
+                except (FrameTooLarge, ValueError) as exc:
+                    # Over the frame limit, or an int too long for JSON (``10 ** 5000``): the
+                    # invocation fails; unanswered, the host waited for its wall-clock limit.
+                    error = ValueError(f"return value: {exc}")
                 else:
-                    result = {"t": "invoke_result", "id": invoke_id, "ok": True, "value": value}
-                    try:
-                        self.send_soon(result)
-                    except FrameTooLarge as exc:
-                        error = ValueError(f"return value: {exc}")
-                    else:
-                        self._invoke_done(invoke_id, failed=False)
-                        return
+                    self._invoke_done(invoke_id, failed=False)
+                    return
             failure = self._failure(error)
             self.send_soon({"t": "invoke_result", "id": invoke_id, "ok": False, "error": failure})
             self._invoke_done(invoke_id, failed=True)

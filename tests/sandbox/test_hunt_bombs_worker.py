@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_worker_harness import FAST, start
+from test_worker_harness import FAST, running, start
 
-from sandbox.process import LoadFailed
+from sandbox.process import LoadFailed, ScriptFailed
 
 MARGIN = 2.5  # seconds over the limit tolerated on a loaded machine
 
@@ -146,3 +146,64 @@ def test_cli_reports_escapes_with_their_line(tmp_path: Path) -> None:
     result = nai_script("run", "--data", str(tmp_path / "data"), str(ran))
     assert result.returncode == 1
     assert "forge.py:2: SandboxError: type() of a host object" in result.stderr
+
+
+SHAPED_FAILURES = {
+    "int_too_long_for_json": (
+        "def bad():\n    return 10 ** 5000\n",
+        "s.py: ValueError: return value: Exceeds the limit (4300 digits)",
+    ),
+    "str_of_megabytes": (
+        "class E(Exception):\n    def __str__(self):\n        return 'x' * 20000000\n"
+        "def bad():\n    raise E()\n",
+        "more characters cut]",
+    ),
+    "str_raising_base_exception": (
+        "class B(BaseException):\n    pass\nclass E(Exception):\n"
+        "    def __str__(self):\n        raise B()\ndef bad():\n    raise E()\n",
+        "s.py:7: E: <exception message could not be shown>",
+    ),
+}
+
+
+@pytest.mark.parametrize(("source", "message"), SHAPED_FAILURES.values(), ids=list(SHAPED_FAILURES))
+async def test_a_failure_the_script_shapes_is_answered_at_once(source: str, message: str) -> None:
+    """Such a failure could not be sent (a frame over the limit, json refusing the int, a raise
+    out of the worker's own handler): the host waited for the wall-clock limit, then stopped
+    the worker as if the callback had hung."""
+    async with running(source + "def ok(): return 'ok'\n") as (worker, _host):
+        began = time.monotonic()
+        with pytest.raises(ScriptFailed) as raised:
+            await worker.invoke("bad")
+        assert time.monotonic() - began < 1.0
+        assert message in str(raised.value)
+        assert len(str(raised.value)) < 5000
+        assert await worker.invoke("ok") == "ok"
+
+
+async def test_a_top_level_raise_with_a_huge_message_fails_the_load_at_once() -> None:
+    source = (
+        "class E(Exception):\n    def __str__(self):\n        return 'x' * 20000000\nraise E()\n"
+    )
+    failed = await load_failure(source, 1.0)
+    assert failed.failure is not None, str(failed)
+    assert failed.failure.kind == "exception"
+    assert failed.failure.message.startswith("bomb.py:4: E: xxx")
+    assert failed.failure.message.endswith("more characters cut]")
+
+
+async def test_print_with_a_str_subclass_separator_cannot_forge_the_log_frame() -> None:
+    """The separator's own ``join`` made the printed "text" a list whose slice was a dict: the
+    host refused the log frame and stopped the worker for a protocol violation."""
+    source = (
+        "class M(list):\n    def __getitem__(self, k):\n        return {'not': 'text'}\n"
+        "class L(list):\n    def endswith(self, x):\n        return False\n"
+        "    def rstrip(self, x):\n        return M()\n"
+        "class S(str):\n    def join(self, parts):\n        return L()\n"
+        "print('a', 'b', sep=S('-'))\n"
+        "try:\n    print('a', end=1)\nexcept TypeError as e:\n    print(str(e))\n"
+        "def ok(): return 'ok'\n"
+    )
+    async with running(source) as (worker, host):
+        assert host.lines() == ["a-b", "end must be None or a string, not int"]
+        assert await worker.invoke("ok") == "ok"
