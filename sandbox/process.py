@@ -162,6 +162,7 @@ class ScriptWorker:
         self._stderr = BoundedTail(limits.stderr_tail_bytes)
         self._running = asyncio.Event()
         self._idle = asyncio.Event()
+        self._filename: str | None = None
         self._loaded: asyncio.Future[Loaded] = asyncio.get_running_loop().create_future()
         self._invokes: dict[int, asyncio.Future[InvokeResult]] = {}
         self._calls: set[asyncio.Task[None]] = set()
@@ -215,6 +216,7 @@ class ScriptWorker:
         return worker
 
     async def _load(self, source: str, filename: str) -> None:
+        self._filename = filename
         message = load_message(
             source=source, filename=filename, api=self._api.tree, limits=self._limits.wire()
         )
@@ -494,7 +496,8 @@ class ScriptWorker:
         if self._exited.is_set():
             return
         if self.exit_reason is None:
-            kind, detail = classify_death(self._proc.returncode, self._stderr.text())
+            stderr = self._stderr.text(max_lines=None)
+            kind, detail = classify_death(self._proc.returncode, stderr, self._filename)
             self.exit_reason = ExitReason.model_validate(
                 {"kind": kind, "detail": detail, "script_name": self.name}
             )

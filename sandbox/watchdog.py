@@ -180,9 +180,10 @@ class BoundedTail:
         if len(self._data) > self.max_bytes:
             del self._data[: len(self._data) - self.max_bytes]
 
-    def text(self, max_lines: int = 20) -> str:
+    def text(self, max_lines: int | None = 20) -> str:
+        """The last ``max_lines`` lines kept (all of them for ``None``)."""
         lines = self._data.decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-max_lines:])
+        return "\n".join(lines if max_lines is None else lines[-max_lines:])
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -196,12 +197,46 @@ def describe_exit(returncode: int | None) -> str:
     return f"exited with code {returncode}"
 
 
-def classify_death(returncode: int | None, stderr_tail: str) -> tuple[str, str]:
-    """Kind and detail for a death the host did not cause itself."""
+#: What the worker's faulthandler writes first when the process faults.
+_FAULT_HEADER = "Fatal Python error: "
+_FAULT_SIGNALS = frozenset({-signal.SIGSEGV, -signal.SIGBUS})
+
+
+def classify_death(
+    returncode: int | None, stderr_tail: str, filename: str | None = None
+) -> tuple[str, str]:
+    """Kind and detail for a death the host did not cause itself.
+
+    A worker that faults prints, through faulthandler, the Python stack it faulted in; the
+    script's deepest line named there (``filename``) goes in the detail instead of the host's
+    own frames.
+    """
     how = describe_exit(returncode)
     if returncode == -signal.SIGXCPU:
         return "cpu", f"{how}: the process CPU backstop (RLIMIT_CPU) was reached"
     if "MemoryError" in stderr_tail or "Cannot allocate memory" in stderr_tail:
         return "memory", f"{how}: out of memory under RLIMIT_AS"
-    detail = how if not stderr_tail else f"{how}; stderr:\n{stderr_tail}"
+    if returncode in _FAULT_SIGNALS and _FAULT_HEADER in stderr_tail:
+        line = _faulting_script_line(stderr_tail, filename)
+        where = f" at {filename}:{line}" if line is not None else ""
+        return "crashed", (
+            f"{how}{where}: the interpreter's C stack most likely overflowed (data nested "
+            "too deeply for C code that recurses without a limit, such as hash() of a tuple "
+            "nested 300,000 deep)"
+        )
+    lines = stderr_tail.splitlines()[-20:]
+    detail = how if not lines else f"{how}; stderr:\n" + "\n".join(lines)
     return "crashed", detail
+
+
+def _faulting_script_line(stderr_tail: str, filename: str | None) -> int | None:
+    """The first (deepest) ``File "<filename>", line N`` of the last faulthandler dump."""
+    if filename is None:
+        return None
+    dump = stderr_tail[stderr_tail.rindex(_FAULT_HEADER) :]
+    marker = f'File "{filename}", line '
+    start = dump.find(marker)
+    if start < 0:
+        return None
+    digits = dump[start + len(marker) :].split(" ", 1)[0]
+    return int(digits) if digits.isdigit() else None

@@ -14,6 +14,7 @@ and ``sandbox.worker_rlimits`` are the pydantic-free halves of their host-side c
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import inspect
 import os
 import select
@@ -528,6 +529,12 @@ def main() -> None:
     os.dup2(2, 1)  # anything printed to fd 1 goes to the bounded stderr, not the protocol
     os.close(null)
     sys.stdout = sys.stderr
+    # A C stack overflow (hash() of a tuple nested 300,000 deep, next() through as many nested
+    # map objects: C code recursing without a depth check) kills the worker with SIGSEGV
+    # whatever the limits, since the nesting fits in memory long before the stack holds its
+    # recursion. faulthandler prints the Python stack it faulted in to stderr, on a stack of
+    # its own, so the host can name the script's line.
+    faulthandler.enable(file=sys.stderr)
     worker = Worker(in_fd, out_fd)
     try:
         worker.run()

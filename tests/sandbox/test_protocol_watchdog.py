@@ -137,3 +137,24 @@ def test_process_cpu_reads_again_and_again_then_none_once_the_process_is_gone() 
         cpu.close()
     assert cpu.read() is None
     assert ProcessCpu(2**22 + 12345).read() is None
+
+
+def test_classify_death_names_the_script_line_of_a_fault() -> None:
+    dump = (
+        "Fatal Python error: Segmentation fault\n\n"
+        "Current thread 0x00007f (most recent call first):\n"
+        '  File "bomb.py", line 12 in deep\n'
+        '  File "bomb.py", line 4 in <module>\n'
+        '  File "/srv/sandbox/runtime.py", line 66 in run_compiled\n'
+    )
+    kind, detail = classify_death(-signal.SIGSEGV, "earlier noise\n" + dump, "bomb.py")
+    assert kind == "crashed"
+    assert detail.startswith("killed by SIGSEGV at bomb.py:12: the interpreter's C stack")
+    assert "/srv" not in detail
+    # Without the script in the dump (it faulted in host code), no line; never a guess.
+    kind, detail = classify_death(-signal.SIGSEGV, dump, "other.py")
+    assert detail.startswith("killed by SIGSEGV: the interpreter's C stack")
+    # A fault without faulthandler's dump keeps the raw tail, cut to its last 20 lines.
+    _, detail = classify_death(-signal.SIGSEGV, "\n".join(f"l{i}" for i in range(50)))
+    assert detail.endswith("l49")
+    assert "l29" not in detail
