@@ -21,7 +21,7 @@ import select
 import selectors
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -72,6 +72,26 @@ class _BlockAwareSelector(selectors.DefaultSelector):
     def select(self, timeout: float | None = None) -> list[Any]:
         self._before_select(timeout is None or timeout > 0)
         return super().select(timeout)
+
+
+class _WorkerLoop(asyncio.SelectorEventLoop):
+    """The worker's loop: an async generator the script drops mid-iteration is closed by
+    ``close_abandoned`` instead of asyncio's own task, which cannot step script code (its
+    awaits yield ``Suspension`` tokens, not futures)."""
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        close_abandoned: Callable[[AsyncGenerator[Any, Any]], None],
+    ) -> None:
+        super().__init__(selector)
+        self._close_abandoned = close_abandoned
+
+    def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
+        # Called by the garbage collector wherever it runs: defer, as asyncio does.
+        self._asyncgens.discard(agen)  # type: ignore[attr-defined]
+        if not self.is_closed():
+            self.call_soon_threadsafe(self._close_abandoned, agen)
 
 
 def script_location(error: BaseException, filename: str) -> str:
@@ -154,7 +174,8 @@ class Worker:
         self._poller = select.poll()
         self._poller.register(in_fd, select.POLLIN)
         self._selector = _BlockAwareSelector(self._before_select)
-        self.loop = asyncio.SelectorEventLoop(self._selector)
+        self.loop = _WorkerLoop(self._selector, self._close_abandoned)
+        self.loop.set_exception_handler(self._on_loop_error)
 
     # --- pipe -----------------------------------------------------------------------------
 
@@ -408,6 +429,19 @@ class Worker:
 
         task.add_done_callback(done)
 
+    def _close_abandoned(self, agen: AsyncGenerator[Any, Any]) -> None:
+        """Run the ``finally`` of an async generator the script dropped mid-iteration, as
+        asyncio would (on a task of its own, counted as pending work); a failure goes to the
+        script's error log, as an un-awaited call's does."""
+
+        def finish(error: BaseException | None) -> None:
+            if error is not None and not isinstance(error, asyncio.CancelledError):
+                where = script_location(error, self._filename)
+                text = f"closing an abandoned async generator failed: {where}"
+                self.send({"t": "log", "level": "error", "text": text})
+
+        self._run(lambda: drive_script(agen.aclose()), None, finish)
+
     def _cancel(self, invoke_id: int | None) -> None:
         unstarted: list[dict[str, Any]] = []
         for waiting in self._deferred.values():
@@ -434,6 +468,15 @@ class Worker:
         if isinstance(error, asyncio.CancelledError):
             return {"kind": "cancelled", "message": f"{self._filename}: cancelled"}
         return {"kind": "exception", "message": script_location(error, self._filename)}
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Memory running out in the worker's own code (encoding a result when the script has
+        kept nearly all of it) ends the worker for memory at once; left to asyncio's default
+        handler, the invocation went unanswered until the host's wall-clock limit."""
+        error = context.get("exception")
+        if isinstance(error, MemoryError):
+            self._check_fatal(error)
+        loop.default_exception_handler(context)
 
     def _check_fatal(self, error: BaseException) -> None:
         if isinstance(error, MemoryError):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_worker_harness import FAST, running, start
 
-from sandbox.process import LoadFailed, ScriptFailed
+from sandbox.process import LoadFailed, ScriptFailed, WorkerDied
 
 MARGIN = 2.5  # seconds over the limit tolerated on a loaded machine
 
@@ -225,3 +225,25 @@ async def test_print_with_a_str_subclass_separator_cannot_forge_the_log_frame() 
     async with running(source) as (worker, host):
         assert host.lines() == ["a-b", "end must be None or a string, not int"]
         assert await worker.invoke("ok") == "ok"
+
+
+async def test_memory_running_out_in_the_worker_own_code_is_reported_at_once() -> None:
+    """The script keeps nearly all its memory and returns 40 references to one 1 MB string:
+    encoding the result raised MemoryError in the worker's own callback, asyncio's default
+    handler logged it, and the host waited for the wall-clock limit."""
+    source = (
+        "hold = []\n"
+        "def fill():\n    try:\n        while True:\n            hold.append('x' * (1 << 20))\n"
+        "    except Exception:\n        pass\n    for i in range(8):\n        hold.pop()\n"
+        "    return len(hold)\n"
+        "def result():\n    return [hold[0]] * 40\n"
+    )
+    limits = FAST.model_copy(update={"cpu_seconds": 5.0})
+    async with running(source, limits=limits, name="full.py") as (worker, _host):
+        assert await worker.invoke("fill") > 100
+        began = time.monotonic()
+        with pytest.raises(WorkerDied) as died:
+            await worker.invoke("result")
+        assert time.monotonic() - began < 1.0
+        assert died.value.reason.kind == "memory"
+        assert died.value.reason.detail == "full.py: MemoryError"  # no script line: worker code

@@ -164,3 +164,23 @@ async def test_stepping_an_awaitable_by_hand_yields_no_future_or_loop(stepping: 
     assert lines[0].startswith("stepped <pending "), lines
     assert "Future" not in lines[0]
     assert lines[1:] == ["refused 'Suspension' object has no attribute 'get_loop'"], lines
+
+
+async def test_an_abandoned_async_generator_still_awaits_in_its_finally() -> None:
+    """asyncio closes an async generator the script dropped on a task of its own; that task
+    cannot step script code now that awaiting a call yields a token, so the worker closes it
+    the same way it runs everything else (and logs a failure like an un-awaited call's)."""
+    body = (
+        "async def ag(tag):\n    try:\n        yield 1\n    finally:\n"
+        "        await api.v1.echo(1)\n        if tag == 'bad':\n            await api.v1.fail(tag)\n"
+        "        api.v1.log('closed', tag)\n"
+        "async def use(tag):\n    async for x in ag(tag):\n        break\n"
+        "await use('good')\nawait use('bad')\nawait api.v1.sleep(0.05)\n"
+    )
+    async with running("w = None\n" + body + OK) as (worker, host):
+        await worker.wait_idle()
+        assert host.lines() == ["closed good"]
+        assert host.lines("error") == [
+            "closing an abandoned async generator failed: s.py:8: ValueError: refused: bad"
+        ]
+        assert await worker.invoke("ok") == "ok"
