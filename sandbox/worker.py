@@ -109,7 +109,9 @@ def script_location(error: BaseException, filename: str) -> str:
         # A script's own exception class may define a __str__ that raises anything (a
         # BaseException subclass too) or returns megabytes: either left the failure unsent,
         # and the host waited for the wall-clock limit.
-        text = str(error)
+        # A plain copy: a str subclass's own __len__ and __getitem__ would run (and return
+        # anything) when the text is cut below.
+        text = str.__str__(str(error))
     except BaseException:
         text = "<exception message could not be shown>"
     if len(text) > MAX_MESSAGE_CHARS:

@@ -176,6 +176,14 @@ SHAPED_FAILURES = {
         "def bad():\n    raise E()\n",
         "more characters cut]",
     ),
+    "str_subclass_cutting_itself": (
+        "class Big:\n    def __str__(self):\n        return 'y' * 20000000\n"
+        "class T(str):\n    def __len__(self):\n        return 10 ** 9\n"
+        "    def __getitem__(self, k):\n        return Big()\n"
+        "class E(Exception):\n    def __str__(self):\n        return T('short')\n"
+        "def bad():\n    raise E()\n",
+        "s.py:13: E: short",
+    ),
     "str_raising_base_exception": (
         "class B(BaseException):\n    pass\nclass E(Exception):\n"
         "    def __str__(self):\n        raise B()\ndef bad():\n    raise E()\n",
