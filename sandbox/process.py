@@ -17,12 +17,14 @@ from typing import Any
 
 from sandbox.api_schema import ApiDescription
 from sandbox.protocol import (
+    HEADER,
     WAKING_MESSAGES,
     ApiCall,
     ApiCallMessage,
     CallbackHandle,
     ExitReason,
     Fatal,
+    FrameTooLarge,
     Hello,
     InvokeResult,
     Loaded,
@@ -124,9 +126,20 @@ class _InvokeTimedOut(Exception):
     """Set on an invocation's future when its wall-clock limit passes."""
 
 
-def _time_out(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(_InvokeTimedOut())
+#: A timer or sample this late means the host's own loop stalled: what the worker sent
+#: meanwhile is read first (one more poll interval) before the script is judged.
+HOST_STALL_S = 0.2
+
+
+def _time_out(future: asyncio.Future[Any], due: float, grace: float) -> None:
+    if future.done():
+        return
+    loop = future.get_loop()
+    if loop.time() - due > HOST_STALL_S:
+        # The result may be in the pipe, unread because the host itself was busy.
+        loop.call_later(grace, _time_out, future, loop.time() + grace, grace)
+        return
+    future.set_exception(_InvokeTimedOut())
 
 
 class ScriptWorker:
@@ -220,7 +233,12 @@ class ScriptWorker:
         message = load_message(
             source=source, filename=filename, api=self._api.tree, limits=self._limits.wire()
         )
-        self._send(message)
+        try:
+            self._send(message)
+        except FrameTooLarge as error:
+            await self.shutdown()
+            failure = ScriptFailure(kind="policy", message=f"{filename}: the script is {error}")
+            raise LoadFailed(failure.message, failure=failure, reason=None) from None
         waiter = asyncio.ensure_future(self._loaded)
         exited: asyncio.Future[Any] = asyncio.ensure_future(self._exited.wait())
         done, _ = await asyncio.wait(
@@ -277,10 +295,19 @@ class ScriptWorker:
                 order.after = invoke_id
         more = [to_wire(list(more_args), self._remotes) for more_args in then]
         wire_args = to_wire(list(args), self._remotes)
-        self._send(invoke_message(invoke_id, key, wire_args, after=after, then=more))
+        try:
+            self._send(invoke_message(invoke_id, key, wire_args, after=after, then=more))
+        except FrameTooLarge as error:
+            # The worker would refuse the frame and hear nothing more; the call fails here.
+            self._invokes.pop(invoke_id, None)
+            if chain is not None and chain.last_id == invoke_id:
+                chain.last_id = after
+            message = f"arguments of {key!r}: {error}"
+            raise ScriptFailed(ScriptFailure(kind="internal", message=message)) from None
         limit = self._limits.wall_seconds if timeout is None else timeout
         # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
-        timer = loop.call_later(limit, _time_out, future)
+        grace = self._limits.poll_interval
+        timer = loop.call_later(limit, _time_out, future, loop.time() + limit, grace)
         try:
             result = await future
         except _InvokeTimedOut:
@@ -373,12 +400,18 @@ class ScriptWorker:
         it. So a generation's last delivery, closing callback and reply wake the worker once."""
         if self._proc.stdin is None or self._proc.stdin.is_closing():
             return
+        # Encoded (and checked) before the watchdog starts: encoding a large value is the
+        # host's time, and a refused frame must not count as a wake the worker never sees.
+        frame = encode_frame(message)
+        size, limit = len(frame) - HEADER.size, self._limits.max_frame_bytes
+        if size > limit:
+            raise FrameTooLarge(f"{size} bytes; one message to a script may carry at most {limit}")
         if message["t"] in WAKING_MESSAGES:
             self._wakes_sent += 1
             self._idle.clear()
             self._watchdog.start()
             self._running.set()
-        self._outbox.append(encode_frame(message))
+        self._outbox.append(frame)
         if message["t"] == "reply":
             self._flush()  # a flush already scheduled finds the outbox empty
         elif len(self._outbox) == 1:
@@ -474,7 +507,16 @@ class ScriptWorker:
         if order.after is not None:
             reply["after"] = order.after
         if self.exit_reason is None:
-            self._send(reply)
+            try:
+                self._send(reply)
+            except FrameTooLarge as error:
+                # A result larger than its call (tokens of megabytes of text): the script's
+                # error, not a frame the worker refuses and then waits for ever behind.
+                what = message.path or f"remote method {message.method}"
+                text = f"{what}: the result is {error}"
+                refusal = reply_message(message.id, error=text, error_type="ValueError")
+                refusal.update({"after": order.after} if order.after is not None else {})
+                self._send(refusal)
 
     async def _read_stderr(self) -> None:
         assert self._proc.stderr is not None
@@ -482,14 +524,25 @@ class ScriptWorker:
             self._stderr.feed(chunk)
 
     async def _watch(self) -> None:
+        """Sample the running activation every poll interval. After the host's own loop
+        stalled (a handler computing for seconds), the stall is excused (it is not the
+        script's time) and that sample skipped: the worker's report that it blocked may be
+        unread in the pipe, and the reader gets one interval to catch up first."""
         interval = self._limits.poll_interval
+        loop = asyncio.get_running_loop()
         while self._proc.returncode is None:
             await self._running.wait()
+            last = loop.time()
             while self._watchdog.running and self._proc.returncode is None:
-                breach = self._watchdog.sample(self._cpu.read())
-                if breach is not None:
-                    self._terminate(breach.kind, breach.detail)
-                    return
+                now = loop.time()
+                gap, last = now - last, now
+                if gap > interval + HOST_STALL_S:
+                    self._watchdog.excuse(gap - interval)
+                else:
+                    breach = self._watchdog.sample(self._cpu.read())
+                    if breach is not None:
+                        self._terminate(breach.kind, breach.detail)
+                        return
                 await asyncio.sleep(interval)
 
     def _finish(self) -> None:

@@ -106,6 +106,13 @@ class ActivationWatchdog:
     def stop(self) -> None:
         self.running = False
 
+    def excuse(self, seconds: float) -> None:
+        """The host's own loop did not run for ``seconds``: that time is not the script's,
+        neither as wall time nor as the CPU estimate made before the first sample."""
+        self._started_at += seconds
+        if self._baseline_cpu is not None:
+            self._baseline_at += seconds
+
     def sample(self, cpu_seconds: float | None) -> Breach | None:
         """Check one CPU reading taken now; returns the breached limit, if any."""
         if not self.running:

@@ -45,12 +45,14 @@ from sandbox.wire import (
     WAKING_MESSAGES,
     FrameDecoder,
     FrameTooLarge,
+    ProtocolError,
     decode_payload,
     encode_frame,
 )
 from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 
 MEMORY_EXIT_CODE = 70
+PROTOCOL_EXIT_CODE = 71
 #: The longest exception message a failure carries (a script's __str__ may return megabytes).
 MAX_MESSAGE_CHARS = 4096
 #: How many failed invocation ids the worker remembers for ``after`` (chains are short-lived).
@@ -231,7 +233,13 @@ class Worker:
                 continue
             if not chunk:
                 os._exit(0)  # the host is gone; nobody to report to
-            return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
+            try:
+                return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
+            except ProtocolError as error:
+                # The host checks what it sends, so this is a host bug; a worker that stayed
+                # up could never read past the frame, and would be stopped as a hung script.
+                os.write(2, f"protocol error: the host sent a bad frame: {error}\n".encode())
+                os._exit(PROTOCOL_EXIT_CODE)
 
     def _on_readable(self) -> None:
         self._backlog.extend(self._read_frames(wait=False))

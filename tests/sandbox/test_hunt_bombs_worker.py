@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_worker_harness import FAST, running, start
+from test_worker_harness import FAST, FakeHost, running, start
 
 from sandbox.process import LoadFailed, ScriptFailed, WorkerDied
+from sandbox.protocol import ApiCall
 
 MARGIN = 2.5  # seconds over the limit tolerated on a loaded machine
 
@@ -255,3 +257,89 @@ async def test_memory_running_out_in_the_worker_own_code_is_reported_at_once() -
         assert time.monotonic() - began < 1.0
         assert died.value.reason.kind == "memory"
         assert died.value.reason.detail == "full.py: MemoryError"  # no script line: worker code
+
+
+#: Activations may run 1 s without yielding; the top level and a callback get 10 s in all.
+STALL_LIMITS = FAST.model_copy(update={"wall_seconds": 1.0, "load_wall_seconds": 10.0})
+
+
+class StallingHost(FakeHost):
+    """A host whose ``echo`` handler blocks its own event loop (as tokenizing megabytes of
+    text on the loop does) before answering."""
+
+    async def handle(self, call: ApiCall) -> Any:
+        if call.path == "v1.echo" and call.args == ["stall"]:
+            time.sleep(STALL_LIMITS.wall_seconds + 0.5)  # the host, not the script, is busy
+        return await super().handle(call)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "call = api.v1.echo('stall')\nspin()\nawait call\n",
+        "async def cb():\n    call = api.v1.echo('stall')\n    spin()\n    return await call\n",
+    ],
+    ids=["top_level", "invocation"],
+)
+async def test_a_stall_of_the_host_is_not_blamed_on_the_script(source: str) -> None:
+    """The worker reported it was waiting on the call while the host's loop was stalled;
+    reading that report only after the stall, the host judged the activation first and
+    stopped the script for not yielding ('ran 1.60 s without yielding'), and an invocation's
+    timer, late by the stall, fired ahead of its result."""
+    host = StallingHost()
+    # The call is sent at once; the report that the worker blocks on it follows 0.1 s later,
+    # so it arrives while the host is stalled, behind the watchdog's next sample.
+    source = "def spin():\n    for i in range(400000):\n        pass\n" + source
+    source += "def ok(): return 'ok'\n"
+    async with running(source, host=host, limits=STALL_LIMITS) as (worker, _):
+        if "cb" in source:
+            assert await worker.invoke("cb", timeout=10.0) == "stall"
+        assert worker.exit_reason is None
+        assert await worker.invoke("ok") == "ok"
+
+
+#: A small frame limit, so the tests build over-limit messages cheaply.
+SMALL_FRAMES = FAST.model_copy(update={"max_frame_bytes": 64 * 1024})
+
+
+class GrowingHost(FakeHost):
+    """Answers ``echo('grow')`` with 70,000 characters: a result larger than its call."""
+
+    async def handle(self, call: ApiCall) -> Any:
+        if call.args == ["grow"]:
+            return "x" * 70000
+        return await super().handle(call)
+
+
+async def test_a_reply_over_the_worker_frame_limit_is_an_error_not_a_deaf_worker() -> None:
+    """The host answered a call with more than the worker accepts in one frame (a tokenizer
+    result for megabytes of text is several times its input): the worker's reader refused it
+    and went deaf, and the host stopped the script for 'not yielding' after the wall-clock
+    limit. Now the script gets a ValueError naming the call, at once."""
+    source = (
+        "try:\n    await api.v1.echo('grow')\nexcept ValueError as e:\n    api.v1.log(str(e))\n"
+        "try:\n    api.v1.echoSync('grow')\nexcept ValueError as e:\n    api.v1.log(str(e))\n"
+        "def ok(): return 'ok'\n"
+    )
+    async with running(source, host=GrowingHost(), limits=SMALL_FRAMES) as (worker, host):
+        assert host.lines() == [
+            f"{path}: the result is 70041 bytes; one message to a script may carry at most 65536"
+            for path in ("v1.echo", "v1.echoSync")
+        ]
+        assert worker.exit_reason is None
+        assert await worker.invoke("ok") == "ok"
+
+
+async def test_an_invocation_over_the_worker_frame_limit_is_refused_on_the_host() -> None:
+    """Arguments over the limit (a message another script sends, whose invocation frame is a
+    little larger than the sender's own): the receiving worker went deaf and was stopped for
+    the wall-clock limit, so one script could stop another."""
+    source = "def cb(data): return len(data)\ndef ok(): return 'ok'\n"
+    async with running(source, limits=SMALL_FRAMES) as (worker, _host):
+        began = time.monotonic()
+        with pytest.raises(ScriptFailed, match="one message to a script may carry at most 65536"):
+            await worker.invoke("cb", "x" * 70000)
+        assert time.monotonic() - began < 1.0
+        assert worker.exit_reason is None
+        assert await worker.invoke("cb", "x" * 1000) == 1000
+        assert await worker.invoke("ok") == "ok"

@@ -158,3 +158,17 @@ def test_classify_death_names_the_script_line_of_a_fault() -> None:
     _, detail = classify_death(-signal.SIGSEGV, "\n".join(f"l{i}" for i in range(50)))
     assert detail.endswith("l49")
     assert "l29" not in detail
+
+
+def test_a_host_stall_is_excused_from_wall_time_and_the_cpu_estimate() -> None:
+    now = [0.0]
+    dog = ActivationWatchdog(cpu_limit=0.5, wall_limit=1.0, clock=lambda: now[0])
+    dog.start()
+    now[0] = 1.6  # the host's loop stalled 1.5 s before the first sample
+    dog.excuse(1.5)
+    assert dog.sample(10.0) is None  # 0.1 s of wall, estimated as CPU: within both limits
+    now[0] = 2.7  # the script really ran on: judged on its own time
+    dog.excuse(0.0)
+    breach = dog.sample(10.1)
+    assert breach is not None
+    assert breach.kind == "wall_clock"
