@@ -45,8 +45,20 @@ async def load_failure(source: str, limit: float, **kwargs: object) -> LoadFaile
         "import math\nx = math.factorial(10 ** 7)",
         "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
         "        pass",
+        "x = 10 ** 10 ** 10",
+        'import re\nre.match("(a|aa)+$", "a" * 40 + "b")',
+        "x = sorted(range(10 ** 6), key=lambda i: [i % 7, -i])\nwhile True:\n    x.sort()",
     ],
-    ids=["regex_backtracking", "regex_nested", "pow", "factorial", "loop_catching_everything"],
+    ids=[
+        "regex_backtracking",
+        "regex_nested",
+        "pow",
+        "factorial",
+        "loop_catching_everything",
+        "power_tower",
+        "regex_alternation",
+        "sort_forever",
+    ],
 )
 async def test_c_level_cpu_bombs_are_killed_for_cpu(source: str) -> None:
     failed = await load_failure(source, FAST.cpu_seconds)
@@ -68,6 +80,8 @@ async def test_c_level_cpu_bombs_are_killed_for_cpu(source: str) -> None:
         'import itertools\nx = "".join(itertools.repeat("x", 10 ** 10))',
         "import itertools\nx = list(itertools.repeat(0, 10 ** 10))",
         "d = dict.fromkeys(range(10 ** 9))",
+        "s = 'a' * 2 ** 40",
+        "d = {'k' * 10 ** 9: 1}",
     ],
     ids=[
         "fstring_width",
@@ -80,6 +94,8 @@ async def test_c_level_cpu_bombs_are_killed_for_cpu(source: str) -> None:
         "join_repeat",
         "repeat_list",
         "dict_growth",
+        "str_repeat_2_40",
+        "huge_dict_key",
     ],
 )
 async def test_allocation_bombs_are_stopped_for_memory(source: str) -> None:
@@ -94,6 +110,7 @@ async def test_allocation_bombs_are_stopped_for_memory(source: str) -> None:
     ("source", "message"),
     [
         ("x = str(10 ** 100000)", "bomb.py:1: ValueError: Exceeds the limit (4300 digits)"),
+        ("x = int('9' * 10 ** 6)", "bomb.py:1: ValueError: Exceeds the limit (4300 digits)"),
         ('import json\njson.loads("[" * 1000000)', "bomb.py:2: RecursionError"),
         ("a = []\nfor i in range(200000):\n    a = [a]\ns = repr(a)", "bomb.py:4: RecursionError"),
         (
@@ -102,7 +119,14 @@ async def test_allocation_bombs_are_stopped_for_memory(source: str) -> None:
         ),
         ("import random\nx = random.randbytes(10 ** 10)", "bomb.py:2: OverflowError"),
     ],
-    ids=["int_to_str", "json_deep_loads", "deep_repr", "json_deep_dumps", "randbytes"],
+    ids=[
+        "int_to_str",
+        "str_to_int",
+        "json_deep_loads",
+        "deep_repr",
+        "json_deep_dumps",
+        "randbytes",
+    ],
 )
 async def test_bounded_by_python_itself_with_the_line(source: str, message: str) -> None:
     failed = await load_failure(source, FAST.cpu_seconds)

@@ -192,6 +192,48 @@ CASES: list[tuple[str, str, Expected]] = [
     ("print_file_none_is_fine", 'print("x", file=None)', Safe()),
     ("vars_computed", "v = [vars][0]", Raises(NameError, "vars")),
     ("globals_by_reference", "g = globals", Raises(NameError, "globals")),
+    # --- format specs, C-level imports, class keywords, annotations (held) --------------
+    (
+        "fstring_conversion_nested_spec",
+        'x = 5\ny = "{0.__class__}"\nf"{x!r:>{y}}"',
+        Raises(ValueError, "Invalid format specifier"),
+    ),
+    ("format_builtin_host_object", 'format(api, "x")', Raises(TypeError, "format string")),
+    (
+        "datetime_strftime_imports_through_the_guard",
+        'import datetime\nformat(datetime.datetime(2020, 1, 1), "%Y")',
+        Raises(ImportError, "import 'time' is not allowed"),
+    ),
+    (
+        "datetime_strptime_imports_through_the_guard",
+        'import datetime\ndatetime.datetime.strptime("2020", "%Y")',
+        Raises(ImportError, "import '_strptime' is not allowed"),
+    ),
+    ("class_keywords_splat", 'class X(**{"metaclass": 1}):\n    pass', Compile("metaclass")),
+    ("annotation_attribute", "def f(x: ().__class__):\n    pass", Compile("__class__")),
+    (
+        "annotation_getattr",
+        'def f(x: getattr((), "__class__")):\n    pass',
+        Raises(SandboxError, "__class__"),
+    ),
+    ("lambda_default_guard", "f = lambda g=_getattr_: g", Compile("_getattr_")),
+    ("walrus_guard", "[(_write_ := 1) for i in [1]]", Compile("_write_")),
+    ("del_guard", "del _getattr_", Compile("_getattr_")),
+    (
+        "print_sep_not_str",
+        'print("a", sep=1)',
+        Raises(TypeError, "sep must be None or a string, not int"),
+    ),
+    (
+        "functools_reduce_getattr",
+        'import functools\nfunctools.reduce(getattr, ["__class__"], 1)',
+        Raises(SandboxError, "__class__"),
+    ),
+    (
+        "lru_cache_getattr_format",
+        'import functools\nfunctools.lru_cache(getattr)("{0.__class__}", "format")',
+        Raises(SandboxError, "format"),
+    ),
     # --- containers the docs call writable ------------------------------------------------
     (
         "chainmap_is_writable",
