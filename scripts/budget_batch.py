@@ -17,9 +17,9 @@ behave; after 2048 output tokens the script waits for the user to interact.
 """
 
 model = "glm-4-6"
-max_tokens = api.v1.config.get("maxTokens")
+max_tokens = await api.v1.config.get("maxTokens")
 done = 0
-for index in range(api.v1.config.get("batch")):
+for index in range(await api.v1.config.get("batch")):
     messages = [{"role": "user", "content": f"Write line {index} of a poem about rain."}]
     needed_input = api.v1.script.countUncachedInputTokens(messages)
     if api.v1.script.getAllowedOutput() < max_tokens:

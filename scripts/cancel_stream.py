@@ -7,7 +7,7 @@ description: Cancels a long generation after its first 50 tokens; only what stre
 ---
 """
 
-signal = api.v1.createCancellationSignal()
+signal = await api.v1.createCancellationSignal()
 seen = []
 
 

@@ -20,11 +20,12 @@ config:
 ---
 """
 
-greeting = api.v1.config.get("greeting")
-for n in range(api.v1.config.get("repeat")):
+greeting = await api.v1.config.get("greeting")
+shout = await api.v1.config.get("shout")
+for n in range(await api.v1.config.get("repeat")):
     line = f"{greeting} #{n + 1} from {api.v1.script.name} v{api.v1.script.version}"
-    api.v1.log(line.upper() if api.v1.config.get("shout") else line)
+    api.v1.log(line.upper() if shout else line)
 try:
-    api.v1.config.get("missing")
+    await api.v1.config.get("missing")
 except ValueError as problem:
     api.v1.log(f"unknown option refused: {problem}")

@@ -10,7 +10,7 @@ Needs the imageGeneration permission (`nai-script run --grant-permissions`) and 
 images of the script's image budget (8 per 300 s by default). Not available on NovelAI itself.
 """
 
-if not api.v1.permissions.has("imageGeneration"):
+if not await api.v1.permissions.has("imageGeneration"):
     api.v1.error("no imageGeneration permission: run with --grant-permissions")
 else:
     result = await api.v1.image.generate(

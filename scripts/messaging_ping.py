@@ -13,7 +13,7 @@ def on_message(message):
     api.v1.log(f"ping got {message.data['kind']} #{message.data['n']} from {message.fromScriptId}")
 
 
-api.v1.messaging.onMessage(on_message)
+await api.v1.messaging.onMessage(on_message)
 
 
 async def on_loaded():

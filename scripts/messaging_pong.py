@@ -14,4 +14,4 @@ async def on_message(message):
         await api.v1.messaging.send(message.fromScriptId, {"kind": "pong", "n": message.data["n"]})
 
 
-api.v1.messaging.onMessage(on_message)
+await api.v1.messaging.onMessage(on_message)

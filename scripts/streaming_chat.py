@@ -19,7 +19,7 @@ The history lives in a rollover helper sized to the model's context, so old turn
 the window in steps (keeping the prefix cache warm between trims) instead of one per turn.
 """
 
-model = api.v1.config.get("model")
+model = await api.v1.config.get("model")
 history = api.v1.createRolloverHelper(
     {
         "maxTokens": await api.v1.maxTokens(model),
@@ -30,7 +30,7 @@ history = api.v1.createRolloverHelper(
 await history.add({"role": "system", "content": "You are a helpful storyteller."})
 
 questions = ["Tell me about the harbour.", "Who lives there?", "What happens at night?"]
-for question in questions[: api.v1.config.get("turns")]:
+for question in questions[: await api.v1.config.get("turns")]:
     await history.add({"role": "user", "content": question})
     streamed = []
 

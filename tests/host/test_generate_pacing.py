@@ -24,7 +24,7 @@ MESSAGES = [{'role': 'user', 'content': 'Hi'}]
 calls = []
 events = []
 seen = []
-signal = api.v1.createCancellationSignal()
+signal = await api.v1.createCancellationSignal()
 
 def record(choices, final):
     c = choices[0]

@@ -43,7 +43,7 @@ async def test_every_usage_error_starts_with_the_call_it_is_about(tmp_path: Path
         "await ta('a', lambda: api.v1.generate([{'role': 'user', 'content': 'x'}], {}))\n"
         "await ta('b', lambda: api.v1.generate([{'role': 'bot', 'content': 'x'}], {'model': 'm'}))\n"
         "t('c', lambda: api.v1.hooks.register('onNothing', lambda: None))\n"
-        "t('d', lambda: api.v1.permissions.has('root'))\n"
+        "await ta('d', lambda: api.v1.permissions.has('root'))\n"
         "t('e', lambda: api.v1.script.getTimeUntilAllowedOutput(-1))\n"
         "await ta('f', lambda: api.v1.maxTokens('nope'))\n"
         "t('g', lambda: h.remove(-1))\n"
@@ -103,14 +103,15 @@ async def test_keyword_arguments_use_novelai_parameter_names(tmp_path: Path) -> 
         "       v1.hooks.register(hookName='onResponse', callback=f),\n"
         "       v1.hooks.isRegistered(hookName='onResponse'),\n"
         "       v1.hooks.unregister(hookName='onResponse'),\n"
-        "       v1.config.get(key='n'),\n"
+        "       await v1.config.get(key='n'),\n"
         "       v1.random.roll(expression='2d1+1')['total'],\n"
         "       await v1.permissions.request(permission='storyEdit', message='to edit'),\n"
         "       await v1.timers.sleep(delay=0),\n"
         "       await v1.timers.clearTimeout(timerId=await v1.timers.setTimeout(callback=f,"
         " delay=60000)),\n"
         "       await v1.storage.getOrDefault(key='k', defaultValue=7),\n"
-        "       v1.messaging.unsubscribe(subscriptionIndex=v1.messaging.onMessage(callback=f)),\n"
+        "       await v1.messaging.unsubscribe(\n"
+        "           subscriptionIndex=await v1.messaging.onMessage(callback=f)),\n"
         "       v1.createRolloverHelper(config={'maxTokens': 9, 'model': 'glm-4-6'}).getConfig()"
         "['maxTokens']]\n"
         "api.v1.log(out)\n"
@@ -148,10 +149,10 @@ async def test_permissions_has_takes_a_list_as_request_does(tmp_path: Path) -> N
         '"""\n---\nid: p\npermissions: [storyEdit]\n---\n"""\n'
         + TRY
         + (
-            "t('one', lambda: api.v1.permissions.has('storyEdit'))\n"
-            "t('all held', lambda: api.v1.permissions.has(['storyEdit']))\n"
-            "t('one missing', lambda: api.v1.permissions.has(['storyEdit', 'documentEdit']))\n"
-            "t('bad', lambda: api.v1.permissions.has(['storyEdit', 'root']))\n"
+            "await ta('one', lambda: api.v1.permissions.has('storyEdit'))\n"
+            "await ta('all held', lambda: api.v1.permissions.has(['storyEdit']))\n"
+            "await ta('one missing', lambda: api.v1.permissions.has(['storyEdit', 'documentEdit']))\n"
+            "await ta('bad', lambda: api.v1.permissions.has(['storyEdit', 'root']))\n"
         )
     )
     async with hosted(tmp_path, permission_policy=grant_permissions) as env:
@@ -268,16 +269,16 @@ async def test_messages_carry_channels_and_handlers_filter_them(tmp_path: Path) 
         " m.timestamp > 0)\n"
         "def chat(m):\n    api.v1.log('chat', m.data)\n"
         "def from_c(m):\n    api.v1.log('from c', m.data)\n"
-        "api.v1.messaging.onMessage(every)\n"
-        "api.v1.messaging.onMessage(chat, {'channel': 'chat'})\n"
-        "api.v1.messaging.onMessage(from_c, filter={'fromScriptId': 'c'})\n"
+        "await api.v1.messaging.onMessage(every)\n"
+        "await api.v1.messaging.onMessage(chat, {'channel': 'chat'})\n"
+        "await api.v1.messaging.onMessage(from_c, filter={'fromScriptId': 'c'})\n"
     )
     sender = TRY + (
         "api.v1.log(await api.v1.messaging.send('b', 1, 'chat'))\n"
         "api.v1.log(await api.v1.messaging.broadcast(2))\n"
         "api.v1.log(await api.v1.messaging.send('b', 3, channel='news'))\n"
         "await ta('bad', lambda: api.v1.messaging.broadcast(4, 5))\n"
-        "t('filter', lambda: api.v1.messaging.onMessage(lambda m: None, {'channl': 'x'}))\n"
+        "await ta('filter', lambda: api.v1.messaging.onMessage(lambda m: None, {'channl': 'x'}))\n"
     )
     async with hosted(tmp_path) as env:
         await env.run(receiver, "b.py")

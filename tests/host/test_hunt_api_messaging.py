@@ -15,7 +15,7 @@ RECEIVER = (
     "    f = m.data['f'] if m.data else None\n"
     "    if f is not None:\n"
     "        f()\n"
-    "api.v1.messaging.onMessage(got)\n"
+    "await api.v1.messaging.onMessage(got)\n"
 )
 
 

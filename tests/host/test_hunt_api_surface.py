@@ -164,9 +164,9 @@ async def test_permission_reason_and_message_target_must_be_strings(tmp_path: Pa
 async def test_config_get_with_a_non_string_name_says_so(tmp_path: Path) -> None:
     """``config.get({})`` raised "unhashable type: 'dict'" from the host's dict lookup."""
     source = TRY + (
-        "t('dict', lambda: api.v1.config.get({}))\n"
-        "t('list', lambda: api.v1.config.get(['a']))\n"
-        "t('missing', lambda: api.v1.config.get('a'))\n"
+        "await ta('dict', lambda: api.v1.config.get({}))\n"
+        "await ta('list', lambda: api.v1.config.get(['a']))\n"
+        "await ta('missing', lambda: api.v1.config.get('a'))\n"
     )
     async with hosted(tmp_path) as env:
         await env.run(source)

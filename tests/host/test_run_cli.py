@@ -77,7 +77,7 @@ def test_message_handler_raising_exits_1(tmp_path: Path) -> None:
     receiver.write_text(
         '"""\n---\nid: receiver\nname: Receiver\n---\n"""\n'
         "def handler(message):\n    raise KeyError('in handler')\n"
-        "api.v1.messaging.onMessage(handler)\n"
+        "await api.v1.messaging.onMessage(handler)\n"
     )
     sender.write_text(
         '"""\n---\nid: sender\nname: Sender\n---\n"""\nawait api.v1.messaging.broadcast(1)\n'

@@ -13,7 +13,7 @@ from web_helpers import page_socket, served
 
 WANTS_STORY_EDIT = (
     '"""\n---\nname: Editor\nid: wants\npermissions: [storyEdit]\n---\n"""\n'
-    'api.v1.log("has storyEdit: " + str(api.v1.permissions.has("storyEdit")))\n'
+    'api.v1.log("has storyEdit: " + str(await api.v1.permissions.has("storyEdit")))\n'
 )
 
 

@@ -63,7 +63,7 @@ async def test_disable_enable_reload_and_config(tmp_path: Path) -> None:
     source = (
         '"""\n---\nname: Configured\nid: cfg\nconfig:\n  - name: greeting\n'
         '    type: string\n    default: hi\n---\n"""\n'
-        'api.v1.log(api.v1.config.get("greeting"))\n'
+        'api.v1.log(await api.v1.config.get("greeting"))\n'
     )
     async with served(tmp_path, {"cfg.py": source}) as server, page_socket(server) as page:
         state = await page.next()
