@@ -207,12 +207,15 @@ class RemoteObject:
 
     ``methods`` maps method names to ``"sync"``/``"async"``; ``awaitables`` are attributes the
     script awaits (``await win.closed``), answered by the handler like an async method call;
-    ``values`` are constants copied to the worker. Calls arrive as ``ApiCall.remote is self``.
+    ``properties`` are attributes read afresh on every access (a live value, like a JS getter),
+    answered like a sync method call; ``values`` are constants copied to the worker. Calls
+    arrive as ``ApiCall.remote is self``.
     """
 
     target: Any
     methods: dict[str, Literal["sync", "async"]] = field(default_factory=dict)
     awaitables: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -324,6 +327,7 @@ def to_wire(value: Any, remotes: RemoteRegistry) -> Any:
             "$remote": remotes.register(value),
             "methods": dict(value.methods),
             "awaitables": list(value.awaitables),
+            "properties": list(value.properties),
             "values": to_wire(value.values, remotes),
         }
     raise TypeError(f"cannot send a {type(value).__name__} to a script")

@@ -219,9 +219,10 @@ class RemoteMethod:
 
 class RemoteProxy:
     """A host object handed to the script (e.g. a window handle): described methods, awaitable
-    attributes resolved by the host (``await win.closed``) and constant values."""
+    attributes resolved by the host (``await win.closed``), live properties (each read asks
+    the host, ``signal.cancelled``) and constant values."""
 
-    __slots__ = ("_awaitables", "_members", "_remote", "_transport")
+    __slots__ = ("_awaitables", "_members", "_properties", "_remote", "_transport")
     # Passing the proxy back in an api call sends ``{"$remote": id}`` (e.g. a cancellation
     # signal given to ``generate``); the host turns it into its own object again.
     passes_by_reference = True
@@ -238,11 +239,16 @@ class RemoteProxy:
         object.__setattr__(self, "_remote", remote)
         object.__setattr__(self, "_members", members)
         object.__setattr__(self, "_awaitables", {str(n) for n in wire.get("awaitables") or ()})
+        object.__setattr__(self, "_properties", {str(n) for n in wire.get("properties") or ()})
         object.__setattr__(self, "_transport", transport)
 
     def __getattr__(self, name: str) -> Any:
         if name in self._members:
             return self._members[name]
+        if name in self._properties:
+            return self._transport.call_api(
+                path="", remote=self._remote, method=name, sync=True, args=(), kwargs={}
+            )
         if name in self._awaitables:
             # Created on first access and kept: ``win.closed`` is one promise, awaitable often.
             pending = self._transport.call_api(
@@ -256,7 +262,7 @@ class RemoteProxy:
         raise AttributeError("remote objects are read-only")
 
     def __dir__(self) -> list[str]:
-        return sorted({*self._members, *self._awaitables})
+        return sorted({*self._members, *self._awaitables, *self._properties})
 
     def __repr__(self) -> str:
         return f"<remote object {self._remote}>"

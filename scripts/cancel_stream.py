@@ -28,5 +28,5 @@ reply = await api.v1.generate(
     signal,
 )
 charged = before - api.v1.script.getAllowedOutput()
-api.v1.log(f"finish: {reply.choices[0].finish_reason}, cancelled: {signal.isCancelled()}")
+api.v1.log(f"finish: {reply.choices[0].finish_reason}, cancelled: {signal.cancelled}")
 api.v1.log(f"charged {charged} of 2000 reserved: {charged == len(reply.choices[0].token_ids)}")

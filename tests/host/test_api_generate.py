@@ -133,12 +133,12 @@ async def test_cancellation_charges_only_what_streamed(tmp_path: Path) -> None:
         "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
         " {'model': 'glm-4-6', 'max_tokens': 1500}, cb, 'background', s)\n"
         "got = len(r.choices[0].token_ids)\n"
-        "api.v1.log(r.choices[0].finish_reason, s.isCancelled(), await s.cancelled)\n"
+        "api.v1.log(r.choices[0].finish_reason, s.cancelled)\n"
         "api.v1.log(got < 1500, 2048 - api.v1.script.getAllowedOutput() == got)\n"
     )
     async with hosted(tmp_path, SimSettings(tokens_per_second=2000)) as env:
         await env.run(source)
-        assert env.lines() == ["cancelled True True", "True True"]
+        assert env.lines() == ["cancelled True", "True True"]
         assert env.host.diagnostics("t").limits.recent_generations[0].outcome == "failed"
         assert env.host.diagnostics("t").behaviour == "background"
 
@@ -155,6 +155,36 @@ async def test_cancelled_signal_refuses_before_sending(tmp_path: Path) -> None:
         await env.run(source)
         assert "cancelled before it started" in env.lines()[0]
         assert env.host.limits.allowed_output("t") == 2048
+
+
+async def test_signal_has_novelais_members(tmp_path: Path) -> None:
+    """NovelAI's ``CancellationSignal``: ``cancelled`` a boolean read live, ``cancel()`` a
+    Promise, ``dispose()`` a value. ``signal.cancelled`` was an awaitable, always truthy, so a
+    ported ``if signal.cancelled:`` took the branch before any cancel; ``dispose`` was missing.
+    A disposed signal no longer stops the generation it was given to."""
+    source = (
+        "s = await api.v1.createCancellationSignal()\n"
+        "api.v1.log('before', s.cancelled, 'yes' if s.cancelled else 'no')\n"
+        "await s.cancel()\n"
+        "api.v1.log('after', s.cancelled, 'yes' if s.cancelled else 'no')\n"
+        "try:\n    await s.cancelled\nexcept TypeError:\n    api.v1.log('not awaitable')\n"
+        "d = await api.v1.createCancellationSignal()\n"
+        "api.v1.log('dispose', d.dispose())\n"
+        "def cb(choices, final):\n"
+        "    if not final:\n        d.cancel()\n"
+        "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 20}, cb, 'background', d)\n"
+        "api.v1.log(r.choices[0].finish_reason, d.cancelled)\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "before False no",
+            "after True yes",
+            "not awaitable",
+            "dispose None",
+            "length True",
+        ], env.lines(level="error")
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pathlib import Path
 from host_helpers import hosted
 
 from nai_script.host.api.rollover import METHODS as ROLLOVER_METHODS
+from nai_script.host.api.signals import SIGNAL_METHODS
 from nai_script.host.api.ui import WINDOW_METHODS
 from nai_script.host.host import grant_permissions
 from nai_script.host.surface import function_paths
@@ -98,11 +99,13 @@ def test_every_call_has_the_kind_the_dts_gives_it() -> None:
 
 def test_methods_of_returned_objects_have_the_dts_kinds() -> None:
     """RolloverHelper: ``add`` a Promise, the rest values; the window/modal handle:
-    ``update``/``close`` Promises, ``isClosed`` a value."""
+    ``update``/``close`` Promises, ``isClosed`` a value; CancellationSignal: ``cancel`` a
+    Promise, ``dispose`` a value (``cancelled`` is a property)."""
     values = ("read", "peek", "getAll", "totalTokens", "count", "remove", "clear", "compact")
     helper = dict.fromkeys((*values, "getConfig"), "sync")
     assert dict(ROLLOVER_METHODS) == {"add": "async", **helper}
     assert WINDOW_METHODS == {"update": "async", "close": "async", "isClosed": "sync"}
+    assert SIGNAL_METHODS == {"cancel": "async", "dispose": "sync"}
 
 
 async def test_novelais_own_examples_of_promise_calls_run_as_written(tmp_path: Path) -> None:
@@ -119,7 +122,7 @@ async def test_novelais_own_examples_of_promise_calls_run_as_written(tmp_path: P
         "gone = await api.v1.messaging.unsubscribe(sub)\n"
         "signal = await api.v1.createCancellationSignal()\n"
         "await signal.cancel()\n"
-        "api.v1.log(name, has, held, isinstance(sub, int), gone, signal.isCancelled())\n"
+        "api.v1.log(name, has, held, isinstance(sub, int), gone, signal.cancelled)\n"
     )
     async with hosted(tmp_path, permission_policy=grant_permissions) as env:
         await env.run(source)

@@ -109,10 +109,13 @@ def test_wire_values_map_callbacks_and_remote_objects() -> None:
     # Not a handle: extra keys or a non-int id stay plain data.
     assert from_wire({"$callback": "3"}) == {"$callback": "3"}
     registry = RemoteRegistry()
-    window = RemoteObject(target=object(), methods={"update": "async"}, awaitables=("closed",))
+    window = RemoteObject(
+        target=object(), methods={"update": "async"}, awaitables=("closed",), properties=("x",)
+    )
     wire = to_wire({"w": window, "again": window, "h": CallbackHandle(9)}, registry)
     assert wire["w"] == wire["again"]
     assert wire["w"]["$remote"] == 1
+    assert (wire["w"]["awaitables"], wire["w"]["properties"]) == (["closed"], ["x"])
     assert wire["h"] == {"$callback": 9}
     assert registry.get(1) is window
     with pytest.raises(TypeError, match="cannot send a set"):

@@ -1,14 +1,18 @@
-"""``createCancellationSignal()``: a remote object with ``cancel()`` (async), ``isCancelled()``
-(sync) and the awaitable ``cancelled`` (resolves ``True`` once cancelled). Pass it to
-``generate(..., signal=...)`` to stop a stream; only what streamed is charged."""
+"""``createCancellationSignal()`` (async, as NovelAI's ``Promise<CancellationSignal>``): a remote
+object with NovelAI's members: ``cancelled`` (a property read live from the host, so
+``if signal.cancelled:`` works as in JS), ``cancel()`` (async) and ``dispose()`` (sync). Pass
+it to ``generate(..., signal=...)`` to stop a stream; only what streamed is charged."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from nai_script.host.dispatch import CallContext, HostObject, Route
 from sandbox.protocol import RemoteObject
+
+SIGNAL_METHODS: dict[str, Any] = {"cancel": "async", "dispose": "sync"}
 
 
 class CancellationSignal(HostObject):
@@ -16,6 +20,7 @@ class CancellationSignal(HostObject):
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.disposed = False
         self._listeners: list[Callable[[], None]] = []
 
     @property
@@ -23,7 +28,10 @@ class CancellationSignal(HostObject):
         return self.event.is_set()
 
     def on_cancel(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` on cancel; returns a function that removes it."""
+        """Call ``listener`` on cancel; returns a function that removes it. A disposed
+        signal holds no listeners: it can no longer stop anything."""
+        if self.disposed:
+            return lambda: None
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
@@ -35,14 +43,17 @@ class CancellationSignal(HostObject):
             listener()
 
     async def api_cancel(self, ctx: CallContext) -> None:
+        ctx.bind()
         self.cancel()
 
-    async def api_isCancelled(self, ctx: CallContext) -> bool:
-        return self.is_cancelled
+    async def api_dispose(self, ctx: CallContext) -> None:
+        """Release the generations it watches: a later ``cancel()`` only sets the flag."""
+        ctx.bind()
+        self.disposed = True
+        self._listeners.clear()
 
     async def api_cancelled(self, ctx: CallContext) -> bool:
-        await self.event.wait()
-        return True
+        return self.is_cancelled
 
 
 def signal_of(value: object) -> CancellationSignal | None:
@@ -55,9 +66,7 @@ def signal_of(value: object) -> CancellationSignal | None:
 async def _create(ctx: CallContext) -> RemoteObject:
     ctx.bind()
     return RemoteObject(
-        target=CancellationSignal(),
-        methods={"cancel": "async", "isCancelled": "sync"},
-        awaitables=("cancelled",),
+        target=CancellationSignal(), methods=dict(SIGNAL_METHODS), properties=("cancelled",)
     )
 
 
