@@ -126,4 +126,4 @@ async def test_novelais_own_examples_of_promise_calls_run_as_written(tmp_path: P
     )
     async with hosted(tmp_path, permission_policy=grant_permissions) as env:
         await env.run(source)
-        assert env.lines() == ['Ann True ["storyEdit"] True True True'], env.lines(level="error")
+        assert env.lines() == ['Ann True ["storyEdit"] True None True'], env.lines(level="error")

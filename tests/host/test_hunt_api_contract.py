@@ -119,7 +119,7 @@ async def test_keyword_arguments_use_novelai_parameter_names(tmp_path: Path) -> 
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "[0, 0, null, null, null, true, true, 3, 3, false, null, true, 7, true, 9]"
+            "[0, 0, null, null, null, true, true, 3, 3, false, null, true, 7, null, 9]"
         ], env.lines(level="error")
 
 
@@ -286,9 +286,9 @@ async def test_messages_carry_channels_and_handlers_filter_them(tmp_path: Path) 
         for script in env.host.scripts:
             await env.host.wait_idle(script)
         assert env.lines("a") == [
-            "2",
-            "1",
-            "1",
+            "None",
+            "None",
+            "None",
             "bad ValueError messaging.broadcast channel: must be a string or None, got 5",
             "filter ValueError messaging.onMessage filter.channl: Extra inputs are not permitted",
         ]

@@ -4,8 +4,9 @@ A handler gets NovelAI's ``ScriptMessage``: ``{fromScriptId, toScriptId, channel
 timestamp}`` (``toScriptId`` None for a broadcast, ``channel`` None when none was given); an
 ``onMessage`` filter ``{fromScriptId?, channel?}`` picks which messages reach it. Delivery is
 a host task per receiving handler, so ``send`` returns once delivery has started (two scripts
-messaging each other from their handlers cannot deadlock); the number of handlers reached is
-the result.
+messaging each other from their handlers cannot deadlock). ``send``, ``broadcast`` and
+``unsubscribe`` resolve to None and ``onMessage`` to the subscription's number, as NovelAI's
+``Promise<void>`` / ``Promise<number>``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class MessageFilter(BaseModel):
     channel: str | None = None
 
 
-async def _send(ctx: CallContext) -> int:
+async def _send(ctx: CallContext) -> None:
     bound = ctx.bind(("toScriptId", REQUIRED), ("data", None), ("channel", None))
     data = _data(bound["data"], "messaging.send data")
     channel = _channel(ctx, bound["channel"])
@@ -67,17 +68,15 @@ async def _send(ctx: CallContext) -> int:
     target = ctx.host.script_by_id(bound["toScriptId"])
     if target is None:
         raise ApiFailure(f"messaging.send: no loaded script has id {bound['toScriptId']!r}")
-    return ctx.host.deliver_message(
-        ctx.script, [target], data, to_script_id=target.id, channel=channel
-    )
+    ctx.host.deliver_message(ctx.script, [target], data, to_script_id=target.id, channel=channel)
 
 
-async def _broadcast(ctx: CallContext) -> int:
+async def _broadcast(ctx: CallContext) -> None:
     bound = ctx.bind(("data", None), ("channel", None))
     data = _data(bound["data"], "messaging.broadcast data")
     channel = _channel(ctx, bound["channel"])
     others = [s for s in ctx.host.scripts if s is not ctx.script]
-    return ctx.host.deliver_message(ctx.script, others, data, channel=channel)
+    ctx.host.deliver_message(ctx.script, others, data, channel=channel)
 
 
 async def _on_message(ctx: CallContext) -> int:
@@ -96,9 +95,10 @@ async def _on_message(ctx: CallContext) -> int:
     return ctx.script.next_subscription
 
 
-async def _unsubscribe(ctx: CallContext) -> bool:
+async def _unsubscribe(ctx: CallContext) -> None:
+    """An index that is not subscribed is ignored, as NovelAI does."""
     subscription = ctx.bind(("subscriptionIndex", REQUIRED))["subscriptionIndex"]
-    return ctx.script.subscriptions.pop(subscription, None) is not None
+    ctx.script.subscriptions.pop(subscription, None)
 
 
 ROUTES: dict[str, Route] = {
