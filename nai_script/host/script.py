@@ -68,7 +68,8 @@ class LoadedScript:
     worker: ScriptWorker | None = None
     hooks: dict[str, CallbackHandle] = field(default_factory=dict)
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
-    timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    timers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    next_timer: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     granted: set[str] = field(default_factory=set)
     config_values: dict[str, Any] = field(default_factory=dict)

@@ -170,17 +170,31 @@ async def test_timers_on_the_host_clock(tmp_path: Path) -> None:
         "tid = await api.v1.timers.setTimeout(b, 500)\n"
         "api.v1.log('cleared', await api.v1.timers.clearTimeout(tid))\n"
     )
+    # NovelAI's ``setTimeout`` resolves to a number (ours was a uuid string) and
+    # ``clearTimeout`` to undefined (ours was a bool); an id that is not pending is ignored.
+    numbers = (
+        "ids = [await api.v1.timers.setTimeout(lambda: None, 0) for _ in range(2)]\n"
+        "api.v1.log(ids, await api.v1.timers.clearTimeout(12345))\n"
+        "try:\n    await api.v1.timers.clearTimeout('1')\n"
+        "except ValueError as e:\n    api.v1.log(str(e))\n"
+    )
     async with hosted(tmp_path, clock=clock) as env:
         script = await env.load(source)
         await script.worker.wait_idle()  # type: ignore[union-attr]
-        assert env.lines() == ["cleared True"]
+        assert env.lines() == ["cleared None"]
         assert len(script.timers) == 1
         clock.advance(0.999)
         await asyncio.sleep(0.05)
-        assert env.lines() == ["cleared True"]
+        assert env.lines() == ["cleared None"]
         clock.advance(0.002)
         await env.host.wait_idle(script)
-        assert env.lines() == ["cleared True", "a"]
+        assert env.lines() == ["cleared None", "a"]
+    async with hosted(tmp_path) as env:
+        await env.run(numbers)
+        assert env.lines() == [
+            "[1, 2] None",
+            "timers.clearTimeout timerId: must be a timer id number, got '1'",
+        ]
 
 
 async def test_unload_cancels_pending_timers(tmp_path: Path) -> None:

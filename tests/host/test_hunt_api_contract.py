@@ -119,7 +119,7 @@ async def test_keyword_arguments_use_novelai_parameter_names(tmp_path: Path) -> 
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == [
-            "[0, 0, null, null, null, true, true, 3, 3, false, null, true, 7, null, 9]"
+            "[0, 0, null, null, null, true, true, 3, 3, false, null, null, 7, null, 9]"
         ], env.lines(level="error")
 
 

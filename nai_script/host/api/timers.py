@@ -2,12 +2,12 @@
 
 A timer is a host task that sleeps on the injectable clock and then invokes the script's
 callback; while it is pending the script counts as busy (``nai-script run`` waits for it).
+Timer ids are numbers counting up from 1 per script, as NovelAI's ``Promise<number>``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
@@ -26,7 +26,7 @@ def _delay_ms(value: Any, what: str) -> float:
     return float(value)
 
 
-async def _set_timeout(ctx: CallContext) -> str:
+async def _set_timeout(ctx: CallContext) -> int:
     bound = ctx.bind(("callback", REQUIRED), ("delay", 0))
     handle = bound["callback"]
     if not isinstance(handle, CallbackHandle):
@@ -38,7 +38,8 @@ async def _set_timeout(ctx: CallContext) -> str:
             f"timers.setTimeout: {MAX_PENDING_TIMERS} timers are already pending;"
             " clear or let some fire first"
         )
-    timer_id = str(uuid.uuid4())
+    script.next_timer += 1
+    timer_id = script.next_timer
 
     async def fire() -> None:
         await host.clock.sleep(delay / 1000)
@@ -51,13 +52,16 @@ async def _set_timeout(ctx: CallContext) -> str:
     return timer_id
 
 
-async def _clear_timeout(ctx: CallContext) -> bool:
+async def _clear_timeout(ctx: CallContext) -> None:
+    """An id that is not pending (fired, cleared, never made) is ignored, as in JS."""
     timer_id = ctx.bind(("timerId", REQUIRED))["timerId"]
-    task = ctx.script.timers.pop(str(timer_id), None)
-    if task is None:
-        return False
-    task.cancel()
-    return True
+    if isinstance(timer_id, bool) or not isinstance(timer_id, int):
+        raise ApiUsageError(
+            f"timers.clearTimeout timerId: must be a timer id number, got {timer_id!r}"
+        )
+    task = ctx.script.timers.pop(timer_id, None)
+    if task is not None:
+        task.cancel()
 
 
 async def _sleep(ctx: CallContext) -> None:
