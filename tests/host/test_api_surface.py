@@ -39,7 +39,7 @@ async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
         "b = api.v1.random.bool(1)\n"
         "f = api.v1.random.float(2, 3)\n"
         "i = api.v1.random.int(5, 5)\n"
-        "api.v1.log(b, 2 <= f <= 3, i)\n"
+        "api.v1.log(b, 2 <= f < 3, i)\n"
         "try:\n    api.v1.random.roll('3x6')\nexcept ValueError as e:\n    api.v1.log(str(e))\n"
         "try:\n    await api.v1.maxTokens('nope')\nexcept ValueError as e:\n"
         "    api.v1.log('unknown' in str(e))\n"
@@ -75,16 +75,25 @@ async def test_a_failing_log_sink_is_never_the_scripts_error(
 
 
 def test_dice_notation() -> None:
-    import random
-
-    rng = random.Random(1)
-    result = roll_dice("3d6+2", rng)
-    assert len(result["rolls"]) == 3
-    assert result["total"] == sum(result["rolls"]) + 2
-    assert roll_dice("d20-1", rng)["modifier"] == -1
-    for bad in ("0d6", "2d0", "1001d6", "abc", "3d6+"):
+    result = roll_dice("3d6+2")
+    (group,) = result["rolls"]
+    assert group["notation"] == "3d6"
+    assert len(group["dice"]) == 3
+    assert group["kept"] == group["dice"]
+    assert result["total"] == sum(group["dice"]) + 2
+    assert result["breakdown"] == f"3d6 {group['dice']} + 2 = {result['total']}"
+    best = roll_dice("4d6kh3 - 1")
+    (group,) = best["rolls"]
+    assert sorted(group["kept"]) == sorted(group["dice"])[1:]
+    assert best["total"] == sum(group["kept"]) - 1
+    assert " kept " in best["breakdown"]
+    low = roll_dice("2d20kl1 + d4 + d%")["rolls"]
+    assert [g["notation"] for g in low] == ["2d20kl1", "1d4", "1d100"]
+    assert low[0]["kept"] == [min(low[0]["dice"])]
+    assert len(roll_dice("4d6dl1")["rolls"][0]["kept"]) == 3
+    for bad in ("0d6", "2d0", "1001d6", "abc", "3d6+", "5", "2d6 3", "2d6kh3", ""):
         with pytest.raises(ApiUsageError):
-            roll_dice(bad, rng)
+            roll_dice(bad)
 
 
 async def test_bad_arguments_name_call_and_argument(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import uuid
 from typing import Any, Literal
 
+from nai_script.host.api.dice import roll_dice
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
 from sandbox.protocol import CallbackHandle, RemoteObject
 
@@ -22,9 +22,6 @@ PERMISSIONS = (
     "editorDecorations",
     "imageGeneration",  # our extension: api.v1.image.generate
 )
-_DICE = re.compile(r"^\s*(\d*)\s*[dD]\s*(\d+)\s*(?:([+-])\s*(\d+))?\s*$")
-MAX_DICE = 1000
-MAX_SIDES = 1_000_000
 
 
 def _stand_in(value: Any) -> str:
@@ -86,11 +83,13 @@ async def _random_bool(ctx: CallContext) -> bool:
 
 
 async def _random_float(ctx: CallContext) -> float:
-    bound = ctx.bind(("min", 0.0), ("max", 1.0))
+    """In ``[min, max)``: NovelAI's max is exclusive (``min == max`` gives ``min``)."""
+    bound = ctx.bind(("min", REQUIRED), ("max", REQUIRED))
     low, high = _number(bound["min"], "random.float min"), _number(bound["max"], "random.float max")
     if low > high:
         raise ApiUsageError(f"random.float: min {low} is greater than max {high}")
-    return random.uniform(low, high)
+    value = low + random.random() * (high - low)
+    return value if value < high else low  # rounding can reach max; it must not
 
 
 async def _random_int(ctx: CallContext) -> int:
@@ -102,23 +101,6 @@ async def _random_int(ctx: CallContext) -> int:
     if low > high:
         raise ApiUsageError(f"random.int: min {low} is greater than max {high}")
     return random.randint(low, high)
-
-
-def roll_dice(notation: str, rng: random.Random | None = None) -> dict[str, Any]:
-    """``"3d6+2"`` -> ``{total, rolls, modifier}``; counts and sides are bounded."""
-    match = _DICE.match(notation) if isinstance(notation, str) else None
-    if match is None:
-        raise ApiUsageError(f"random.roll: {notation!r} is not dice notation like '3d6+2'")
-    count = int(match.group(1) or 1)
-    sides = int(match.group(2))
-    if not 1 <= count <= MAX_DICE or not 1 <= sides <= MAX_SIDES:
-        raise ApiUsageError(
-            f"random.roll: between 1 and {MAX_DICE} dice of 1 to {MAX_SIDES} sides, got {notation!r}"
-        )
-    modifier = int(match.group(4) or 0) * (-1 if match.group(3) == "-" else 1)
-    source = rng or random
-    rolls = [source.randint(1, sides) for _ in range(count)]
-    return {"total": sum(rolls) + modifier, "rolls": rolls, "modifier": modifier}
 
 
 async def _random_roll(ctx: CallContext) -> dict[str, Any]:
