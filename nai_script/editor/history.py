@@ -15,13 +15,20 @@ from nai_script.editor.store import StoryStore
 
 
 class NodeState(BaseModel):
-    """A node as the history api reports it: where it sits and the document there."""
+    """A node as the history api reports it: where it sits, the document there, and the way
+    from the current node to it (NovelAI's ``HistoryNodeState``): ``backward`` are the nodes
+    undone, current first, up to the common ancestor; ``forward`` the nodes redone from there
+    down to the node; ``start`` the document at the current node, where the way begins."""
 
     model_config = ConfigDict(extra="forbid")
 
     node: HistoryNode
     current: bool
+    route: str | None
     sections: list[Section]
+    backward: list[HistoryNode]
+    forward: list[HistoryNode]
+    start: list[Section]
 
 
 class History:
@@ -45,9 +52,14 @@ class History:
         parent = self.current().parent
         return None if parent is None else self.store.move_to(self.story_id, parent)
 
-    def redo(self) -> HistoryNode | None:
-        """Go to the preferred child; None (nothing changes) at a leaf."""
-        child = self.store.preferred_child(self.story_id, self.current().id)
+    def redo(self, child: str | None = None) -> HistoryNode | None:
+        """Go to ``child`` of the current node, or to the preferred child; None (nothing
+        changes) at a leaf or for a node that is not a child of the current one."""
+        current = self.current()
+        if child is None:
+            child = self.store.preferred_child(self.story_id, current.id)
+        elif child not in current.children:
+            return None
         return None if child is None else self.store.move_to(self.story_id, child)
 
     def prepare_retry(self) -> HistoryNode | None:
@@ -64,9 +76,17 @@ class History:
         return self.store.move_to(self.story_id, node_id)
 
     def node_state(self, node_id: str) -> NodeState:
-        node = self.store.node(self.story_id, node_id)
+        store, story = self.store, self.story_id
+        node = store.node(story, node_id)
+        current = store.current_node(story)
+        up, down = store.ancestors(story, current), store.ancestors(story, node_id)
+        common = next(n for n in up if n in set(down))
         return NodeState(
             node=node,
-            current=node.id == self.store.current_node(self.story_id),
-            sections=self.store.node_sections(self.story_id, node_id),
+            current=node.id == current,
+            route=store.preferred_child(story, node_id),
+            sections=store.node_sections(story, node_id),
+            backward=[store.node(story, n) for n in up[: up.index(common)]],
+            forward=[store.node(story, n) for n in reversed(down[: down.index(common)])],
+            start=store.sections(story),
         )

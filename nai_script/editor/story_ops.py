@@ -147,8 +147,8 @@ class StoryOps:
     async def undo(self) -> HistoryNode | None:
         return await self._navigate("undo", self.history.undo)
 
-    async def redo(self) -> HistoryNode | None:
-        return await self._navigate("redo", self.history.redo)
+    async def redo(self, child: str | None = None) -> HistoryNode | None:
+        return await self._navigate("redo", lambda: self.history.redo(child))
 
     async def jump(self, node_id: str) -> HistoryNode | None:
         return await self._navigate("jump", lambda: self.history.jump(node_id))

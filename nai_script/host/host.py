@@ -21,6 +21,7 @@ from nai_script.host.api import (
     basics,
     budget,
     document_api,
+    document_history,
     editor_api,
     generate,
     hooks,
@@ -70,6 +71,7 @@ ROUTES: dict[str, Route] = routes_from(
     ui.ROUTES,
     editor_api.ROUTES,
     document_api.ROUTES,
+    document_history.ROUTES,
     story_api.ROUTES,
 )
 

@@ -72,12 +72,12 @@ async def test_document_edits_need_document_edit(tmp_path: Path) -> None:
 
 async def test_document_read_write_round_trip(tmp_path: Path) -> None:
     body = (
-        "await api.v1.document.appendParagraph('First.')\n"
-        "await api.v1.document.appendParagraphs(['Second.', 'Third.'])\n"
+        "await api.v1.document.appendParagraph({'text': 'First.'})\n"
+        "await api.v1.document.appendParagraphs([{'text': 'Second.'}, {'text': 'Third.'}])\n"
         "await api.v1.document.append(' More.')\n"
         "ids = await api.v1.document.sectionIds()\n"
-        "await api.v1.document.updateParagraph(ids[0], 'Uno.')\n"
-        "await api.v1.document.insertParagraphAfter(ids[0], 'Inserted.')\n"
+        "await api.v1.document.updateParagraph(ids[0], {'text': 'Uno.'})\n"
+        "await api.v1.document.insertParagraphAfter(ids[0], {'text': 'Inserted.'})\n"
         "await api.v1.document.removeParagraph(ids[1])\n"
         "seen = []\n"
         "def visit(sid, section, index):\n    seen.append(section.text)\n"
@@ -100,7 +100,7 @@ async def test_document_read_write_round_trip(tmp_path: Path) -> None:
 async def test_bad_document_arguments_name_the_field(tmp_path: Path) -> None:
     body = (
         "for call in (\n"
-        "    lambda: api.v1.document.updateParagraph('nope', 'x'),\n"
+        "    lambda: api.v1.document.updateParagraph('nope', {'text': 'x'}),\n"
         "    lambda: api.v1.document.appendParagraphs([]),\n"
         "    lambda: api.v1.document.appendParagraph(5),\n"
         "    lambda: api.v1.document.textFromSelection({'from': {'sectionId': 'zz', 'offset': 0},"
@@ -114,8 +114,10 @@ async def test_bad_document_arguments_name_the_field(tmp_path: Path) -> None:
         lines = env.lines()
         assert "no section 'nope'" in lines[0]
         assert lines[0].startswith("api.v1.document.updateParagraph: ")
-        assert lines[1] == "document.appendParagraphs texts: must not be empty"
-        assert lines[2] == "document.appendParagraph text: must be a string, got int"
+        assert lines[1] == "document.appendParagraphs sections: must not be empty"
+        assert lines[2] == (
+            "document.appendParagraph section: must be a section {text, ...} or a string, got int"
+        )
         assert lines[3] == "document.textFromSelection selection.from.sectionId: no section 'zz'"
         assert lines[4].startswith("document.textFromSelection selection.from.sectionId:")
 
@@ -130,7 +132,8 @@ async def test_history_undo_redo_jump_and_node_state(tmp_path: Path) -> None:
         "api.v1.log(await api.v1.document.history.redo())\n"
         "await api.v1.document.history.jump(first)\n"
         "state = await api.v1.document.history.nodeState(first)\n"
-        "api.v1.log(state.current, [s.section.text for s in state.sections], state.kind)\n"
+        "api.v1.log(state.forwardPath == [], [s.section.text for s in state.sections],"
+        " state.targetNode.kind)\n"
         "try:\n    await api.v1.document.history.jump('missing')\n"
         "except Exception as e:\n    api.v1.log('jump', 'missing' in str(e))\n"
     )

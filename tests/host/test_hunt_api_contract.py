@@ -76,14 +76,14 @@ async def test_history_node_ids_are_checked_and_lookups_answer_as_novelai_does(
         "await ta('unknown', lambda: api.v1.document.history.nodeState('zz'))\n"
         "await ta('jump', lambda: api.v1.document.history.jump(first))\n"
         "state = await api.v1.document.history.nodeState()\n"
-        "api.v1.log(state.id == first, state.current)\n"
+        "api.v1.log(state.targetNode.id == first, state.backwardPath + state.forwardPath)\n"
     )
     async with ran_with_all_edits(tmp_path, body) as (env, _):
         assert env.lines() == [
             "int ValueError document.history.nodeState nodeId: must be a string, got int",
             "unknown -> None",
             "jump -> True",
-            "True True",
+            "True []",
         ], env.lines(level="error")
 
 

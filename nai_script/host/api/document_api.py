@@ -1,27 +1,25 @@
-"""``api.v1.document.*``: read and edit the story document, move along its history.
+"""``api.v1.document.*``: read and edit the story document (its history: document_history).
 
 Sections are NovelAI's paragraphs; a script sees ``{text, origin: [{position, length, data}],
-formatting: [], source: None}`` and string section ids. Every write needs ``documentEdit``;
-each call is one history node (``appendParagraphs``/``insertParagraphsAfter``: one node for
-all), published to the page as it lands. Script text is marked ``script``.
+formatting: [], source: None}`` and string section ids. Writes take NovelAI's partial
+sections (``{text: ...}``; a plain string is short for one). Every write needs
+``documentEdit``; each call is one history node (``appendParagraphs``/``insertParagraphsAfter``:
+one node for all), published to the page as it lands. Script text is marked ``script``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nai_script.editor.models import HistoryNode, Section
-from nai_script.editor.pipeline import EditorBlocked
+from nai_script.editor.models import HistoryNode, OriginSpan, Section
 from nai_script.editor.spans import spans_of
 from nai_script.editor.store import StoryError
 from nai_script.host.api.basics import require_permission
 from nai_script.host.api.editor_api import editor_of
 from nai_script.host.dispatch import (
     REQUIRED,
-    ApiFailure,
     ApiUsageError,
     CallContext,
     Route,
@@ -29,9 +27,6 @@ from nai_script.host.dispatch import (
     first_validation_problem,
 )
 from sandbox.protocol import CallbackHandle
-
-if TYPE_CHECKING:
-    from nai_script.editor.pipeline import Editor
 
 _WRITES = (
     "append",
@@ -77,11 +72,45 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def _texts(value: Any, what: str) -> list[str]:
+class SectionInput(BaseModel):
+    """NovelAI's ``Partial<Section>`` as a write takes it. A scanned section can be passed back
+    as it is: ``origin`` is checked but not applied (script text is marked ``script``), and
+    only what the editor can hold is accepted (no formatting, no special paragraph source)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str | None = None
+    origin: list[OriginSpan] | None = None
+    formatting: list[Any] = Field(default_factory=list)
+    source: Literal["story"] | None = None
+
+    @field_validator("formatting")
+    @classmethod
+    def _no_formatting(cls, value: list[Any]) -> list[Any]:
+        if value:
+            raise ValueError("formatting is not supported (the editor keeps plain text)")
+        return value
+
+
+def _section_text(value: Any, what: str) -> str | None:
+    """The text of a partial section (or of a string standing for one); None when absent."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise ApiUsageError(
+            f"{what}: must be a section {{text, ...}} or a string, got {type(value).__name__}"
+        )
+    try:
+        return SectionInput.model_validate(value).text
+    except ValidationError as error:
+        raise ApiUsageError(first_validation_problem(error, what)) from None
+
+
+def _section_texts(value: Any, what: str) -> list[str]:
     items = as_list(value, what)
     if not items:
         raise ApiUsageError(f"{what}: must not be empty")
-    return [_text(item, f"{what}[{index}]") for index, item in enumerate(items)]
+    return [_section_text(item, f"{what}[{i}]") or "" for i, item in enumerate(items)]
 
 
 def _section_id(value: Any, what: str = "sectionId") -> str:
@@ -104,14 +133,17 @@ async def _write(ctx: CallContext, change: Any) -> HistoryNode | None:
 
 
 async def _scan(ctx: CallContext) -> list[dict[str, Any]]:
-    """Every section in order; with a callback, ``callback(sectionId, section, index)``
-    for each first (a callback that raises is reported and the scan goes on)."""
-    callback = ctx.bind(("callback", None))["callback"]
+    """Sections in order, from ``range.from`` to ``range.to`` (section ids, both included,
+    either may be left out); with a callback, ``callback(sectionId, section, index)`` for each
+    first (a callback that raises is reported and the scan goes on)."""
+    bound = ctx.bind(("callback", None), ("range", None))
+    callback = bound["callback"]
     if callback is not None and not isinstance(callback, CallbackHandle):
         raise ApiUsageError("document.scan callback: must be a function or None")
     sections = await editor_of(ctx).sections()
+    first, last = _scan_range(bound["range"], [section.id for section in sections])
     out: list[dict[str, Any]] = []
-    for index, section in enumerate(sections):
+    for index, section in enumerate(sections[first : last + 1], start=first):
         view = section_view(section)
         if callback is not None:
             await ctx.host.invoke_callback(
@@ -119,6 +151,24 @@ async def _scan(ctx: CallContext) -> list[dict[str, Any]]:
             )
         out.append({"sectionId": section.id, "section": view, "index": index})
     return out
+
+
+def _scan_range(value: Any, ids: list[str]) -> tuple[int, int]:
+    """The indexes ``range`` ``{from?, to?}`` covers (an unknown id is the script's mistake)."""
+    if value is None:
+        return 0, len(ids) - 1
+    if not isinstance(value, dict) or set(value) - {"from", "to"}:
+        raise ApiUsageError("document.scan range: must be {from?, to?} (section ids)")
+    ends = []
+    for name, default in (("from", 0), ("to", len(ids) - 1)):
+        if value.get(name) is None:
+            ends.append(default)
+            continue
+        sid = _section_id(value[name], f"document.scan range.{name}")
+        if sid not in ids:
+            raise ApiUsageError(f"document.scan range.{name}: no section {sid!r}")
+        ends.append(ids.index(sid))
+    return ends[0], ends[1]
 
 
 async def _section_ids(ctx: CallContext) -> list[str]:
@@ -130,17 +180,22 @@ class _Position(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     sectionId: str | int
-    offset: int
+    offset: int | None = None
 
 
 class _Selection(BaseModel):
+    """``{from?, to?}``: a missing end is the document's start or end, a missing offset the
+    start (``from``) or the end (``to``) of its section."""
+
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    start: _Position
-    end: _Position
+    start: _Position | None = None
+    end: _Position | None = None
 
     @classmethod
     def parse(cls, value: Any) -> _Selection:
+        if value is None:
+            return cls()
         if not isinstance(value, dict):
             raise ApiUsageError("selection: must be an object with from and to")
         try:
@@ -154,21 +209,26 @@ class _Selection(BaseModel):
             ) from None
 
 
-def text_between(sections: list[Section], start: _Position, end: _Position) -> str:
+def text_between(sections: list[Section], start: _Position | None, end: _Position | None) -> str:
     """The text from ``start`` to ``end`` (either order), paragraphs joined by newlines."""
     ids = [section.id for section in sections]
+    if not ids and start is None and end is None:
+        return ""
+    first_point = start or _Position(sectionId=ids[0] if ids else "", offset=0)
+    last_point = end or _Position(sectionId=ids[-1] if ids else "")
     points: list[tuple[int, int]] = []
-    for name, point in (("from", start), ("to", end)):
+    for name, point, at_end in (("from", first_point, False), ("to", last_point, True)):
         sid = str(point.sectionId)
         if sid not in ids:
             raise ApiUsageError(f"selection.{name}.sectionId: no section {sid!r}")
         index = ids.index(sid)
         length = len(sections[index].text)
-        if not 0 <= point.offset <= length:
+        offset = point.offset if point.offset is not None else (length if at_end else 0)
+        if not 0 <= offset <= length:
             raise ApiUsageError(
-                f"selection.{name}.offset: {point.offset} is outside 0..{length} of section {sid}"
+                f"selection.{name}.offset: {offset} is outside 0..{length} of section {sid}"
             )
-        points.append((index, point.offset))
+        points.append((index, offset))
     (first, first_at), (last, last_at) = sorted(points)
     if first == last:
         return sections[first].text[first_at:last_at]
@@ -177,7 +237,7 @@ def text_between(sections: list[Section], start: _Position, end: _Position) -> s
 
 
 async def _text_from_selection(ctx: CallContext) -> str:
-    selection = _Selection.parse(ctx.bind(("selection", REQUIRED))["selection"])
+    selection = _Selection.parse(ctx.bind(("selection", None))["selection"])
     return text_between(await editor_of(ctx).sections(), selection.start, selection.end)
 
 
@@ -190,12 +250,12 @@ async def _append(ctx: CallContext) -> None:
 
 
 async def _append_paragraph(ctx: CallContext) -> None:
-    text = _text(ctx.bind(("text", REQUIRED))["text"], "text")
+    text = _section_text(ctx.bind(("section", REQUIRED))["section"], "section") or ""
     await _write(ctx, lambda doc: doc.append_paragraph(text, "script"))
 
 
 async def _append_paragraphs(ctx: CallContext) -> None:
-    texts = _texts(ctx.bind(("texts", REQUIRED))["texts"], "texts")
+    texts = _section_texts(ctx.bind(("sections", REQUIRED))["sections"], "sections")
     await _write(ctx, lambda doc: doc.append_paragraph("\n".join(texts), "script"))
 
 
@@ -204,37 +264,41 @@ def _after(value: Any) -> str | None:
 
 
 async def _insert_paragraph_after(ctx: CallContext) -> None:
-    bound = ctx.bind(("sectionId", REQUIRED), ("text", REQUIRED))
-    after, text = _after(bound["sectionId"]), _text(bound["text"], "text")
+    bound = ctx.bind(("sectionId", REQUIRED), ("section", REQUIRED))
+    after = _after(bound["sectionId"])
+    text = _section_text(bound["section"], "section") or ""
     await _write(ctx, lambda doc: doc.insert_after(after, text, "script"))
 
 
 async def _insert_paragraphs_after(ctx: CallContext) -> None:
-    bound = ctx.bind(("sectionId", REQUIRED), ("texts", REQUIRED))
-    after, texts = _after(bound["sectionId"]), _texts(bound["texts"], "texts")
+    bound = ctx.bind(("sectionId", REQUIRED), ("sections", REQUIRED))
+    after, texts = _after(bound["sectionId"]), _section_texts(bound["sections"], "sections")
     await _write(ctx, lambda doc: doc.insert_after(after, "\n".join(texts), "script"))
 
 
 async def _update_paragraph(ctx: CallContext) -> None:
-    bound = ctx.bind(("sectionId", REQUIRED), ("text", REQUIRED))
-    sid, text = _section_id(bound["sectionId"]), _text(bound["text"], "text")
-    await _write(ctx, lambda doc: doc.update(sid, text, "script"))
+    """A section without ``text`` leaves the paragraph as it is."""
+    bound = ctx.bind(("sectionId", REQUIRED), ("section", REQUIRED))
+    sid, text = _section_id(bound["sectionId"]), _section_text(bound["section"], "section")
+    require_permission(ctx, "documentEdit")
+    if text is not None:
+        await _write(ctx, lambda doc: doc.update(sid, text, "script"))
 
 
 async def _update_paragraphs(ctx: CallContext) -> None:
+    """``[{sectionId, section}]``, checked whole before the first is written."""
     items = as_list(ctx.bind(("updates", REQUIRED))["updates"], "updates")
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str | None]] = []
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ApiUsageError(f"updates[{index}]: must be {{sectionId, text}}")
-        pairs.append(
-            (
-                _section_id(item.get("sectionId"), f"updates[{index}].sectionId"),
-                _text(item.get("text"), f"updates[{index}].text"),
-            )
-        )
+        where = f"updates[{index}]"
+        if not isinstance(item, dict) or set(item) != {"sectionId", "section"}:
+            raise ApiUsageError(f"{where}: must be {{sectionId, section}}")
+        sid = _section_id(item["sectionId"], f"{where}.sectionId")
+        pairs.append((sid, _section_text(item["section"], f"{where}.section")))
+    require_permission(ctx, "documentEdit")
     for sid, text in pairs:
-        await _write(ctx, lambda doc, sid=sid, text=text: doc.update(sid, text, "script"))
+        if text is not None:
+            await _write(ctx, lambda doc, sid=sid, text=text: doc.update(sid, text, "script"))
 
 
 async def _remove_paragraph(ctx: CallContext) -> None:
@@ -247,81 +311,6 @@ async def _remove_paragraphs(ctx: CallContext) -> None:
     ids = [_section_id(item, f"sectionIds[{i}]") for i, item in enumerate(items)]
     for sid in ids:
         await _write(ctx, lambda doc, sid=sid: doc.remove(sid, "script"))
-
-
-# ------------------------------------------------------------------------------- history
-
-
-async def _current_node_id(ctx: CallContext) -> str:
-    ctx.bind()
-    editor = editor_of(ctx)
-    return await editor.store.run(lambda: editor.store.current_node(editor.story_id))
-
-
-async def _previous_node_id(ctx: CallContext) -> str | None:
-    ctx.bind()
-    return editor_of(ctx).previous_node_id
-
-
-async def _most_recent_generation_node_id(ctx: CallContext) -> str | None:
-    ctx.bind()
-    editor = editor_of(ctx)
-    store, sid = editor.store, editor.story_id
-
-    def find() -> str | None:
-        for node_id in store.ancestors(sid, store.current_node(sid)):
-            if store.node(sid, node_id).kind == "generation":
-                return node_id
-        return None
-
-    return await store.run(find)
-
-
-async def _navigate(ctx: CallContext, move: Callable[[Editor], Awaitable[Any]]) -> Any:
-    require_permission(ctx, "documentEdit")
-    try:
-        return await move(editor_of(ctx))
-    except (StoryError, EditorBlocked) as error:
-        raise ApiFailure(f"{ctx.name}: {error}") from None
-
-
-async def _undo(ctx: CallContext) -> bool:
-    ctx.bind()
-    return await _navigate(ctx, lambda editor: editor.undo()) is not None
-
-
-async def _redo(ctx: CallContext) -> bool:
-    ctx.bind()
-    return await _navigate(ctx, lambda editor: editor.redo()) is not None
-
-
-async def _jump(ctx: CallContext) -> bool:
-    """True once moved, as NovelAI's ``Promise<boolean>``; an unknown node is an ``ApiError``."""
-    node_id = _text(ctx.bind(("nodeId", REQUIRED))["nodeId"], "nodeId")
-    await _navigate(ctx, lambda editor: editor.jump(node_id))
-    return True
-
-
-async def _node_state(ctx: CallContext) -> dict[str, Any] | None:
-    """The node's state, or None for a node the story does not have (NovelAI's
-    ``undefined``); a node id is a string, so anything else is a usage error."""
-    node_id = ctx.bind(("nodeId", None))["nodeId"]
-    if node_id is not None:
-        _text(node_id, "nodeId")
-    try:
-        state = await editor_of(ctx).node_state(node_id)
-    except StoryError:
-        return None
-    node = state.node
-    return {
-        "id": node.id,
-        "parent": node.parent,
-        "children": node.children,
-        "kind": node.kind,
-        "created": node.created,
-        "current": state.current,
-        "sections": [{"sectionId": s.id, "section": section_view(s)} for s in state.sections],
-    }
 
 
 ROUTES: dict[str, Route] = {
@@ -337,11 +326,4 @@ ROUTES: dict[str, Route] = {
     "v1.document.updateParagraphs": _update_paragraphs,
     "v1.document.removeParagraph": _remove_paragraph,
     "v1.document.removeParagraphs": _remove_paragraphs,
-    "v1.document.history.currentNodeId": _current_node_id,
-    "v1.document.history.previousNodeId": _previous_node_id,
-    "v1.document.history.mostRecentGenerationNodeId": _most_recent_generation_node_id,
-    "v1.document.history.undo": _undo,
-    "v1.document.history.redo": _redo,
-    "v1.document.history.jump": _jump,
-    "v1.document.history.nodeState": _node_state,
 }
