@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nai_script.client import NovelAIClient
+from nai_script.editor.store import StoryError
 from nai_script.host.api import (
     basics,
     budget,
@@ -377,27 +378,34 @@ class ScriptHost:
         granted = await self.permission_policy(script, wanted, reason)
         return [name for name in granted if name in wanted]
 
-    def storage_for(self, script: LoadedScript, namespace: str) -> ScriptStorage:
+    def storage_for(
+        self, script: LoadedScript, namespace: str, node: str | None = None
+    ) -> ScriptStorage:
+        """The script's storage ``namespace``; ``historyStorage`` as seen from ``node``
+        (default: the current history node)."""
         if namespace == "tempStorage":
             return script.temp_storage
         if namespace == "storyStorage":
             story = self.story_id if self.editor is None else self.editor.story_id
             return ScriptStorage.persistent(self.storage_db, Scope.STORY, script.id, story)
         if namespace == "historyStorage":
-            return history_storage(self.storage_db, script.id, self._history_ancestry())
+            return history_storage(self.storage_db, script.id, self._history_ancestry(node))
         return ScriptStorage.persistent(
             self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP_BYTES
         )
 
-    def _history_ancestry(self) -> Callable[[], list[str]]:
-        """The open story's current node and its ancestors (``historyStorage`` reads fall
-        back along them); without an editor, just the fixed ``history_node_id``."""
+    def _history_ancestry(self, node: str | None = None) -> Callable[[], list[str]]:
+        """``node`` (default: the open story's current node) and its ancestors
+        (``historyStorage`` reads fall back along them); without an editor, just the fixed
+        ``history_node_id`` (another ``node`` raises ``StoryError``)."""
         editor = self.editor
         if editor is None:
-            node = self.history_node_id
-            return lambda: [node]
+            fixed = self.history_node_id
+            if node not in (None, fixed):
+                raise StoryError(f"no history node {node!r}")
+            return lambda: [fixed]
         store, story = editor.store, editor.story_id
-        return lambda: store.ancestors(story, store.current_node(story))
+        return lambda: store.ancestors(story, node or store.current_node(story))
 
     def input_capacity(self, model: str) -> int:
         """Input bucket size: 2 x the model's context at the account's tier."""

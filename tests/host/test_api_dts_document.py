@@ -121,3 +121,32 @@ async def test_redo_to_a_given_child_and_node_state_shape(tmp_path: Path) -> Non
             'update {"parts": [{"from": 1, "insert": "X", "delete": "b"}], "origin": [],'
             ' "formatting": []}',
         ], env.lines(level="error")
+
+
+async def test_history_storage_takes_a_node_id(tmp_path: Path) -> None:
+    """NovelAI's ``historyStorage.get(key, nodeId?)`` and the rest were refused ('takes at
+    most 1 argument'): a value can be read at, or written to, another history node."""
+    body = TRY + (
+        "hs = api.v1.historyStorage\n"
+        "await api.v1.document.appendParagraph('a')\n"
+        "a = await api.v1.document.history.currentNodeId()\n"
+        "await hs.set('k', 'at a')\n"
+        "await api.v1.document.appendParagraph('b')\n"
+        "await hs.set('k', 'at b')\n"
+        "await hs.set('j', 1, a)\n"
+        "api.v1.log(await hs.get('k'), await hs.get('k', a), await hs.get('j'))\n"
+        "api.v1.log(await hs.has('j', a), await hs.list(a), await hs.getOrDefault('z', 0, a),"
+        " await hs.setIfAbsent('j', 2, nodeId=a))\n"
+        "await hs.remove('j', a)\n"
+        "api.v1.log(await hs.has('j'), await hs.get('k'))\n"
+        "await ta('unknown', lambda: hs.get('k', 'zz'))\n"
+        "await ta('number', lambda: hs.get('k', 5))\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
+        assert env.lines() == [
+            "at b at a 1",
+            'True ["j", "k"] 0 False',
+            "False at b",
+            "unknown ValueError historyStorage.get nodeId: the story has no history node 'zz'",
+            "number ValueError historyStorage.get nodeId: must be a history node id string, got 5",
+        ], env.lines(level="error")
