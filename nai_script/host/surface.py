@@ -60,13 +60,14 @@ def function_paths(tree: dict[str, Any] = FUNCTIONS, prefix: str = "v1") -> dict
 
 
 def script_constants(header: ScriptHeader, memory_limit_mb: int) -> dict[str, Value]:
+    """``memoryLimit`` in bytes, as NovelAI's (the header gives megabytes)."""
     return {
         "id": Value(value=header.id),
         "name": Value(value=header.name),
         "version": Value(value=header.version),
         "author": Value(value=header.author or ""),
         "description": Value(value=header.description or ""),
-        "memoryLimit": Value(value=memory_limit_mb),
+        "memoryLimit": Value(value=memory_limit_mb * 1024 * 1024),
     }
 
 

@@ -47,7 +47,8 @@ async def test_script_constants_tokens_and_basics(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         await env.run(source)
         lines = env.lines()
-        assert lines[0] == "consts Consts 2.1.0 Ann d 300"
+        # NovelAI's script.memoryLimit is in bytes (it was the header's 300, in MB).
+        assert lines[0] == f"consts Consts 2.1.0 Ann d {300 * 1024 * 1024}"
         assert lines[1] == "hello world"
         assert lines[2] == (f"{context_size('xialong-v1', 3)} {rollover_tokens('xialong-v1', 3)}")
         assert lines[3] == "36 True"
