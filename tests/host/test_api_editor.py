@@ -153,19 +153,25 @@ async def test_settings_namespaces(tmp_path: Path) -> None:
         " await api.v1.systemPrompt.get(), await api.v1.prefill.get(),"
         " await api.v1.story.title.get())\n"
         "p = await api.v1.generationParameters.update({'temperature': 0.5})\n"
-        "api.v1.log(p.temperature, (await api.v1.generationParameters.get()).max_tokens)\n"
+        "g = await api.v1.generationParameters.get()\n"
+        "api.v1.log(p, g.temperature, g.max_tokens)\n"
         "for bad in ({'temperature': 99}, {'bogus': 1}):\n"
         "    try:\n        await api.v1.generationParameters.update(bad)\n"
         "    except ValueError as e:\n        api.v1.log(str(e))\n"
         "api.v1.log(len(await api.v1.story.id()) > 0)\n"
+        "await api.v1.systemPrompt.set(None)\n"
+        "await api.v1.prefill.set(None)\n"
+        "api.v1.log(await api.v1.systemPrompt.get(), await api.v1.prefill.get())\n"
     )
     async with ran_with_all_edits(tmp_path, body) as (env, editor):
         lines = env.lines()
         assert lines[0] == "mem note sys pre My Story"
-        assert lines[1] == "0.5 6"
+        assert lines[1] == "None 0.5 6"  # update is NovelAI's Promise<void>
         assert lines[2].startswith("generationParameters.update params.temperature:")
         assert lines[3] == "generationParameters.update params.bogus: not a generation parameter"
         assert lines[4] == "True"
+        # NovelAI: systemPrompt/prefill.set(undefined) means the default (it was refused)
+        assert lines[5] == " "
         settings = await editor.settings()
         assert (settings.memory, settings.title, settings.params.temperature) == (
             "mem",

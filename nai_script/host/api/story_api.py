@@ -90,6 +90,8 @@ def _text_routes(namespace: str, field: str) -> dict[str, Route]:
 
     async def set_(ctx: CallContext) -> None:
         text = ctx.bind((param, REQUIRED))[param]
+        if text is None and namespace in _WITH_DEFAULT:
+            text = ""  # NovelAI: undefined or "" means the default
         if not isinstance(text, str):
             raise ApiUsageError(
                 f"{namespace}.set {param}: must be a string, got {type(text).__name__}"
@@ -111,7 +113,8 @@ async def _params_get(ctx: CallContext) -> dict[str, Any]:
     return (await editor_of(ctx).settings()).params.model_dump()
 
 
-async def _params_update(ctx: CallContext) -> dict[str, Any]:
+async def _params_update(ctx: CallContext) -> None:
+    """Merge ``params`` into the story's parameters; resolves to None (``Promise<void>``)."""
     patch = ctx.bind(("params", REQUIRED))["params"]
     if not isinstance(patch, dict):
         raise ApiUsageError("generationParameters.update params: must be an object")
@@ -124,8 +127,7 @@ async def _params_update(ctx: CallContext) -> dict[str, Any]:
             context_size(model_name(patch["model"], "params.model"), editor_of(ctx).tier)
         except UnknownModelError as error:
             raise ApiUsageError(f"params.model: {error}") from None
-    settings = await _update_settings(ctx, {"params": patch}, "")
-    return settings.params.model_dump()
+    await _update_settings(ctx, {"params": patch}, "")
 
 
 async def _story_id(ctx: CallContext) -> str:
