@@ -27,6 +27,20 @@ AUTHORS_NOTE_DEPTH = 3
 PieceKind = Literal["systemPrompt", "memory", "lorebook", "authorsNote", "story", "prefill"]
 
 
+def text_until(texts: list[tuple[str, str]], section_id: str, offset: int | None) -> str:
+    """The story up to a position (``texts``: ``(section id, text)`` in order): the context
+    as if generating there. No offset means the end of that section."""
+    ids = [sid for sid, _ in texts]
+    if section_id not in ids:
+        raise ValueError(f"position.sectionId: no section {section_id!r}")
+    index = ids.index(section_id)
+    last = texts[index][1]
+    at = len(last) if offset is None else offset
+    if not 0 <= at <= len(last):
+        raise ValueError(f"position.offset: {at} is outside 0..{len(last)} of section {section_id}")
+    return "\n".join([*(text for _, text in texts[:index]), last[:at]])
+
+
 class ContextTooLarge(ValueError):
     """The fixed pieces (system prompt, memory, author's note, prefill) exceed the limit."""
 

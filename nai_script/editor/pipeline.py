@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ from nai_script.editor.context import (
     ContextInputs,
     ContextTooLarge,
     assemble_context,
+    text_until,
 )
 from nai_script.editor.events import EventBus
 from nai_script.editor.gate import EditorGenerateGate
@@ -245,11 +247,15 @@ class Editor(StoryOps):
         dry_run: bool = True,
         limit: int | None = None,
         continuity_id: str | None = None,
+        until: tuple[str, int | None] | None = None,
+        quiet: Collection[str] = (),
     ) -> BuiltContext:
-        """Steps 2-3 of the pipeline (``api.v1.buildContext`` runs them as a dry run)."""
+        """Steps 2-3 of the pipeline (``api.v1.buildContext`` runs them as a dry run): the
+        story up to ``until`` (section id, offset) if given; the scripts in ``quiet`` are not
+        asked ``onContextBuilt``."""
         settings = settings or await self.settings()
         model = settings.params.model
-        inputs = await self._gather(settings)
+        inputs = await self._gather(settings, until)
         params = {**inputs.model_dump(), "contextLimit": limit, "dryRun": dry_run, "model": model}
         for _sid, change in await self._fire("onBeforeContextBuild", params, BeforeBuildResult):
             inputs, limit = _apply_before_build(inputs, limit, change)
@@ -267,15 +273,22 @@ class Editor(StoryOps):
             "dryRun": dry_run,
             "continuityId": continuity_id or str(uuid.uuid4()),
         }
-        for sid, answer in await self._fire("onContextBuilt", built_params, ContextBuiltResult):
+        built_hooks = await self._fire("onContextBuilt", built_params, ContextBuiltResult, quiet)
+        for sid, answer in built_hooks:
             if answer.messages is not None:
                 built = built.model_copy(update={"messages": answer.messages})
             if answer.stopGeneration and not dry_run:
                 raise _Stopped(sid)
         return built
 
-    async def _gather(self, settings: StorySettings) -> ContextInputs:
-        text = await self.text()
+    async def _gather(
+        self, settings: StorySettings, until: tuple[str, int | None] | None = None
+    ) -> ContextInputs:
+        if until is None:
+            text = await self.text()
+        else:
+            texts = [(section.id, section.text) for section in await self.sections()]
+            text = text_until(texts, *until)
         for _sid, answer in await self._fire(
             "onDocumentConvertedToText", {"text": text}, TextResult
         ):
@@ -295,9 +308,9 @@ class Editor(StoryOps):
         )
 
     async def _fire(
-        self, hook: str, params: dict[str, Any], model: type[Any]
+        self, hook: str, params: dict[str, Any], model: type[Any], quiet: Collection[str] = ()
     ) -> list[tuple[str, Any]]:
-        results = await self.host.fire_hook(hook, params)
+        results = await self.host.fire_hook(hook, params, skip=quiet)
         return parse_results(hook, model, results, self._report)
 
     def _report(self, script_id: str, message: str) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -413,13 +413,16 @@ class ScriptHost:
 
     # -- hooks and messages ----------------------------------------------------------------
 
-    async def fire_hook(self, name: str, params: Any = None) -> list[tuple[str, Any]]:
-        """Call ``name`` in every script that registered it, in load order; a hook that
-        raises or times out is reported and skipped. Returns ``(script id, result)``."""
+    async def fire_hook(
+        self, name: str, params: Any = None, skip: Collection[str] = ()
+    ) -> list[tuple[str, Any]]:
+        """Call ``name`` in every script that registered it (but those in ``skip``), in load
+        order; a hook that raises or times out is reported and skipped. Returns ``(script
+        id, result)``."""
         results: list[tuple[str, Any]] = []
         for script in self.scripts:
             handle = script.hooks.get(name)
-            if handle is None:
+            if handle is None or script.id in skip:
                 continue
             args = [] if params is None else [params]
             value = await self.call_script(

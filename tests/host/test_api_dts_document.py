@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from host_helpers import TRY
-from test_api_editor import ran_with_all_edits
+from test_api_editor import ALL, ran_with_all_edits, script, with_editor
+
+from nai_script.host.host import grant_permissions
 
 
 async def test_writes_take_partial_sections(tmp_path: Path) -> None:
@@ -149,4 +151,43 @@ async def test_history_storage_takes_a_node_id(tmp_path: Path) -> None:
             "False at b",
             "unknown ValueError historyStorage.get nodeId: the story has no history node 'zz'",
             "number ValueError historyStorage.get nodeId: must be a history node id string, got 5",
+        ], env.lines(level="error")
+
+
+async def test_build_context_takes_position_and_suppresses_hooks(tmp_path: Path) -> None:
+    """``buildContext({position, suppressScriptHooks, forGeneration})`` and
+    ``generateWithStory(..., {position, suppressScriptHooks})`` were refused ('Extra inputs
+    are not permitted')."""
+    hook = (
+        "def built(p):\n"
+        "    return {{'messages': [*p.messages, {{'role': 'user', 'content': '{0}'}}]}}\n"
+        "api.v1.hooks.register('onContextBuilt', built)\n"
+    )
+    body = hook.format("SELF") + (
+        "await api.v1.document.appendParagraphs(['Once upon a time.', 'Second part.'])\n"
+        "ids = await api.v1.document.sectionIds()\n"
+        "def tail(c):\n    return [m.content for m in c]\n"
+        "api.v1.log(tail(await api.v1.buildContext()))\n"
+        "api.v1.log(tail(await api.v1.buildContext({'suppressScriptHooks': 'self'})))\n"
+        "api.v1.log(tail(await api.v1.buildContext({'suppressScriptHooks': 'all',"
+        " 'forGeneration': True})))\n"
+        "at = {'sectionId': ids[1], 'offset': 3}\n"
+        "api.v1.log(tail(await api.v1.buildContext(options={'position': at,"
+        " 'suppressScriptHooks': 'all'})))\n"
+        "r = await api.v1.generateWithStory([{'role': 'user', 'content': 'Go on.'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 2}, {'position': at, 'suppressScriptHooks': 'self'})\n"
+        "api.v1.log(len(r.choices[0].token_ids))\n"
+        "try:\n    await api.v1.buildContext({'position': {'sectionId': 'zz'}})\n"
+        "except ValueError as e:\n    api.v1.log(str(e))\n"
+    )
+    async with with_editor(tmp_path, permission_policy=grant_permissions) as (env, _):
+        await env.run(script(hook.format("OTHER"), ALL, "other"), "other.py")
+        await env.run(script(body, ALL))
+        assert env.lines("t") == [
+            '["Once upon a time.\\nSecond part.", "SELF"]',  # the last hook's answer
+            '["Once upon a time.\\nSecond part.", "OTHER"]',
+            '["Once upon a time.\\nSecond part."]',
+            '["Once upon a time.\\nSec"]',
+            "2",
+            "buildContext options.position.sectionId: no section 'zz'",
         ], env.lines(level="error")

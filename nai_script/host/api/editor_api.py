@@ -8,7 +8,7 @@ gated: three calls between user interactions, the fourth refused until the user 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +29,7 @@ from nai_script.tokenizers import ChatTemplateError, context_size
 if TYPE_CHECKING:
     from nai_script.editor.pipeline import Editor
 
+Opts = TypeVar("Opts", bound=BaseModel)
 FUNCTIONS: dict[str, Any] = {
     "editor": {"generate": "async", "isBlocked": "async", "selection": {"get": "async"}},
     "buildContext": "async",
@@ -70,22 +71,43 @@ async def _selection_get(ctx: CallContext) -> dict[str, Any]:
     return await editor_of(ctx).selection()
 
 
-class BuildContextOptions(BaseModel):
-    """``buildContext(options)``: ``contextLimitReduction`` tokens are left free."""
+class _Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sectionId: str | int
+    offset: int | None = None
+
+
+class StoryContextOptions(BaseModel):
+    """``generateWithStory``'s options: ``contextLimitReduction`` tokens are left free,
+    ``position`` builds the context as if generating there (the story up to it), and
+    ``suppressScriptHooks`` keeps this script's (``self``) or every script's (``all``)
+    ``onContextBuilt`` hook out of it."""
 
     model_config = ConfigDict(extra="forbid")
 
     contextLimitReduction: int = Field(default=0, ge=0)
+    position: _Position | None = None
+    suppressScriptHooks: Literal["self", "all"] | None = None
 
 
-def _options(value: Any, what: str) -> BuildContextOptions:
+class BuildContextOptions(StoryContextOptions):
+    """``buildContext``'s options: ``forGeneration`` is accepted for NovelAI's scripts and
+    changes nothing here (the prefix cache only ever sees real generations)."""
+
+    forGeneration: bool = False
+
+
+def _options(value: Any, what: str, model: type[Opts]) -> Opts:
     try:
-        return BuildContextOptions.model_validate(value or {})
+        return model.model_validate(value or {})
     except ValidationError as error:
         raise ApiUsageError(first_validation_problem(error, what)) from None
 
 
-async def _context_messages(ctx: CallContext, reduction: int) -> list[dict[str, str]]:
+async def _context_messages(
+    ctx: CallContext, reduction: int, options: StoryContextOptions
+) -> list[dict[str, str]]:
     editor = editor_of(ctx)
     settings = await editor.settings()
     limit = context_size(settings.params.model, editor.tier) - reduction
@@ -94,16 +116,27 @@ async def _context_messages(ctx: CallContext, reduction: int) -> list[dict[str, 
             f"{ctx.name}: the context limit reduction {reduction} leaves no room "
             f"(the context of {settings.params.model} is {limit + reduction} tokens)"
         )
+    position = options.position
+    until = None if position is None else (str(position.sectionId), position.offset)
+    quiet: set[str] = set()
+    if options.suppressScriptHooks == "self":
+        quiet = {ctx.script.id}
+    elif options.suppressScriptHooks == "all":
+        quiet = {script.id for script in ctx.host.scripts}
     try:
-        built = await editor.build_context(settings, dry_run=True, limit=limit)
+        built = await editor.build_context(
+            settings, dry_run=True, limit=limit, until=until, quiet=quiet
+        )
     except ContextTooLarge as error:
         raise ApiFailure(f"{ctx.name}: {error}") from None
+    except ValueError as error:  # a position the document does not have
+        raise ApiUsageError(f"{ctx.label} options.{error}") from None
     return built.plain_messages()
 
 
 async def _build_context(ctx: CallContext) -> list[dict[str, str]]:
-    options = _options(ctx.bind(("options", None))["options"], "options")
-    return await _context_messages(ctx, options.contextLimitReduction)
+    options = _options(ctx.bind(("options", None))["options"], "options", BuildContextOptions)
+    return await _context_messages(ctx, options.contextLimitReduction, options)
 
 
 async def _generate_with_story(ctx: CallContext) -> dict[str, Any]:
@@ -118,13 +151,13 @@ async def _generate_with_story(ctx: CallContext) -> dict[str, Any]:
         ("signal", None),
     )
     messages, params = generate.validate_request(bound["messages"], bound["params"])
-    options = _options(bound["options"], "options")
+    options = _options(bound["options"], "options", StoryContextOptions)
     try:
         own = len(ctx.host.tokenizers.encode_chat(params.model, [m.model_dump() for m in messages]))
     except ChatTemplateError as error:
         raise ApiUsageError(str(error)) from None
     reduction = own + params.max_tokens + options.contextLimitReduction
-    story = await _context_messages(ctx, reduction)
+    story = await _context_messages(ctx, reduction, options)
     call = dataclasses.replace(
         ctx.call,
         args=[
