@@ -42,3 +42,27 @@ async def test_random_roll_answers_total_rolls_and_breakdown(tmp_path: Path) -> 
             '5 [{"notation": "2d1", "dice": [1, 1], "kept": [1, 1]}] 2d1 [1, 1] + 3 = 5',
             '1 ["3d1kh2", "1d1"] [1, 1] 3d1kh2 [1, 1, 1] kept [1, 1] - 1d1 [1] = 1',
         ], env.lines(level="error")
+
+
+async def test_generate_takes_novelais_message_and_param_shapes(tmp_path: Path) -> None:
+    """NovelAI's ``Message`` may leave ``content`` out and its params carry
+    ``enable_thinking``: both were refused ('Field required', 'Extra inputs are not
+    permitted'). Thinking itself is refused by name, not dropped."""
+    source = TRY + (
+        "r = await api.v1.generate([{'role': 'system'}, {'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 3, 'enable_thinking': False})\n"
+        "api.v1.log(len(r.choices[0].token_ids))\n"
+        "await ta('thinking', lambda: api.v1.generate([{'role': 'user', 'content': 'x'}],"
+        " {'model': 'glm-4-6', 'enable_thinking': True}))\n"
+        "await ta('reasoning', lambda: api.v1.generate([{'role': 'assistant', 'content': 'x',"
+        " 'reasoning': 'hmm'}], {'model': 'glm-4-6'}))\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "3",
+            "thinking ValueError generate params.enable_thinking: thinking is not supported "
+            "(no backend here streams thinking)",
+            "reasoning ValueError generate messages[0].reasoning: not supported (no chat "
+            "template here renders thinking text)",
+        ], env.lines(level="error")

@@ -41,9 +41,20 @@ IN_PROGRESS = "A generation is already in progress"
 
 class Message(ChatMessage):
     """A script's message, checked strictly; a ``ChatMessage``, so the chat template takes it
-    as it is (no second validation)."""
+    as it is (no second validation). As NovelAI's ``Message``, ``content`` may be left out
+    (empty); its ``reasoning`` (thinking text) is refused: no template here renders it."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    content: str = ""
+    reasoning: str | None = None
+
+    @field_validator("reasoning")
+    @classmethod
+    def _no_reasoning(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("not supported (no chat template here renders thinking text)")
+        return value
 
 
 class GenerateParams(BaseModel):
@@ -62,6 +73,15 @@ class GenerateParams(BaseModel):
     stop: str | list[str] | None = None
     logit_bias: dict[int, float] | None = None
     seed: int | None = None
+    #: NovelAI's thinking switch; only ``False`` (no backend here streams thinking tokens).
+    enable_thinking: bool = False
+
+    @field_validator("enable_thinking")
+    @classmethod
+    def _no_thinking(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("thinking is not supported (no backend here streams thinking)")
+        return value
 
     @field_validator("max_tokens")
     @classmethod
@@ -157,7 +177,7 @@ async def _run_generation(
     request = wire.ChatCompletionRequest(
         model=params.model,
         messages=[wire.ChatMessage(role=m.role, content=m.content) for m in messages],
-        **params.model_dump(exclude={"model"}, exclude_none=True),
+        **params.model_dump(exclude={"model", "enable_thinking"}, exclude_none=True),
     )
     with chained_invokes():
         return await _stream_and_settle(ctx, params, request, budget, callback, signal)
