@@ -108,10 +108,18 @@ class StoryInfo(StoryModel):
     currentNode: str
 
 
+class CategorySettings(StoryModel):
+    """NovelAI's category settings: ``entryHeader`` goes on a line before each of the
+    category's entries in the context."""
+
+    entryHeader: str = ""
+
+
 class LorebookCategory(StoryModel):
     id: str = Field(default_factory=new_id, min_length=1)
     name: str = ""
     enabled: bool = True
+    settings: CategorySettings = Field(default_factory=CategorySettings)
 
 
 class LorebookEntry(StoryModel):
@@ -124,3 +132,5 @@ class LorebookEntry(StoryModel):
     text: str = ""
     enabled: bool = True
     forceActivation: bool = False
+    #: NovelAI's "hidden in the UI" flag: kept for scripts; the page shows every entry.
+    hidden: bool = False

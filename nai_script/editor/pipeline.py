@@ -49,7 +49,7 @@ from nai_script.editor.hook_results import (
     TextResult,
     parse_results,
 )
-from nai_script.editor.lorebook import active_entries
+from nai_script.editor.lorebook import active_entries, with_headers
 from nai_script.editor.models import StorySettings
 from nai_script.editor.store import StoryError, StoryStore
 from nai_script.editor.story_ops import StoryOps
@@ -303,7 +303,8 @@ class Editor(StoryOps):
             prefill=settings.prefill,
             storyText=text,
             lorebookEntries=[
-                ContextEntry(id=e.id, displayName=e.displayName, text=e.text) for e in active
+                ContextEntry(id=e.id, displayName=e.displayName, text=text)
+                for e, text in with_headers(active, categories)
             ],
         )
 

@@ -191,3 +191,24 @@ async def test_build_context_takes_position_and_suppresses_hooks(tmp_path: Path)
             "2",
             "buildContext options.position.sectionId: no section 'zz'",
         ], env.lines(level="error")
+
+
+async def test_lorebook_takes_hidden_entries_and_category_headers(tmp_path: Path) -> None:
+    """NovelAI's ``LorebookEntry.hidden`` and ``LorebookCategory.settings.entryHeader`` were
+    refused ('Extra inputs are not permitted'); the header now leads each of the category's
+    entries in the context."""
+    body = (
+        "cid = await api.v1.lorebook.createCategory({'name': 'People',"
+        " 'settings': {'entryHeader': '----'}})\n"
+        "eid = await api.v1.lorebook.createEntry({'text': 'Ada is a smith.', 'category': cid,"
+        " 'forceActivation': True, 'hidden': True})\n"
+        "e = await api.v1.lorebook.entry(eid)\n"
+        "api.v1.log(e.hidden, (await api.v1.lorebook.category(cid)).settings.entryHeader)\n"
+        "await api.v1.lorebook.updateEntry(eid, {'hidden': False})\n"
+        "api.v1.log((await api.v1.lorebook.entry(eid)).hidden)\n"
+        "api.v1.log(repr((await api.v1.buildContext())[0].content))\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
+        assert env.lines() == ["True ----", "False", "'----\\nAda is a smith.'"], env.lines(
+            level="error"
+        )
