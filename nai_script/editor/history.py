@@ -75,6 +75,15 @@ class History:
         """Go to any node of the tree (a StoryError naming it if there is none)."""
         return self.store.move_to(self.story_id, node_id)
 
+    def steps(self, start: str, goal: str) -> tuple[int, int]:
+        """How many nodes the way from ``start`` to ``goal`` undoes, then redoes."""
+        up, down = (
+            self.store.ancestors(self.story_id, start),
+            self.store.ancestors(self.story_id, goal),
+        )
+        common = next(n for n in up if n in set(down))
+        return up.index(common), down.index(common)
+
     def node_state(self, node_id: str) -> NodeState:
         store, story = self.store, self.story_id
         node = store.node(story, node_id)

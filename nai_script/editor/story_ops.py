@@ -164,15 +164,29 @@ class StoryOps:
     ) -> HistoryNode | None:
         self.check_idle(how)
         previous = self.host.history_node_id
-        node = await self.store.run(move)
+
+        def moved() -> tuple[HistoryNode | None, tuple[int, int]]:
+            before = self.history.current().id
+            node = move()
+            return node, (0, 0) if node is None else self.history.steps(before, node.id)
+
+        node, (back, forth) = await self.store.run(moved)
         if node is None:
             return None
         self.previous_node_id = previous
         self.host.history_node_id = node.id
         await self.publish_state()
         await self.refresh_script_ui()
+        direction = "both" if back and forth else "backward" if back else "forward"
         await self.host.fire_hook(
-            "onHistoryNavigated", {"nodeId": node.id, "previousNodeId": previous, "action": how}
+            "onHistoryNavigated",
+            {
+                "nodeId": node.id,
+                "previousNodeId": previous,
+                "direction": direction,
+                "distance": back + forth,
+                "cause": how,
+            },
         )
         return node
 

@@ -112,7 +112,7 @@ async def test_document_converted_to_text_hook_rewrites_the_story(tmp_path: Path
 async def test_history_navigation_fires_the_hook(tmp_path: Path) -> None:
     hook = (
         "api.v1.hooks.register('onHistoryNavigated',"
-        " lambda p: api.v1.log(p.action, p.nodeId != p.previousNodeId))\n"
+        " lambda p: api.v1.log(p.cause, p.direction, p.distance, p.nodeId != p.previousNodeId))\n"
     )
     async with editor_env(tmp_path) as e:
         await e.env.run(hook)
@@ -120,9 +120,22 @@ async def test_history_navigation_fires_the_hook(tmp_path: Path) -> None:
         assert await e.editor.undo() is not None
         assert await e.editor.undo() is None, "nothing before the root"
         assert await e.editor.redo() is not None
-        assert e.env.lines() == ["undo True", "redo True"]
+        await e.editor.edit(lambda doc: doc.append("b", "user"))
+        first = (await e.editor.node_state()).node.parent
+        assert first is not None
+        await e.editor.undo()
+        await e.editor.edit(lambda doc: doc.append("c", "user"))  # a sibling of "b"
+        assert await e.editor.jump((await e.editor.node_state(first)).node.children[0])
+        # NovelAI's {nodeId, previousNodeId, direction, distance, cause}; it was
+        # {nodeId, previousNodeId, action}
+        assert e.env.lines() == [
+            "undo backward 1 True",
+            "redo forward 1 True",
+            "undo backward 1 True",
+            "jump both 2 True",
+        ]
         states = [ev for ev in e.drain() if ev["type"] == "story.state"]
-        assert len(states) == 2
+        assert len(states) == 4  # one per move
 
 
 async def test_context_too_large_is_an_error_not_a_crash(tmp_path: Path) -> None:
