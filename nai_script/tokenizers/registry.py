@@ -44,6 +44,8 @@ from nai_script.tokenizers.sources import (
 BackendName = Literal["sim", "real", "novelai", "openai"]
 _BACKENDS = ("sim", "real", "novelai", "openai")
 Progress = Callable[[str], None]
+#: ``encode_async`` tokenizes texts at least this long on a thread.
+OFF_LOOP_CHARS = 32 * 1024
 
 
 class TokenizerRegistry:
@@ -162,6 +164,15 @@ class TokenizerRegistry:
         """The exact prompt token ids ``model_id`` sees for ``messages`` (what limits count)."""
         text = apply_chat_template(model_id, messages, add_generation_prompt)
         return self.get(model_id).encode(text)
+
+    async def encode_async(self, model_id: str, text: str) -> list[int]:
+        """``encode``, on a thread for a text of ``OFF_LOOP_CHARS`` or more, so a long one
+        (a megabyte is about half a second) does not stall the event loop; a short one is
+        encoded at once, without a hop."""
+        tokenizer = self.get(model_id)
+        if len(text) < OFF_LOOP_CHARS:
+            return tokenizer.encode(text)
+        return await asyncio.to_thread(tokenizer.encode, text)
 
     def _load(self, key: str, path: Path, info: ModelInfo) -> Tokenizer:
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nai_script.host.api.tokens import model_name
+from nai_script.host.api.tokens import encode_messages, model_name
 from nai_script.host.dispatch import REQUIRED, ApiUsageError, CallContext, Route
 from nai_script.limits import NeverFits
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
@@ -84,7 +84,7 @@ async def _count_uncached(ctx: CallContext) -> int:
     bound = ctx.bind(("messages", REQUIRED), ("model", None))
     model = _model(ctx, bound["model"])
     try:
-        ids = ctx.host.tokenizers.encode_chat(model, bound["messages"])
+        ids = await encode_messages(ctx.host.tokenizers, model, bound["messages"])
     except ChatTemplateError as error:
         raise ApiUsageError(f"{ctx.label} {error}") from None
     except (TokenizerError, UnknownModelError) as error:

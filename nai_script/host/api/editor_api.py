@@ -16,6 +16,7 @@ from nai_script.editor.context import ContextTooLarge
 from nai_script.editor.gate import EditorGenerateRefused
 from nai_script.editor.pipeline import EditorBlocked
 from nai_script.host.api import generate
+from nai_script.host.api.tokens import encode_messages
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiFailure,
@@ -153,7 +154,7 @@ async def _generate_with_story(ctx: CallContext) -> dict[str, Any]:
     messages, params = generate.validate_request(bound["messages"], bound["params"])
     options = _options(bound["options"], "options", StoryContextOptions)
     try:
-        own = len(ctx.host.tokenizers.encode_chat(params.model, [m.model_dump() for m in messages]))
+        own = len(await encode_messages(ctx.host.tokenizers, params.model, messages))
     except ChatTemplateError as error:
         raise ApiUsageError(str(error)) from None
     reduction = own + params.max_tokens + options.contextLimitReduction

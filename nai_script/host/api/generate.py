@@ -19,6 +19,7 @@ from nai_script.client import errors as client_errors
 from nai_script.client import models as wire
 from nai_script.host.api.signals import signal_of
 from nai_script.host.api.stream_collector import StreamCollector
+from nai_script.host.api.tokens import encode_messages
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiFailure,
@@ -160,7 +161,7 @@ async def _run_generation(
 ) -> dict[str, Any]:
     script, host = ctx.script, ctx.host
     try:
-        prompt_ids = host.tokenizers.encode_chat(params.model, messages)
+        prompt_ids = await encode_messages(host.tokenizers, params.model, messages)
         capacity = host.input_capacity(params.model)
     except ChatTemplateError as error:
         raise ApiUsageError(str(error)) from None

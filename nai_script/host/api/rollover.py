@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nai_script.host.api.tokens import encode_text
 from nai_script.host.dispatch import (
     REQUIRED,
     ApiUsageError,
@@ -59,6 +60,8 @@ class RolloverObject(HostObject):
             )
         try:
             await self.helper.add(items)
+        except ApiUsageError:
+            raise  # already names the argument (too much text to tokenize)
         except (TypeError, ValueError) as error:
             raise ApiUsageError(f"rolloverHelper.add: {error}") from None
 
@@ -118,7 +121,7 @@ async def _create(ctx: CallContext) -> RemoteObject:
         raise ApiUsageError(f"createRolloverHelper.model: {error}") from None
 
     async def count_tokens(text: str) -> int:
-        return len(tokenizers.encode(options.model, text))
+        return len(await encode_text(tokenizers, options.model, text, "content"))
 
     helper = RolloverHelper(options.maxTokens, options.rolloverTokens, options.model, count_tokens)
     return RemoteObject(target=RolloverObject(helper), methods=dict(METHODS))

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nai_script.host.dispatch import REQUIRED, ApiFailure, ApiUsageError, CallContext, Route
 from nai_script.tokenizers import (
+    ChatMessage,
     TokenizerError,
+    TokenizerRegistry,
     TokenizerUnavailableError,
     UnknownModelError,
+    apply_chat_template,
     context_size,
     rollover_tokens,
 )
+
+#: The most text one api call may have tokenized: about 300,000 tokens, more than twice the
+#: largest context. A megabyte costs the tokenizer ~0.5 s and ~130 MB (off the event loop:
+#: ``encode_async``); unbounded, one script's 15 MB took a host 18 s and 2.7 GB.
+MAX_TOKENIZED_CHARS = 1 << 20
+
+
+async def encode_text(tokenizers: TokenizerRegistry, model: str, text: str, what: str) -> list[int]:
+    """A script's text as token ids, refused past ``MAX_TOKENIZED_CHARS`` (``what`` names the
+    argument; the dispatcher puts the call's name first)."""
+    if len(text) > MAX_TOKENIZED_CHARS:
+        raise ApiUsageError(
+            f"{what}: {len(text):,} characters to tokenize; one call may tokenize at most"
+            f" {MAX_TOKENIZED_CHARS:,}"
+        )
+    return await tokenizers.encode_async(model, text)
+
+
+async def encode_messages(
+    tokenizers: TokenizerRegistry,
+    model: str,
+    messages: Sequence[ChatMessage | Mapping[str, Any]],
+    what: str = "messages",
+) -> list[int]:
+    """A script's chat messages as the model's prompt ids (``encode_chat``, with the same
+    bound as ``encode_text``)."""
+    return await encode_text(tokenizers, model, apply_chat_template(model, messages), what)
 
 
 def model_name(value: Any, what: str) -> str:
@@ -36,7 +66,7 @@ async def _encode(ctx: CallContext) -> list[int]:
         raise ApiUsageError("tokenizer.encode text: must be a string")
     model = model_name(bound["model"], "tokenizer.encode model")
     try:
-        return ctx.host.tokenizers.encode(model, bound["text"])
+        return await encode_text(ctx.host.tokenizers, model, bound["text"], "text")
     except (TokenizerError, UnknownModelError) as error:
         raise _tokenizer_errors(ctx, "text", error) from None
 
