@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -431,38 +430,6 @@ class ScriptHost:
             if value is not _FAILED:
                 results.append((script.id, value))
         return results
-
-    def deliver_message(
-        self,
-        sender: LoadedScript,
-        targets: list[LoadedScript],
-        data: Any,
-        *,
-        to_script_id: str | None = None,
-        channel: str | None = None,
-    ) -> int:
-        """NovelAI's ``ScriptMessage`` to every handler of ``targets`` whose filter matches;
-        returns how many were reached."""
-        delivered = 0
-        message = {
-            "fromScriptId": sender.id,
-            "toScriptId": to_script_id,
-            "channel": channel,
-            "data": data,
-            "timestamp": int(time.time() * 1000),
-        }
-        for target in targets:
-            for subscription in list(target.subscriptions.values()):
-                if not subscription.wants(sender.id, channel):
-                    continue
-                task = asyncio.ensure_future(
-                    self.invoke_callback(
-                        target, subscription.handle, [message], what="message handler"
-                    )
-                )
-                target.track(task)
-                delivered += 1
-        return delivered
 
     # -- limits events and diagnostics -------------------------------------------------------
 

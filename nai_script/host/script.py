@@ -83,6 +83,8 @@ class LoadedScript:
     exit_reason: ExitReason | None = None
     loaded: bool = False  # its top level finished; a death before that is the load's error
     next_subscription: int = 0
+    # Bytes of messages handed to this script's handlers and not yet answered (``messaging``).
+    undelivered_bytes: int = 0
 
     @property
     def id(self) -> str:

@@ -7,10 +7,20 @@ a host task per receiving handler, so ``send`` returns once delivery has started
 messaging each other from their handlers cannot deadlock). ``send``, ``broadcast`` and
 ``unsubscribe`` resolve to None and ``onMessage`` to the subscription's number, as NovelAI's
 ``Promise<void>`` / ``Promise<number>``.
+
+Bounds, since each handler gets a copy (one script subscribing many handlers to itself and
+sending big messages without awaiting took a host to 656 MB): a message's data is at most
+``MAX_MESSAGE_BYTES`` as JSON, a script has at most ``MAX_SUBSCRIPTIONS`` handlers, and at most
+``MAX_UNDELIVERED_BYTES`` of messages may wait for one script's handlers; past it a send fails
+at once, delivering nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -23,8 +33,15 @@ from nai_script.host.dispatch import (
     Route,
     first_validation_problem,
 )
-from nai_script.host.script import Subscription
+from nai_script.host.script import LoadedScript, Subscription
 from sandbox.protocol import CallbackHandle, RemoteObject
+
+#: The most data one message carries, as compact JSON.
+MAX_MESSAGE_BYTES = 1 << 20
+#: The most ``onMessage`` handlers one script has at a time.
+MAX_SUBSCRIPTIONS = 100
+#: The most message bytes that may wait for one script's handlers (each handler's copy counts).
+MAX_UNDELIVERED_BYTES = 32 << 20
 
 
 def _data(value: Any, where: str) -> Any:
@@ -68,7 +85,7 @@ async def _send(ctx: CallContext) -> None:
     target = ctx.host.script_by_id(bound["toScriptId"])
     if target is None:
         raise ApiFailure(f"messaging.send: no loaded script has id {bound['toScriptId']!r}")
-    ctx.host.deliver_message(ctx.script, [target], data, to_script_id=target.id, channel=channel)
+    _deliver(ctx, [target], data, to_script_id=target.id, channel=channel)
 
 
 async def _broadcast(ctx: CallContext) -> None:
@@ -76,7 +93,60 @@ async def _broadcast(ctx: CallContext) -> None:
     data = _data(bound["data"], "messaging.broadcast data")
     channel = _channel(ctx, bound["channel"])
     others = [s for s in ctx.host.scripts if s is not ctx.script]
-    ctx.host.deliver_message(ctx.script, others, data, channel=channel)
+    _deliver(ctx, others, data, channel=channel)
+
+
+def _size(ctx: CallContext, data: Any) -> int:
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_MESSAGE_BYTES:
+        raise ApiUsageError(
+            f"data: {size:,} bytes as JSON; a message carries at most {MAX_MESSAGE_BYTES:,}"
+        )
+    return size
+
+
+def _deliver(
+    ctx: CallContext,
+    targets: list[LoadedScript],
+    data: Any,
+    *,
+    to_script_id: str | None = None,
+    channel: str | None = None,
+) -> None:
+    """NovelAI's ``ScriptMessage`` to every handler of ``targets`` whose filter matches, each
+    in a host task of the target's; all or nothing when a target has too much waiting."""
+    size = _size(ctx, data)
+    sender = ctx.script
+    plan = [
+        (target, [s.handle for s in target.subscriptions.values() if s.wants(sender.id, channel)])
+        for target in targets
+    ]
+    for target, handles in plan:
+        if handles and target.undelivered_bytes + size * len(handles) > MAX_UNDELIVERED_BYTES:
+            raise ApiFailure(
+                f"{ctx.label}: script {target.id!r} has {target.undelivered_bytes:,} bytes of"
+                f" messages not yet handled (at most {MAX_UNDELIVERED_BYTES:,}); await earlier"
+                " sends, or send less"
+            )
+    message = {
+        "fromScriptId": sender.id,
+        "toScriptId": to_script_id,
+        "channel": channel,
+        "data": data,
+        "timestamp": int(time.time() * 1000),
+    }
+    for target, handles in plan:
+        for handle in handles:
+            target.undelivered_bytes += size
+            task = asyncio.ensure_future(
+                ctx.host.invoke_callback(target, handle, [message], what="message handler")
+            )
+            task.add_done_callback(functools.partial(_handled, target, size))
+            target.track(task)
+
+
+def _handled(target: LoadedScript, size: int, _task: asyncio.Future[Any]) -> None:
+    target.undelivered_bytes -= size
 
 
 async def _on_message(ctx: CallContext) -> int:
@@ -88,6 +158,11 @@ async def _on_message(ctx: CallContext) -> int:
         wanted = MessageFilter.model_validate(bound["filter"] or {})
     except ValidationError as error:
         raise ApiUsageError(first_validation_problem(error, "filter")) from None
+    if len(ctx.script.subscriptions) >= MAX_SUBSCRIPTIONS:
+        raise ApiFailure(
+            f"messaging.onMessage: a script has at most {MAX_SUBSCRIPTIONS} message handlers;"
+            " unsubscribe one first"
+        )
     ctx.script.next_subscription += 1
     ctx.script.subscriptions[ctx.script.next_subscription] = Subscription(
         handle, wanted.fromScriptId, wanted.channel
