@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import datetime
 import functools
+import importlib
 import itertools
 import json
 import math
@@ -19,6 +20,7 @@ import random
 import re
 import string
 import textwrap
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
@@ -138,6 +140,21 @@ _MEMBER_BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "textwrap": lambda: _public(textwrap, ("dedent", "fill", "indent", "shorten", "wrap")),
 }
 
+
+def _strptime_members() -> dict[str, Any]:
+    module = importlib.import_module("_strptime")  # on first use: it imports locale, calendar
+    return {name: getattr(module, name) for name in dir(module) if name.startswith("_strptime_")}
+
+
+#: Modules ``datetime``'s C code imports while a script formats or parses a date (``strftime``,
+#: ``timetuple``, ``strptime``): the import goes through the script's ``__import__``. Served to
+#: that caller only (see ``guarded_import``), with only what ``datetime`` reads from them: no
+#: ``time.sleep``; ``_strptime``'s function has an underscore name no script can reach.
+_C_LEVEL_BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
+    "time": lambda: _public(time, ("strftime", "struct_time")),
+    "_strptime": _strptime_members,
+}
+
 #: Module name -> the names a script may use from it (for compile-time messages).
 ALLOWED_MODULES: Mapping[str, frozenset[str]] = {
     name: frozenset(builder()) for name, builder in _MEMBER_BUILDERS.items()
@@ -204,6 +221,10 @@ def make_import() -> Callable[..., ModuleView]:
         if level:
             raise ForbiddenImportError("relative imports are not allowed in scripts")
         builder = _MEMBER_BUILDERS.get(name)
+        # C code's ``PyImport_Import`` passes an empty list; a script's ``import x`` passes
+        # None and ``from x import a`` a tuple, and no script can name ``__import__``.
+        if builder is None and type(fromlist) is list and not fromlist:
+            builder = _C_LEVEL_BUILDERS.get(name)
         if builder is None:
             raise ForbiddenImportError(
                 f"import {name!r} is not allowed; allowed modules: {allowed_modules_text()}"
@@ -212,7 +233,7 @@ def make_import() -> Callable[..., ModuleView]:
         if view is None:
             view = cache[name] = ModuleView(name, builder())
         for member in fromlist or ():
-            if member not in ALLOWED_MODULES[name]:
+            if member not in ALLOWED_MODULES.get(name, ()):
                 raise ForbiddenImportError(
                     f"'from {name} import {member}' is not allowed; allowed names: "
                     f"{', '.join(sorted(ALLOWED_MODULES[name]))}"

@@ -215,3 +215,16 @@ def test_a_new_run_refills_nothing_until_an_interaction(tmp_path: Path) -> None:
     )
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines() == ["2048"]
+
+
+def test_dates_format_and_parse_in_a_worker(tmp_path: Path) -> None:
+    """``datetime``'s C code imports ``time`` and ``_strptime`` through the script's guarded
+    import; in the worker (after its rlimits) both work, and ``import time`` stays refused."""
+    done = run(
+        tmp_path,
+        "import datetime\n"
+        "api.v1.log(datetime.datetime(2024, 5, 6).strftime('%A %d %B %Y'))\n"
+        "api.v1.log(datetime.datetime.strptime('2024-05-06', '%Y-%m-%d').isoformat())\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Monday 06 May 2024", "2024-05-06T00:00:00"]
