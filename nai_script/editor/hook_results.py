@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nai_script.editor.context import ChatMessage, ContextEntry
+from nai_script.editor.context import ChatMessage, ContextEntry, ContextInputs
 from nai_script.host.dispatch import first_validation_problem
 
 
@@ -96,3 +96,19 @@ def parse_results(
                 f"hook {hook} returned a bad value: {first_validation_problem(error, 'result')}",
             )
     return parsed
+
+
+def apply_before_build(
+    inputs: ContextInputs, limit: int | None, change: BeforeBuildResult
+) -> tuple[ContextInputs, int | None]:
+    """The pieces and limit after one script's ``onBeforeContextBuild`` answer."""
+    update: dict[str, Any] = {
+        name: value
+        for name in ("systemPrompt", "memory", "authorsNote", "prefill", "storyText")
+        if (value := getattr(change, name)) is not None
+    }
+    entries = inputs.lorebookEntries if change.lorebookEntries is None else change.lorebookEntries
+    update["lorebookEntries"] = [*entries, *change.addEntries]
+    if change.contextLimit is not None:
+        limit = change.contextLimit if limit is None else min(limit, change.contextLimit)
+    return inputs.model_copy(update=update), limit

@@ -14,7 +14,7 @@ hook that raises or times out is reported by the host and skipped):
 5. ``onGenerationEnd({text, model, stopped})``
 
 A blocking script generation (``api.v1.generate`` with ``behaviour="blocking"``) blocks Send;
-a background one does not.
+a background one does not. Stop ends a generation at any step (stop.py), not only its stream.
 """
 
 from __future__ import annotations
@@ -47,13 +47,15 @@ from nai_script.editor.hook_results import (
     RequestedResult,
     ResponseResult,
     TextResult,
+    apply_before_build,
     parse_results,
 )
 from nai_script.editor.lorebook import active_entries, with_headers
 from nai_script.editor.models import StorySettings
+from nai_script.editor.stop import StopPressed, StopSwitch
 from nai_script.editor.store import StoryError, StoryStore
 from nai_script.editor.story_ops import StoryOps
-from nai_script.editor.streaming import StreamedText
+from nai_script.editor.streaming import StreamedText, merge_chunks
 from nai_script.tokenizers import TokenizerRegistry, context_size
 
 if TYPE_CHECKING:
@@ -103,6 +105,7 @@ class Editor(StoryOps):
         host.interaction_listeners.append(self.gate.on_interaction)
         self._running: asyncio.Task[Any] | None = None
         self._stream_task: asyncio.Task[None] | None = None
+        self._stop = StopSwitch()
 
     # ----------------------------------------------------------------------- blocking
 
@@ -174,10 +177,13 @@ class Editor(StoryOps):
             self._release()
 
     def cancel(self) -> bool:
-        """Stop the running generation; the text streamed so far is kept."""
-        if self._running is None or self._stream_task is None:
+        """Stop the running generation, at whatever step it is; the text streamed so far is
+        kept."""
+        if self._running is None:
             return False
-        self._stream_task.cancel()
+        self._stop.press()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
         return True
 
     def _claim(self) -> None:
@@ -189,6 +195,7 @@ class Editor(StoryOps):
         assert current is not None
         self._running = current
         self._stream_task = None
+        self._stop.reset()
         self._publish_blocked()
 
     def _release(self) -> None:
@@ -210,6 +217,8 @@ class Editor(StoryOps):
             result = await self._run(source, script_id, settings)
         except _Stopped as stop:
             result = GenerationResult(stopped=True, stoppedBy=stop.script_id)
+        except StopPressed:
+            result = GenerationResult(stopped=True)
         except (ContextTooLarge, StoryError, client_errors.NovelAIError) as error:
             result = GenerationResult(error=str(error))
         finally:
@@ -228,16 +237,19 @@ class Editor(StoryOps):
         self, source: Source, script_id: str | None, settings: StorySettings
     ) -> GenerationResult:
         model = settings.params.model
-        requested = await self._fire(
-            "onGenerationRequested",
-            {"scriptInitiated": source == "script", "scriptId": script_id, "model": model},
-            RequestedResult,
+        until_stop = self._stop.unless_pressed
+        requested = await until_stop(
+            self._fire(
+                "onGenerationRequested",
+                {"scriptInitiated": source == "script", "scriptId": script_id, "model": model},
+                RequestedResult,
+            )
         )
         for sid, answer in requested:
             if answer.stopGeneration:
                 raise _Stopped(sid)
         limit = context_size(model, self.tier) - settings.params.max_tokens
-        built = await self.build_context(settings, dry_run=False, limit=limit)
+        built = await until_stop(self.build_context(settings, dry_run=False, limit=limit))
         return await self._stream(settings, built.messages)
 
     async def build_context(
@@ -258,7 +270,7 @@ class Editor(StoryOps):
         inputs = await self._gather(settings, until)
         params = {**inputs.model_dump(), "contextLimit": limit, "dryRun": dry_run, "model": model}
         for _sid, change in await self._fire("onBeforeContextBuild", params, BeforeBuildResult):
-            inputs, limit = _apply_before_build(inputs, limit, change)
+            inputs, limit = apply_before_build(inputs, limit, change)
         built = await asyncio.to_thread(
             assemble_context,
             inputs,
@@ -341,6 +353,7 @@ class Editor(StoryOps):
 
         written = StreamedText(self, self.events)
         await written.start()
+        self._stop.check()
         stream = self._stream_task = asyncio.ensure_future(read())
         stopped = False
         try:
@@ -350,7 +363,7 @@ class Editor(StoryOps):
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 done = batch[-1] is None
-                text, ids = _merge([c for c in batch if c is not None])
+                text, ids = merge_chunks([c for c in batch if c is not None])
                 await written.add(await self._on_response(text, ids, params.model, final=done))
             await stream
         except asyncio.CancelledError:
@@ -372,31 +385,3 @@ class Editor(StoryOps):
                 text = answer.text[0]
                 params["text"] = [text]
         return text
-
-
-def _merge(chunks: list[wire.ChatCompletionChunk]) -> tuple[str, list[int]]:
-    texts: list[str] = []
-    ids: list[int] = []
-    for chunk in chunks:
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue
-            texts.append(choice.delta.content or "")
-            if choice.token_ids:
-                ids += choice.token_ids
-    return "".join(texts), ids
-
-
-def _apply_before_build(
-    inputs: ContextInputs, limit: int | None, change: BeforeBuildResult
-) -> tuple[ContextInputs, int | None]:
-    update: dict[str, Any] = {
-        name: value
-        for name in ("systemPrompt", "memory", "authorsNote", "prefill", "storyText")
-        if (value := getattr(change, name)) is not None
-    }
-    entries = inputs.lorebookEntries if change.lorebookEntries is None else change.lorebookEntries
-    update["lorebookEntries"] = [*entries, *change.addEntries]
-    if change.contextLimit is not None:
-        limit = change.contextLimit if limit is None else min(limit, change.contextLimit)
-    return inputs.model_copy(update=update), limit

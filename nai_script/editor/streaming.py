@@ -8,6 +8,7 @@ what changed: ``doc.stream {sectionId, text}`` for text that continues a section
 
 from __future__ import annotations
 
+from nai_script.client import models as wire
 from nai_script.editor.events import EventBus
 from nai_script.editor.models import HistoryNode
 from nai_script.editor.story_ops import StoryOps
@@ -62,3 +63,17 @@ class StreamedText:
                     "section": section.model_dump(),
                 }
             )
+
+
+def merge_chunks(chunks: list[wire.ChatCompletionChunk]) -> tuple[str, list[int]]:
+    """A batch of chunks as one: choice 0's text and token ids, in order."""
+    texts: list[str] = []
+    ids: list[int] = []
+    for chunk in chunks:
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            texts.append(choice.delta.content or "")
+            if choice.token_ids:
+                ids += choice.token_ids
+    return "".join(texts), ids

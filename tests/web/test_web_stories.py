@@ -114,6 +114,34 @@ async def test_stop_ends_a_running_generation_and_keeps_its_text(tmp_path: Path)
         assert [s["text"] for s in undone["story"]["sections"]] == ["Once"]
 
 
+SLOW_HOOK = """
+async def slow(params):
+    await api.v1.timers.sleep(3000)
+api.v1.hooks.register('onContextBuilt', slow)
+api.v1.hooks.register('onGenerationEnd', lambda p: api.v1.log('end stopped', p['stopped']))
+"""
+
+
+async def test_stop_while_hooks_run_ends_the_generation_before_it_streams(
+    tmp_path: Path,
+) -> None:
+    """Stop pressed while a hook held the pipeline was ignored: the stream began when the
+    hook returned, as if Stop had never been pressed."""
+    async with served(tmp_path, {"slow.py": SLOW_HOOK}) as server, page_socket(server) as page:
+        await page.next()
+        await page.send({"type": "send", "text": "Once"})
+        await page.wait_type("generation.start")
+        await asyncio.sleep(0.2)  # inside onContextBuilt
+        await page.send({"type": "stop"})
+        end = await page.wait_type("generation.end", timeout=1.5)  # not after the hook's 3 s
+        assert end["stopped"] is True
+        assert "error" not in end
+        log = await page.wait_type("script.log")
+        assert log["text"] == "end stopped True"
+        await page.wait_for(lambda e: e["type"] == "editor.blocked" and not e["blocked"])
+        assert await _editor(server).text() == "Once"
+
+
 async def test_deleting_a_story_is_refused_while_a_generation_runs(tmp_path: Path) -> None:
     slow = SimSettings(tokens_per_second=20)
     async with served(tmp_path, sim_settings=slow) as server, page_socket(server) as page:
