@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from nai_script.tokenizers import TokenizerRegistry, context_size
 
 AUTHORS_NOTE_DEPTH = 3
+#: The first end of a long story encoded is this many characters per token wanted (prose runs
+#: 3-5 characters a token; a denser text makes ``_tail_ids`` try a longer end).
+TAIL_CHARS_PER_TOKEN = 8
 PieceKind = Literal["systemPrompt", "memory", "lorebook", "authorsNote", "story", "prefill"]
 
 
@@ -173,15 +176,17 @@ def _fit_story(
     """The longest suffix of the story that fits (cut at a word boundary when it is cut),
     whether it was cut, and the context's exact token count.
 
-    The story is encoded once; since counts are nearly additive, ``budget - base`` of its
-    tokens is the first guess, and the true templated count of the (small) candidate corrects
-    it in a few rounds. A long story is never counted whole."""
+    Only the story's end is encoded (``_tail_ids``); since counts are nearly additive,
+    ``budget - base`` of its tokens is the first guess, and the true templated count of the
+    (small) candidate corrects it in a few rounds. A long story is never counted whole."""
     story = inputs.storyText
     if not story:
         return "", False, base
-    ids = tokenizers.encode(model, story)
-    keep = min(len(ids), max(budget - base, 0))
-    candidate = story if keep == len(ids) else _suffix(tokenizers, model, ids, keep)
+    want = max(budget - base, 0)
+    ids, whole = _tail_ids(tokenizers, model, story, want)
+    keep = min(len(ids), want)
+    complete = whole and keep == len(ids)
+    candidate = story if complete else _suffix(tokenizers, model, ids, keep)
     while True:
         total = count(_messages(inputs, entries, candidate))
         over = total - budget
@@ -189,6 +194,21 @@ def _fit_story(
             return candidate, candidate != story, total
         keep = max(0, keep - over)
         candidate = _suffix(tokenizers, model, ids, keep)
+
+
+def _tail_ids(
+    tokenizers: TokenizerRegistry, model: str, story: str, want: int
+) -> tuple[list[int], bool]:
+    """The ids of an end of ``story`` with more than ``want`` tokens, and whether that end is
+    the whole story. A Send on a megabyte story used to encode all of it (half a second, every
+    time) to keep the last few thousand tokens; the end tried grows until it holds enough."""
+    chars = (want + 1) * TAIL_CHARS_PER_TOKEN
+    while True:
+        whole = chars >= len(story)
+        ids = tokenizers.encode(model, story if whole else story[-chars:])
+        if whole or len(ids) > want:
+            return ids, whole
+        chars *= 4
 
 
 def _suffix(tokenizers: TokenizerRegistry, model: str, ids: list[int], keep: int) -> str:

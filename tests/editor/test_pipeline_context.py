@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nai_script.editor import context
 from nai_script.editor.context import (
     ContextEntry,
     ContextInputs,
@@ -75,6 +76,43 @@ def test_story_is_trimmed_from_the_start_to_fit() -> None:
     assert story[len(story) - len(text) - 1].isspace(), "the cut lands on a word boundary"
     piece = next(p for p in built.pieces if p.kind == "story")
     assert piece.trimmed
+
+
+class LongestEncoded(TokenizerRegistry):
+    """The real simulator tokenizers, noting the longest text ``encode`` was given."""
+
+    longest = 0
+
+    def encode(self, model_id: str, text: str) -> list[int]:
+        self.longest = max(self.longest, len(text))
+        return super().encode(model_id, text)
+
+
+def test_a_long_story_is_not_encoded_whole_to_keep_its_end() -> None:
+    """A Send on a 1.4 MB story encoded all of it (0.6 s, every Send) to keep 28k tokens."""
+    registry = LongestEncoded(backend="sim")
+    story = long_story(30_000)
+    assert len(story) > 1_400_000
+    built = assemble_context(
+        ContextInputs(memory="Ada.", storyText=story), model=MODEL, tier=3, tokenizers=registry
+    )
+    assert registry.longest <= len(story) // 4
+    assert built.limit - 30 <= built.token_count <= built.limit
+    text = built.messages[1].content
+    assert story.endswith(text)
+    assert story[len(story) - len(text) - 1].isspace(), "the cut lands on a word boundary"
+
+
+def test_a_too_short_first_end_is_widened_until_it_fills_the_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Text denser in characters per token than the first guess still fills the context
+    (the simulator's tokenizers never pass 4 characters a token, so the guess is lowered)."""
+    monkeypatch.setattr(context, "TAIL_CHARS_PER_TOKEN", 1)
+    story = long_story(3000)
+    built = build(ContextInputs(storyText=story), limit=2000)
+    assert 1970 <= built.token_count <= 2000
+    assert story.endswith(built.messages[0].content)
 
 
 def test_default_limit_is_the_models_context_at_the_tier() -> None:
