@@ -60,6 +60,7 @@ from nai_script.tokenizers import TokenizerRegistry, context_size
 
 if TYPE_CHECKING:
     from nai_script.host.host import ScriptHost
+    from nai_script.host.script import LoadedScript
 
 Source = Literal["user", "script"]
 
@@ -103,6 +104,7 @@ class Editor(StoryOps):
         self.tier = host.tier if tier is None else tier
         self.gate = gate or EditorGenerateGate()
         host.interaction_listeners.append(self.gate.on_interaction)
+        host.generation_listeners.append(self._on_script_generation)
         self._running: asyncio.Task[Any] | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._stop = StopSwitch()
@@ -120,12 +122,26 @@ class Editor(StoryOps):
     def is_blocked(self) -> bool:
         return self.blocking_reason() is not None
 
+    @property
+    def generating(self) -> bool:
+        """The editor's own generation (Send, Retry, ``editor.generate``) is running."""
+        return self._running is not None
+
     def check_idle(self, what: str) -> None:
         if self._running is not None:
             raise EditorBlocked(f"{what}: wait until the generation in progress ends")
 
     def _publish_blocked(self) -> None:
-        self.events.publish({"type": "editor.blocked", "blocked": self.is_blocked()})
+        reason = self.blocking_reason()
+        self.events.publish(
+            {"type": "editor.blocked", "blocked": reason is not None, "reason": reason}
+        )
+
+    def _on_script_generation(self, script: LoadedScript) -> None:
+        """A blocking script generation blocks Send: the pages must grey it out, and free it
+        again when it ends (a background one changes nothing)."""
+        if script.last_behaviour == "blocking":
+            self._publish_blocked()
 
     # --------------------------------------------------------------------------- send
 

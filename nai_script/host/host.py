@@ -163,6 +163,9 @@ class ScriptHost:
         # Told of every user interaction: a script id, or None for a manual generation (which
         # counts for every script). The editor resets its editor.generate counters here.
         self.interaction_listeners: list[Callable[[str | None], None]] = []
+        # Told when a script's ``api.v1.generate`` starts or ends (``script.generation`` set or
+        # cleared): a blocking one blocks the editor, and the page must show it.
+        self.generation_listeners: list[Callable[[LoadedScript], None]] = []
         # The story editor behind the editor/document/story api namespaces, when there is one
         # (``serve``); set by whoever composes the host with an editor.
         self.editor: Any = None
@@ -444,6 +447,11 @@ class ScriptHost:
     def _tell_interaction(self, script_id: str | None) -> None:
         for listener in list(self.interaction_listeners):
             listener(script_id)
+
+    def tell_generation(self, script: LoadedScript) -> None:
+        """``script.generation`` was just set or cleared."""
+        for listener in list(self.generation_listeners):
+            listener(script)
 
     def diagnostics(self, path_or_id: str | Path) -> HostScriptDiagnostics:
         script = self._find(path_or_id)

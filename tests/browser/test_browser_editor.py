@@ -1,6 +1,6 @@
 """The editor in a real Chromium: token refusal, Send, a toolbar button opening a window whose
-text streams in, a hook rewriting the response, a broken save shown as file:line while the old
-version keeps running."""
+text streams in, a script's blocking generation greying Send out, a hook rewriting the
+response, a broken save shown as file:line while the old version keeps running."""
 
 from __future__ import annotations
 
@@ -106,6 +106,33 @@ async def test_toolbar_button_opens_a_window_whose_text_streams_in(tmp_path: Pat
         # Closing the window from the page removes it.
         await window.locator(".window-close").click()
         await window.wait_for(state="detached")
+
+
+BLOCKER = """
+async def run():
+    await api.v1.generate([{'role': 'user', 'content': 'Tell me'}],
+                          {'model': 'glm-4-6', 'max_tokens': 60})
+
+await api.v1.ui.register([{'type': 'toolbarButton', 'id': 'go', 'text': 'Block', 'callback': run}])
+"""
+
+
+async def test_a_scripts_blocking_generation_greys_send_out(tmp_path: Path) -> None:
+    """Send stayed enabled while a script's blocking generation ran (pressing it failed)."""
+    paced = SimSettings(tokens_per_second=40)
+    async with (
+        served(tmp_path, {"blocker.py": BLOCKER}, sim_settings=paced) as server,
+        browser_page("blocking_generation") as page,
+    ):
+        await page.goto(server.url)
+        await page.wait_for_selector('#status[data-state="open"]')
+        await page.locator("#toolbar button", has_text="Block").click()
+        await page.wait_for_selector("#send:disabled")
+        note = page.locator("#blocked")
+        assert "script 'blocker' is generating" in (await note.text_content() or "")
+        assert await note.is_visible()
+        await page.wait_for_selector("#send:enabled", timeout=20_000)
+        assert not await note.is_visible()
 
 
 async def test_a_hook_rewrites_the_response(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ async def test_send_appends_user_text_then_streams_ai_text(tmp_path: Path) -> No
             if ev["type"] == "doc.section" and ev["section"]["origin"] == "ai"
         )
         assert len(streamed.replace("\n", "")) == len(result.text.replace("\n", ""))
-        assert {"type": "editor.blocked", "blocked": False} in events
+        assert {"type": "editor.blocked", "blocked": False, "reason": None} in events
         assert events[-1]["type"] == "generation.end" or "history.changed" in types
 
 

@@ -145,7 +145,7 @@ async def test_storage_written_outside_ui_callbacks_refreshes_bound_values(
             lambda e: _is("ui.extensions")(e) and _panel(e)["mood"] == "mood: bright"
         )
         assert _panel(hooked)["count"] == "from a timer"
-        await page.wait_for(lambda e: e == {"type": "editor.blocked", "blocked": False})
+        await page.wait_for(lambda e: e["type"] == "editor.blocked" and not e["blocked"])
         await page.send({"type": "undo"})  # back before the generation the hook ran after
         undone = await page.wait_for(_is("ui.extensions"))
         assert _panel(undone)["mood"] == "mood: "

@@ -146,10 +146,12 @@ async def _generate(ctx: CallContext) -> dict[str, Any]:
     # Claim the slot before the first await: a concurrent second call fails at once.
     script.generation = GenerationState(behaviour, params.model, time.time())
     script.last_behaviour = behaviour
+    ctx.host.tell_generation(script)
     try:
         return await _run_generation(ctx, messages, params, callback, signal)
     finally:
         script.generation = None
+        ctx.host.tell_generation(script)
 
 
 async def _run_generation(

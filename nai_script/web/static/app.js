@@ -36,6 +36,13 @@ function onState(state) {
   renderUi(app.ui, send);
   renderPermissions(state.permissions, send);
   renderDiagnostics(app.diagnostics);
+  renderBlocked(!!state.blocked, state.blocked);
+  showGenerating(state.generating);
+}
+
+function showGenerating(on) {
+  document.body.classList.toggle("generating", !!on);
+  document.getElementById("stop").hidden = !on;
 }
 
 const handlers = {
@@ -49,14 +56,10 @@ const handlers = {
   "story.list": (e) => { if (app.story) { app.story.stories = e.stories; renderStories(app.story, send); } },
   "doc.section": (e) => applySection(e),
   "doc.stream": (e) => applyStream(e),
-  "editor.blocked": (e) => renderBlocked(e.blocked),
-  "generation.start": () => {
-    document.body.classList.add("generating");
-    document.getElementById("stop").hidden = false;
-  },
+  "editor.blocked": (e) => renderBlocked(e.blocked, e.reason),
+  "generation.start": () => showGenerating(true),
   "generation.end": (e) => {
-    document.body.classList.remove("generating");
-    document.getElementById("stop").hidden = true;
+    showGenerating(false);
     if (e.error) showToast({ message: e.error, type: "error" });
   },
   "settings.changed": (e) => { if (app.story) { app.story.settings = e.settings ?? app.story.settings; renderStoryPanels(app.story, send); } },

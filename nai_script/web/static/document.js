@@ -75,8 +75,11 @@ export function applyStream(event) {
   doc().scrollTop = doc().scrollHeight;
 }
 
-export function renderBlocked(blocked) {
-  document.getElementById("blocked").hidden = !blocked;
+// `reason`: why Send must wait (a generation in progress, a script's blocking generation).
+export function renderBlocked(blocked, reason) {
+  const note = document.getElementById("blocked");
+  note.hidden = !blocked;
+  note.textContent = `blocked: ${reason || "a generation is in progress"}`;
   document.getElementById("send").disabled = !!blocked;
 }
 
