@@ -1,7 +1,8 @@
 """A streamed generation written into the document as it arrives.
 
 Every batch is committed before it is published (``Document.append(..., amend=node)``: one
-history node for the whole generation, durable chunk by chunk), then the page is told exactly
+history node for the whole generation, durable chunk by chunk, unless an edit lands on top of it
+mid-stream: the rest then goes on in a node after that edit), then the page is told exactly
 what changed: ``doc.stream {sectionId, text}`` for text that continues a section, and
 ``doc.section {op: "add", index, section}`` for each paragraph a newline opened.
 """
@@ -24,6 +25,21 @@ class StreamedText:
         self._last_id: str | None = None
         self.node: HistoryNode | None = None
 
+    def _commit(self, text: str) -> tuple[HistoryNode | None, str | None]:
+        """On the store's thread: extend this generation's node while it is current. An edit
+        that landed on top meanwhile (the user fixing a typo mid-stream, a script's
+        ``document`` call) used to end the generation with "no longer current"; the rest now
+        goes on as a new generation node after it. Returns the node and the section the
+        text's first line continues."""
+        document = self._document
+        amend = None if self.node is None else self.node.id
+        last = self._last_id
+        if amend is None or document.store.current_node(document.story_id) != amend:
+            amend = None
+            sections = document.sections()
+            last = sections[-1].id if sections else None
+        return document.append(text, "ai", amend=amend), last
+
     @property
     def text(self) -> str:
         return "".join(self._parts)
@@ -36,9 +52,7 @@ class StreamedText:
     async def add(self, text: str) -> None:
         if not text:
             return
-        amend = None if self.node is None else self.node.id
-        document = self._document
-        node = await self._ops.store.run(lambda: document.append(text, "ai", amend=amend))
+        node, self._last_id = await self._ops.store.run(lambda: self._commit(text))
         if node is None:
             return
         if self.node is None:

@@ -76,3 +76,32 @@ async def test_a_background_script_generation_leaves_send_free(tmp_path: Path) -
         await page.wait_for(lambda e: e["type"] == "script.log" and "done" in e["text"], 15)
         events = [e for e in page.seen if _blocked(e)]
         assert all("'gen'" not in (e["reason"] or "") for e in events), events
+
+
+async def test_an_edit_during_the_stream_does_not_end_the_generation(tmp_path: Path) -> None:
+    """Fixing an earlier paragraph while the AI wrote ended the generation with "history node
+    ... is no longer current" and lost the rest of it; the rest now follows the edit."""
+    slow = SimSettings(tokens_per_second=40)
+    async with served(tmp_path, sim_settings=slow) as server, page_socket(server) as page:
+        await page.next()
+        assert server.services is not None
+        assert server.services.editor is not None
+        editor = server.services.editor
+        await editor.edit(lambda doc: doc.append_paragraph("First.\nSecond.", "user"))
+        first = (await editor.sections())[0].id
+        await page.send({"type": "settings.update", "settings": {"params": {"max_tokens": 60}}})
+        await page.send({"type": "send", "text": None})
+        await page.wait_type("doc.stream")
+        await page.send({"type": "edit", "sectionId": first, "text": "First, fixed."})
+        end = await page.wait_type("generation.end", timeout=15)
+        assert "error" not in end
+        text = await editor.text()
+        assert text.startswith("First, fixed.\nSecond.")
+        assert len(text) > len("First, fixed.\nSecond.") + 60  # 60 tokens streamed, not a few
+        store, story = editor.store, editor.story_id
+
+        def kinds() -> list[str]:
+            chain = store.ancestors(story, store.current_node(story))
+            return [store.node(story, node).kind for node in chain]
+
+        assert (await store.run(kinds))[:3] == ["generation", "edit", "generation"]
