@@ -197,6 +197,48 @@ async def test_diagnostics_show_held_entries_countdowns_and_logs(tmp_path: Path)
         assert editor_of(server) is not None
 
 
+CACHER = """
+PROMPT = [{'role': 'user', 'content': ' '.join('word%d' % n for n in range(150))}]
+
+async def twice():
+    for _ in range(2):
+        await api.v1.generate(PROMPT, {'model': 'glm-4-6', 'max_tokens': 4})
+    api.v1.log('generated twice')
+
+await api.v1.ui.register([{'type': 'toolbarButton', 'id': 'go', 'text': 'Twice',
+    'callback': twice}])
+"""
+
+
+async def test_diagnostics_show_cache_hits_and_misses_per_generation(tmp_path: Path) -> None:
+    """The tab showed only totals over the recent generations, not each one's hits/misses."""
+    async with (
+        served(tmp_path, {"cacher.py": CACHER}) as server,
+        browser_page("diagnostics_cache") as page,
+    ):
+        await page.goto(server.url)
+        diagnostics = await open_tab(page, "diagnostics")
+        script = diagnostics.locator('.diag-script[data-script-id="cacher"]')
+        await toolbar_button(page, "Twice").click()
+        await script.locator(".log").get_by_text("generated twice").wait_for()
+        rows = script.locator(".cache tr")
+        await page.wait_for_function(
+            "document.querySelectorAll('.diag-script[data-script-id=\"cacher\"] .cache tr')"
+            ".length === 2"
+        )
+        assert server.host is not None
+        stats = server.host.diagnostics("cacher").limits.recent_generations
+        assert stats[0].cached == 0
+        assert stats[1].cached >= 64
+        for row, stat in zip(await rows.all(), reversed(stats), strict=True):
+            cells = [await cell.text_content() for cell in await row.locator("td").all()]
+            assert cells[1] == (
+                f"{stat.prompt_tokens} prompt tokens: {stat.cached} cached, "
+                f"{stat.uncached} uncached"
+            )
+            assert cells[2] == "succeeded"
+
+
 async def test_stopping_the_server_with_a_page_open_does_not_wait_for_the_page(
     tmp_path: Path,
 ) -> None:

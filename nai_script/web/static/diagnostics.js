@@ -1,5 +1,5 @@
 // The diagnostics tab: per script both buckets (available, held entries with countdowns,
-// waiting for interaction), cache hits/misses of recent generations, editor.generate calls
+// waiting for interaction), cache hits/misses per recent generation, editor.generate calls
 // left, worker CPU/memory, recent logs and errors.
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -32,15 +32,31 @@ function bucket(name, b, now) {
   return box;
 }
 
+// Prefix-cache hits and misses per generation (newest first), then their totals.
+const CACHE_ROWS = 10;
+function cache(gens, now) {
+  const box = el("div", undefined, "cache");
+  const cached = gens.reduce((n, g) => n + g.cached, 0), uncached = gens.reduce((n, g) => n + g.uncached, 0);
+  box.append(el("div", `cache: ${cached} cached / ${uncached} uncached input tokens over ${gens.length} recent generations`));
+  const table = el("table", undefined, "diag");
+  for (const g of gens.slice(-CACHE_ROWS).reverse()) {
+    const tr = el("tr");
+    tr.append(el("td", `${seconds(now - g.at)} ago`),
+      el("td", `${g.prompt_tokens} prompt tokens: ${g.cached} cached, ${g.uncached} uncached`),
+      el("td", g.outcome));
+    table.append(tr);
+  }
+  box.append(table);
+  return box;
+}
+
 function script(d) {
   const section = el("section", undefined, "diag-script");
   section.dataset.scriptId = d.script_id;
   section.append(el("h4", `${d.name} (${d.script_id})`));
   const limits = d.limits;
   section.append(bucket("output", limits.output, limits.now), bucket("input", limits.input, limits.now));
-  const gens = limits.recent_generations || [];
-  const cached = gens.reduce((n, g) => n + g.cached, 0), uncached = gens.reduce((n, g) => n + g.uncached, 0);
-  section.append(el("div", `cache: ${cached} cached / ${uncached} uncached input tokens over ${gens.length} recent generations`));
+  section.append(cache(limits.recent_generations || [], limits.now));
   if (d.editor_generate_left !== undefined) {
     section.append(el("div", `editor.generate calls left: ${d.editor_generate_left}`, "generate-left"));
   }
