@@ -43,6 +43,56 @@ def test_policy_token_and_refusal_reasons() -> None:
     assert policy.url() == "http://[::1]:80/?token=t0k"
 
 
+def test_policy_on_the_default_port_takes_hosts_without_a_port() -> None:
+    """On port 80 a browser sends ``Host: localhost`` and ``Origin: http://localhost``: the
+    printed URL was refused by the browser it was opened in."""
+    policy = AccessPolicy(token="t0k", bound_host="127.0.0.1", port=80)
+    assert policy.host_ok("localhost")
+    assert policy.host_ok("127.0.0.1")
+    assert policy.host_ok("[::1]")
+    assert policy.host_ok("localhost:80")
+    assert policy.origin_ok("http://localhost")
+    assert not policy.host_ok("evil.example")
+    assert not policy.origin_ok("http://evil.example")
+
+
+def test_policy_bound_to_every_interface_takes_this_machines_addresses() -> None:
+    """``--host 0.0.0.0`` (to use the editor from another machine) refused every request
+    naming the machine's address: only loopback names passed the Host check."""
+    policy = AccessPolicy(token="t0k", bound_host="0.0.0.0", port=8765)
+    assert policy.host_ok("192.168.1.5:8765")
+    assert policy.host_ok("[fd00::2]:8765")
+    assert policy.host_ok("localhost:8765")
+    assert not policy.host_ok("192.168.1.5:8766")  # another port
+    assert not policy.host_ok("192.168.1.5")  # no port: 80
+    assert not policy.host_ok("fd00::2:8765")  # an IPv6 literal must be bracketed
+    assert not policy.host_ok("evil.example:8765")  # DNS rebinding still refused
+    assert not policy.host_ok("192.168.1.5.evil.example:8765")
+    # Origin: the address the request was sent to, not just any address.
+    assert policy.origin_ok("http://192.168.1.5:8765", "192.168.1.5:8765")
+    assert not policy.origin_ok("http://6.6.6.6:8765", "192.168.1.5:8765")
+    assert not policy.origin_ok("http://192.168.1.5:8765", None)
+    assert not policy.origin_ok("https://192.168.1.5:8765", "192.168.1.5:8765")
+    loopback = AccessPolicy(token="t0k", bound_host="127.0.0.1", port=8765)
+    assert not loopback.host_ok("192.168.1.5:8765")
+    assert not loopback.origin_ok("http://192.168.1.5:8765", "192.168.1.5:8765")
+
+
+async def test_bound_to_every_interface_the_page_opens_by_address(tmp_path: Path) -> None:
+    """127.0.0.2 stands in for a LAN address: a loopback address that is no loopback name."""
+    async with served(tmp_path, host="0.0.0.0") as server, aiohttp.ClientSession() as http:
+        port, token = server.policy.port, server.policy.token
+        async with http.get(f"http://127.0.0.2:{port}/?token={token}") as response:
+            assert response.status == 200, await response.text()
+        origin = {"Origin": f"http://127.0.0.2:{port}"}
+        async with http.ws_connect(f"ws://127.0.0.2:{port}/ws?token={token}", headers=origin) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "state"
+        async with http.get(
+            f"http://127.0.0.2:{port}/?token={token}", headers={"Host": f"evil.example:{port}"}
+        ) as response:
+            assert response.status == 403
+
+
 async def test_page_needs_the_token(tmp_path: Path) -> None:
     async with served(tmp_path) as server, aiohttp.ClientSession() as http:
         root = base(server)
