@@ -64,6 +64,7 @@ class StoryOps:
         await self.refresh_script_ui()
 
     async def create_story(self, title: str = "Untitled") -> str:
+        self.check_idle("creating a story")  # before it exists: a refusal leaves no stray story
         info = await self.store.run(lambda: self.store.create_story(StorySettings(title=title)))
         await self.open_story(info.id)
         return info.id

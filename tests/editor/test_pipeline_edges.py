@@ -207,7 +207,7 @@ async def test_navigation_and_story_switch_wait_for_the_generation(tmp_path: Pat
         await asyncio.sleep(0.05)
         with pytest.raises(EditorBlocked, match="undo: wait until the generation"):
             await e.editor.undo()
-        with pytest.raises(EditorBlocked, match="opening a story"):
+        with pytest.raises(EditorBlocked, match="creating a story"):
             await e.editor.create_story("other")
         result = await task
         assert result.error is None

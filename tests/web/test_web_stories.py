@@ -142,7 +142,9 @@ async def test_stop_while_hooks_run_ends_the_generation_before_it_streams(
         assert await _editor(server).text() == "Once"
 
 
-async def test_deleting_a_story_is_refused_while_a_generation_runs(tmp_path: Path) -> None:
+async def test_deleting_or_creating_a_story_is_refused_while_a_generation_runs(
+    tmp_path: Path,
+) -> None:
     slow = SimSettings(tokens_per_second=20)
     async with served(tmp_path, sim_settings=slow) as server, page_socket(server) as page:
         state = await page.next()
@@ -152,6 +154,12 @@ async def test_deleting_a_story_is_refused_while_a_generation_runs(tmp_path: Pat
         await page.send({"type": "story.delete", "id": state["story"]["story"]["id"]})
         error = await page.wait_type("error")
         assert error["command"] == "story.delete"
+        # Creating one is refused too, and leaves no story behind (it used to be created,
+        # then refused when it was to be opened).
+        await page.send({"type": "story.create", "title": "Stray"})
+        error = await page.wait_type("error")
+        assert error["command"] == "story.create"
+        assert [s["title"] for s in (await _list(page))["stories"]] == ["Untitled"]
         await page.send({"type": "stop"})
         await page.wait_type("generation.end", timeout=5)
 
