@@ -156,6 +156,46 @@ async def test_memory_edited_on_the_page_survives_a_restart(tmp_path: Path) -> N
         assert await memory.input_value() == MEMORY
 
 
+async def test_unsaved_typing_survives_a_change_made_elsewhere(tmp_path: Path) -> None:
+    """Any change to the story (another tab's save, a script setting the author's note or
+    adding an entry) redrew the panels and wiped what the user was typing; and a save sent
+    every field, reverting changes made meanwhile under fields the user never touched."""
+    async with served(tmp_path) as server, browser_page("panels_unsaved") as page:
+        await page.goto(server.url)
+        editor = editor_of(server)
+        story = await open_tab(page, "story")
+        memory = story.locator('#settings-form textarea[name="memory"]')
+        await memory.fill(MEMORY)  # typed, not saved
+        await editor.update_settings({"authorsNote": "[Style: terse]"})
+        await page.wait_for_function(
+            "document.querySelector('#settings-form textarea[name=authorsNote]').value"
+            " === '[Style: terse]'"
+        )
+        assert await memory.input_value() == MEMORY
+        assert await page.evaluate("document.activeElement.name") == "memory"
+        await story.get_by_role("button", name="Save settings").click()
+        await page.wait_for_function(f"window.naiScript.story.settings.memory === {MEMORY!r}")
+        settings = await editor.settings()
+        assert settings.memory == MEMORY
+        assert settings.authorsNote == "[Style: terse]"
+
+        lorebook = await open_tab(page, "lorebook")
+        new_entry = lorebook.locator('form[data-key^="new-entry:"] textarea[name="text"]')
+        await new_entry.fill(LORE_TEXT)
+        await editor.put_entry(LorebookEntry(displayName="From a script", text="x"))
+        await page.wait_for_function(
+            "[...document.querySelectorAll('#tab-lorebook input[name=displayName]')]"
+            ".some((input) => input.value === 'From a script')"
+        )
+        assert await new_entry.input_value() == LORE_TEXT
+        # Unsaved typing stays with its story: another story opens with its own values.
+        first = editor.story_id
+        await editor.create_story("Second")
+        await page.wait_for_function(f"window.naiScript.story.story.id === {editor.story_id!r}")
+        assert await new_entry.input_value() == ""
+        assert editor.story_id != first
+
+
 async def test_diagnostics_show_held_entries_countdowns_and_logs(tmp_path: Path) -> None:
     clock = FakeClock()
     limits = LimitsConfig(output_capacity=200, output_window_s=60.0)
