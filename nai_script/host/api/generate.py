@@ -205,6 +205,8 @@ async def _stream_and_settle(
 
     stream = asyncio.ensure_future(consume())
     remove_listener = signal.on_cancel(stream.cancel) if signal is not None else None
+    if signal is not None and signal.is_cancelled and not signal.disposed:
+        stream.cancel()  # cancelled while the prompt was counted or reserved: never sent
     try:
         await stream
     except asyncio.CancelledError:
