@@ -3,10 +3,16 @@ real workers, real SQLite files)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from host_helpers import hosted
+from aiohttp import web
+from host_helpers import REGISTRY, hosted
 
+from nai_script.client import ClientSettings, NovelAIClient
+from nai_script.host.host import ScriptHost
 from nai_script.sim import SimSettings
 
 #: Long enough (over 32 KiB) that the prompt is tokenized on a thread: the call waits there.
@@ -30,3 +36,70 @@ async def test_a_cancel_while_the_prompt_is_counted_stops_the_generation(tmp_pat
         await env.run(source)
         assert env.lines() == ["cancelled 0 2048"], env.lines(level="error")
         assert env.host.limits.diagnostics("t").input.held == 0
+
+
+WORDS = [" alpha", " beta", " gamma", " delta", " epsilon", " zeta"]
+
+
+async def _text_only_then_drop(request: web.Request) -> web.StreamResponse:
+    """An OpenAI-compatible server that sends text without token ids (llama.cpp, Ollama)
+    and loses the connection mid-stream."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for word in WORDS:
+        chunk = {"choices": [{"index": 0, "delta": {"content": word}}]}
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    assert request.transport is not None
+    request.transport.abort()
+    return response
+
+
+@asynccontextmanager
+async def text_only_host(tmp_path: Path) -> AsyncIterator[tuple[ScriptHost, list[str]]]:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", _text_only_then_drop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = ClientSettings.for_base_url(
+        f"http://127.0.0.1:{port}", token="pst-t", openai_compatible=True
+    )
+    lines: list[str] = []
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    try:
+        async with (
+            NovelAIClient(settings) as client,
+            ScriptHost(
+                client=client,
+                tokenizers=REGISTRY,
+                data_dir=tmp_path / "data",
+                on_log=lambda script, level, text: lines.append(text),
+            ) as host,
+        ):
+            yield host, lines
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_failed_text_only_stream_charges_the_text_it_streamed(tmp_path: Path) -> None:
+    """Backends without token ids: a success counted the streamed text, a failure charged
+    nothing at all (it counted token ids only), though six tokens had been generated."""
+    source = (
+        "try:\n"
+        "    await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 50})\n"
+        "except Exception as e:\n"
+        "    api.v1.log('failed')\n"
+    )
+    async with text_only_host(tmp_path) as (host, lines):
+        path = tmp_path / "scripts" / "t.py"
+        path.write_text(source)
+        await host.wait_idle(await host.load_script(path))
+        assert lines == ["failed"]
+        streamed = len(REGISTRY.encode("glm-4-6", "".join(WORDS)))
+        assert streamed > 0
+        assert host.limits.allowed_output("t") == 2048 - streamed
+        assert host.limits.diagnostics("t").input.held > 0  # the prompt was read

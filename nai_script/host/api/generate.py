@@ -213,21 +213,20 @@ async def _stream_and_settle(
         current = asyncio.current_task()
         ours = current is not None and current.cancelling() > 0
         if signal is None or not signal.is_cancelled or ours:
-            collector.abandon()
             stream.cancel()
-            await asyncio.shield(budget.fail(collector.streamed_tokens))
+            await asyncio.shield(_settle_failure(host, params, collector, budget))
             raise
         cancelled = True
     except client_errors.NovelAIError as error:
-        await _settle_failure(collector, budget)
+        await _settle_failure(host, params, collector, budget)
         raise ApiFailure(_backend_message(error)) from None
     except Exception:
-        await _settle_failure(collector, budget)
+        await _settle_failure(host, params, collector, budget)
         raise
     finally:
         if remove_listener is not None:
             remove_listener()
-    streamed = collector.streamed_tokens or _count_text(host, params.model, collector)
+    streamed = _streamed_tokens(host, params, collector)
     if cancelled:
         collector.mark_cancelled()
     # The last deliveries are queued before the settle: the settle's commit waits for the end
@@ -242,15 +241,20 @@ async def _stream_and_settle(
     return collector.result()
 
 
-async def _settle_failure(collector: StreamCollector, budget: Any) -> None:
+async def _settle_failure(
+    host: Any, params: GenerateParams, collector: StreamCollector, budget: Any
+) -> None:
     collector.abandon()
-    await budget.fail(collector.streamed_tokens)
+    await budget.fail(_streamed_tokens(host, params, collector))
 
 
-def _count_text(host: Any, model: str, collector: StreamCollector) -> int:
-    """Backends that send no token ids (OpenAI-compatible servers): count the text."""
+def _streamed_tokens(host: Any, params: GenerateParams, collector: StreamCollector) -> int:
+    """The output tokens streamed: the token ids, or, from backends that send none
+    (OpenAI-compatible servers), the streamed text counted with the model's tokenizer."""
+    if collector.streamed_tokens:
+        return collector.streamed_tokens
     text = collector.all_text()
-    return len(host.tokenizers.encode(model, text)) if text else 0
+    return len(host.tokenizers.encode(params.model, text)) if text else 0
 
 
 ROUTES: dict[str, Route] = {"v1.generate": _generate}
