@@ -41,23 +41,32 @@ async def test_a_cancel_while_the_prompt_is_counted_stops_the_generation(tmp_pat
 WORDS = [" alpha", " beta", " gamma", " delta", " epsilon", " zeta"]
 
 
-async def _text_only_then_drop(request: web.Request) -> web.StreamResponse:
-    """An OpenAI-compatible server that sends text without token ids (llama.cpp, Ollama)
-    and loses the connection mid-stream."""
+DROP = web.AppKey("drop", bool)
+
+
+async def _text_only(request: web.Request) -> web.StreamResponse:
+    """An OpenAI-compatible server that sends text without token ids (llama.cpp, Ollama), one
+    token a chunk, then ends or (``DROP``) loses the connection."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for word in WORDS:
         chunk = {"choices": [{"index": 0, "delta": {"content": word}}]}
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-    assert request.transport is not None
-    request.transport.abort()
+    if request.app[DROP]:
+        assert request.transport is not None
+        request.transport.abort()
+    else:
+        await response.write(b"data: [DONE]\n\n")
     return response
 
 
 @asynccontextmanager
-async def text_only_host(tmp_path: Path) -> AsyncIterator[tuple[ScriptHost, list[str]]]:
+async def text_only_host(
+    tmp_path: Path, *, drop: bool
+) -> AsyncIterator[tuple[ScriptHost, list[str]]]:
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", _text_only_then_drop)
+    app[DROP] = drop
+    app.router.add_post("/v1/chat/completions", _text_only)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -94,7 +103,7 @@ async def test_a_failed_text_only_stream_charges_the_text_it_streamed(tmp_path: 
         "except Exception as e:\n"
         "    api.v1.log('failed')\n"
     )
-    async with text_only_host(tmp_path) as (host, lines):
+    async with text_only_host(tmp_path, drop=True) as (host, lines):
         path = tmp_path / "scripts" / "t.py"
         path.write_text(source)
         await host.wait_idle(await host.load_script(path))
@@ -103,3 +112,20 @@ async def test_a_failed_text_only_stream_charges_the_text_it_streamed(tmp_path: 
         assert streamed > 0
         assert host.limits.allowed_output("t") == 2048 - streamed
         assert host.limits.diagnostics("t").input.held > 0  # the prompt was read
+
+
+async def test_text_counted_output_is_never_charged_above_max_tokens(tmp_path: Path) -> None:
+    """Counting the streamed text again with a tokenizer can give more tokens than the backend
+    generated (here 22 for six one-token chunks); the backend never generates more than
+    max_tokens, so the count is capped there (it was charged in full, over the reservation)."""
+    source = (
+        "r = await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 6})\n"
+        "api.v1.log(r.choices[0].text, api.v1.script.getAllowedOutput())\n"
+    )
+    async with text_only_host(tmp_path, drop=False) as (host, lines):
+        assert len(REGISTRY.encode("glm-4-6", "".join(WORDS))) > 6
+        path = tmp_path / "scripts" / "t.py"
+        path.write_text(source)
+        await host.wait_idle(await host.load_script(path))
+        assert lines == ["".join(WORDS) + " 2042"]

@@ -250,11 +250,13 @@ async def _settle_failure(
 
 def _streamed_tokens(host: Any, params: GenerateParams, collector: StreamCollector) -> int:
     """The output tokens streamed: the token ids, or, from backends that send none
-    (OpenAI-compatible servers), the streamed text counted with the model's tokenizer."""
+    (OpenAI-compatible servers), the streamed text counted with the model's tokenizer. A
+    count of the text can exceed what was generated (tokenizing again need not split it as
+    the backend did), never the backend's own bound: it is capped at max_tokens."""
     if collector.streamed_tokens:
         return collector.streamed_tokens
     text = collector.all_text()
-    return len(host.tokenizers.encode(params.model, text)) if text else 0
+    return min(len(host.tokenizers.encode(params.model, text)), params.max_tokens) if text else 0
 
 
 ROUTES: dict[str, Route] = {"v1.generate": _generate}
