@@ -212,7 +212,9 @@ class Limits:
             if needed < 0:
                 raise ValueError(f"{rule.kind.value}_tokens: must be >= 0, got {needed}")
         now = self.clock.now()
-        future = self._store.commit_reserve(LimitsStore.reserve_tx(script_id, now, requests))
+        future = self._store.commit_reserve(
+            LimitsStore.reserve_tx(script_id, now, requests, self._store.owner)
+        )
         try:
             if future.done():  # committed on this thread, no hop
                 output_entry, input_entry = future.result()
@@ -289,8 +291,9 @@ class Limits:
 
     async def recover_orphaned_reservations(self) -> int:
         """At host start: reservations left in flight by a crash are charged in full (we do
-        not know how much was streamed, and a crash must never refill a bucket)."""
-        count = await self._store.write(LimitsStore.settle_all_in_flight_tx())
+        not know how much was streamed, and a crash must never refill a bucket). Those of
+        another ``Limits`` still open on the file (another process) are left to it."""
+        count = await self._store.write(self._store.settle_orphaned_tx())
         self._notify()
         return count
 

@@ -6,8 +6,9 @@ runs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
@@ -16,7 +17,7 @@ from nai_script.limits.prefix_cache import CachedBlock
 
 T = TypeVar("T")
 MANUAL_GENERATION = "manual_generation"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: held_entries.owner
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS held_entries (
     amount INTEGER NOT NULL CHECK (amount >= 0),
     reserved INTEGER NOT NULL CHECK (reserved >= 0),
     spent_at REAL NOT NULL,
-    settled INTEGER NOT NULL DEFAULT 0
+    settled INTEGER NOT NULL DEFAULT 0,
+    owner TEXT  -- the store that reserved it (``owners``); NULL in files of version 1
 );
 CREATE INDEX IF NOT EXISTS held_entries_by_script ON held_entries (script_id);
 CREATE TABLE IF NOT EXISTS interactions (script_id TEXT PRIMARY KEY, at REAL NOT NULL);
@@ -55,6 +57,23 @@ class Refusal(Exception):
 
 class StaleReservation(Exception):
     """Settle or release of an entry that is already settled, released or gone."""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file made by an older version up to ``SCHEMA`` (after running it; under the
+    write lock, as another process may be opening the file too)."""
+
+    def body(conn: sqlite3.Connection) -> None:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(held_entries)")}
+        if "owner" not in columns:
+            conn.execute("ALTER TABLE held_entries ADD COLUMN owner TEXT")
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (SCHEMA_VERSION,),
+        )
+
+    immediate(conn, body)
 
 
 def connect(
@@ -97,7 +116,10 @@ ENTRY_COLUMNS = "id, script_id, bucket, amount, reserved, spent_at, settled"
 
 
 def reserve_tx(
-    script_id: str, now: float, requests: Sequence[tuple[BucketRule, int]]
+    script_id: str,
+    now: float,
+    requests: Sequence[tuple[BucketRule, int]],
+    owner: str | None = None,
 ) -> Callable[[sqlite3.Connection], list[int | None]]:
     """Check every bucket and insert the entries, all or nothing, in one statement (it runs
     on each generation's critical path, and one autocommit statement is one transaction
@@ -110,11 +132,11 @@ def reserve_tx(
     rules = [rule for rule, _ in requests]
     if len({rule.kind for rule in rules}) != len(rules):
         raise ValueError("reserve_tx: one request per bucket")
-    params = _bucket_params(script_id, requests, now)
+    params = {**_bucket_params(script_id, requests, now), "owner": owner}
     statement = (
         f"{_held_cte(len(requests))} INSERT INTO held_entries"
-        " (script_id, bucket, amount, reserved, spent_at)"
-        " SELECT :script, bucket, needed, needed, :now FROM req WHERE needed > 0"
+        " (script_id, bucket, amount, reserved, spent_at, owner)"
+        " SELECT :script, bucket, needed, needed, :now, :owner FROM req WHERE needed > 0"
         " AND NOT EXISTS (SELECT 1 FROM req JOIN held USING (bucket)"
         " WHERE req.needed > max(0, req.capacity - held.amount))"
         " RETURNING bucket, id"
@@ -182,14 +204,26 @@ def settle_and_cache_tx(
     return lambda conn: immediate(conn, body)
 
 
-def settle_all_in_flight_tx() -> Callable[[sqlite3.Connection], int]:
-    """After a crash: charge every orphaned reservation in full (never refill)."""
+def settle_orphaned_tx(
+    live_owners: Callable[[], Collection[str]],
+) -> Callable[[sqlite3.Connection], int]:
+    """After a crash: charge in full (never refill) every reservation in flight whose owner is
+    gone; those of owners still running (other processes on the file) are theirs to settle.
 
-    def run(conn: sqlite3.Connection) -> int:
-        cursor = conn.execute("UPDATE held_entries SET settled = 1 WHERE settled = 0")
+    ``live_owners`` is asked holding the write lock: an owner that starts meanwhile has no
+    entry yet.
+    """
+
+    def body(conn: sqlite3.Connection) -> int:
+        live = json.dumps(sorted(live_owners()))
+        cursor = conn.execute(
+            "UPDATE held_entries SET settled = 1 WHERE settled = 0 AND (owner IS NULL"
+            " OR owner NOT IN (SELECT value FROM json_each(?)))",
+            (live,),
+        )
         return cursor.rowcount
 
-    return run
+    return lambda conn: immediate(conn, body)
 
 
 def interaction_tx(script_id: str | None, at: float) -> Callable[[sqlite3.Connection], None]:

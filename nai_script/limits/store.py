@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeVar
 
 from nai_script.limits import sql
 from nai_script.limits.buckets import HeldEntry
+from nai_script.limits.owners import OwnerLock, live_owners
 from nai_script.limits.prefix_cache import CachedBlock
 from nai_script.limits.sql import MANUAL_GENERATION as MANUAL_GENERATION
 from nai_script.limits.sql import SCHEMA_VERSION as SCHEMA_VERSION
@@ -91,10 +92,10 @@ class LimitsStore:
         self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="limits-sqlite")
         self._writer = connect(self.path, synchronous, busy_timeout_ms)
         self._writer.executescript(sql.SCHEMA)
-        self._writer.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (SCHEMA_VERSION,),
-        )
+        sql.migrate(self._writer)
+        self._owner_lock = OwnerLock(self.path)
+        #: Written into the entries this store reserves (``reserve_tx``'s ``owner``).
+        self.owner = self._owner_lock.id
         self._reader = connect(self.path, synchronous, busy_timeout_ms)
         # Writes whose loss on power failure could only over-charge, and reserves (see the
         # module doc): committed without an fsync of their own.
@@ -264,6 +265,7 @@ class LimitsStore:
         self._reader.close()
         self._lazy.close()
         self._inline.close()
+        self._owner_lock.close()
 
     # -- reads (caller's thread) ----------------------------------------------------------
 
@@ -309,6 +311,9 @@ class LimitsStore:
     reserve_tx = staticmethod(sql.reserve_tx)
     settle_tx = staticmethod(sql.settle_tx)
     settle_and_cache_tx = staticmethod(sql.settle_and_cache_tx)
-    settle_all_in_flight_tx = staticmethod(sql.settle_all_in_flight_tx)
     interaction_tx = staticmethod(sql.interaction_tx)
     cache_tx = staticmethod(sql.cache_tx)
+
+    def settle_orphaned_tx(self) -> Callable[[sqlite3.Connection], int]:
+        """Recovery: charge in full the reservations in flight whose owner is gone."""
+        return sql.settle_orphaned_tx(lambda: live_owners(self.path))

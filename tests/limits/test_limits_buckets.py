@@ -197,8 +197,9 @@ async def test_manual_generation_counts_for_all_scripts(tmp_path: Path) -> None:
 
 async def test_orphaned_reservations_are_charged_in_full(tmp_path: Path) -> None:
     clock = FakeClock(T0)
+    async with open_limits(tmp_path / "l.db", clock) as crashed:
+        await crashed.reserve("s", output_tokens=700)  # the "crash": never settled
     async with open_limits(tmp_path / "l.db", clock) as limits:
-        await limits.reserve("s", output_tokens=700)  # the "crash": never settled
         clock.advance(500)
         await limits.record_interaction("s")
         assert limits.allowed_output("s") == 1348  # in flight: never returns
