@@ -146,7 +146,7 @@ class ScriptHost:
         self.image_budget = ImageBudget(
             self.data_dir / "image_budget.sqlite3",
             image_budget_config,
-            self.clock,
+            self.limits.clock,  # its spends are compared with the limits' interactions
             last_interaction=self.limits.last_interaction,
         )
         self.worker_limits = worker_limits or WorkerLimits()

@@ -9,7 +9,7 @@ from nai_script.limits.buckets import (
     NeverFits,
 )
 from nai_script.limits.budget import GenerationBudget, Reservation, ReservationState
-from nai_script.limits.clock import Clock, FakeClock, SystemClock
+from nai_script.limits.clock import Clock, FakeClock, SteadyClock, SystemClock
 from nai_script.limits.diagnostics import (
     BucketDiagnostics,
     GenerationCacheStat,
@@ -40,6 +40,7 @@ __all__ = [
     "Reservation",
     "ReservationState",
     "ScriptDiagnostics",
+    "SteadyClock",
     "SystemClock",
     "block_keys",
 ]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from nai_script.limits import buckets
 from nai_script.limits.buckets import BucketKind, BucketRule, BudgetExceeded
 from nai_script.limits.budget import GenerationBudget, Reservation
-from nai_script.limits.clock import Clock, SystemClock
+from nai_script.limits.clock import Clock, SteadyClock, SystemClock
 from nai_script.limits.diagnostics import (
     GenerationOutcome,
     GenerationRecord,
@@ -69,10 +69,12 @@ class Limits:
         clock: Clock | None = None,
     ) -> None:
         self.config = config or LimitsConfig()
-        self.clock: Clock = clock or SystemClock()
         self._store = LimitsStore(
             path, synchronous=self.config.synchronous, busy_timeout_ms=self.config.busy_timeout_ms
         )
+        #: Never earlier than it has been, nor than the file's latest record (``SteadyClock``);
+        #: whatever compares its own times with ``last_interaction`` must use it too.
+        self.clock: Clock = SteadyClock(clock or SystemClock(), self._store.latest_time())
         self._caches: dict[str, ScriptPrefixCache] = {}
         self._recent: dict[str, deque[GenerationRecord]] = {}
         self._changed = asyncio.Event()

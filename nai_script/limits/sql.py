@@ -316,6 +316,16 @@ def entries(conn: sqlite3.Connection, script_id: str) -> list[HeldEntry]:
     return [row_to_entry(row) for row in rows]
 
 
+def latest_time(conn: sqlite3.Connection) -> float | None:
+    """The latest time the file records (a spend, an interaction, a cache use), if any."""
+    row = conn.execute(
+        "SELECT max(t) FROM (SELECT max(spent_at) AS t FROM held_entries"
+        " UNION ALL SELECT max(at) FROM interactions UNION ALL SELECT max(at) FROM global_events"
+        " UNION ALL SELECT max(last_used) FROM cache_blocks)"
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def last_interaction(conn: sqlite3.Connection, script_id: str) -> float | None:
     row = conn.execute(
         "SELECT max(at) FROM (SELECT at FROM interactions WHERE script_id = ?"

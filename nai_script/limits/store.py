@@ -286,6 +286,10 @@ class LimitsStore:
             conn.execute("COMMIT")
         return sql.apply_queued(entries, queued) if queued else entries, last
 
+    def latest_time(self) -> float | None:
+        """The latest time the file records (``sql.latest_time``)."""
+        return sql.latest_time(self._reader)
+
     def last_interaction(self, script_id: str) -> float | None:
         """The script's effective last interaction (its own or a manual generation)."""
         return sql.last_interaction(self._reader, script_id)
