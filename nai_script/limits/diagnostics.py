@@ -90,7 +90,7 @@ class ScriptDiagnostics(BaseModel):
     input: BucketDiagnostics
     last_interaction_at: float | None
     last_manual_generation_at: float | None
-    cache_blocks: int
+    cache_blocks: int = Field(description="Prefix-cache blocks a lookup would find now.")
     recent_generations: list[GenerationCacheStat]
 
 

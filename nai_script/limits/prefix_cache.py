@@ -103,6 +103,10 @@ class ScriptPrefixCache:
     def __len__(self) -> int:
         return len(self._blocks)
 
+    def live_blocks(self, now: float) -> int:
+        """Blocks a lookup would still find (expired ones stay until the next insert)."""
+        return sum(1 for _, last_used in self._blocks.values() if last_used + self.expiry_s > now)
+
     def _alive(self, key: bytes, now: float) -> bool:
         found = self._blocks.get(key)
         return found is not None and found[1] + self.expiry_s > now

@@ -362,7 +362,7 @@ class Limits:
             ),
             last_interaction_at=own,
             last_manual_generation_at=manual,
-            cache_blocks=len(self._cache(script_id)),
+            cache_blocks=self._cache(script_id).live_blocks(now),
             recent_generations=[record.stat() for record in self._recent.get(script_id, ())],
         )
 

@@ -86,3 +86,15 @@ async def test_last_interaction_is_the_later_of_own_ui_and_manual_generation(
         await limits.record_interaction("s")
         assert limits.last_interaction("s") == T0 + 10
         assert limits.last_interaction("other") == T0 + 5
+
+
+async def test_cache_blocks_count_only_what_a_lookup_would_find(tmp_path: Path) -> None:
+    """Expired blocks stay in memory until the next insert evicts them, and were counted."""
+    clock = FakeClock(T0)
+    async with open_limits(tmp_path / "c.db", clock, cache_expiry_s=60) as limits:
+        g = await limits.begin_generation("s", prompt(130), max_tokens=10)
+        await g.succeed(10)
+        assert limits.diagnostics("s").cache_blocks == 2
+        clock.advance(60)
+        assert limits.count_uncached("s", prompt(130)) == 130
+        assert limits.diagnostics("s").cache_blocks == 0
