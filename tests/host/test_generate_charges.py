@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 from host_helpers import REGISTRY, hosted
+from test_api_editor import ran_with_all_edits
 
 from nai_script.client import ClientSettings, NovelAIClient
 from nai_script.host.host import ScriptHost
@@ -129,3 +130,24 @@ async def test_text_counted_output_is_never_charged_above_max_tokens(tmp_path: P
         path.write_text(source)
         await host.wait_idle(await host.load_script(path))
         assert lines == ["".join(WORDS) + " 2042"]
+
+
+async def test_a_generate_made_while_generate_with_story_builds_its_context_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    """generateWithStory took the slot only once its context was built: a generate made
+    meanwhile ran, and the first call failed late with 'already in progress'."""
+    body = (
+        "m = [{'role': 'user', 'content': 'Go on.'}]\n"
+        "p = {'model': 'glm-4-6', 'max_tokens': 4}\n"
+        "first = api.v1.generateWithStory(m, p)\n"
+        "try:\n    await api.v1.generate(m, p)\n    api.v1.log('second ran')\n"
+        "except Exception as e:\n    api.v1.log('second:', str(e))\n"
+        "r = await first\n"
+        "api.v1.log('first', len(r.choices[0].token_ids), api.v1.script.getAllowedOutput())\n"
+    )
+    async with ran_with_all_edits(tmp_path, body) as (env, _):
+        assert env.lines() == [
+            "second: A generation is already in progress",
+            "first 4 2044",
+        ], env.lines(level="error")

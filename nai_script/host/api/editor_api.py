@@ -153,12 +153,19 @@ async def _generate_with_story(ctx: CallContext) -> dict[str, Any]:
     )
     messages, params = generate.validate_request(bound["messages"], bound["params"])
     options = _options(bound["options"], "options", StoryContextOptions)
+    # The slot is the script's from this call on, as generate's is: a generate made while the
+    # context is built fails at once instead of taking it (this call then failed, late).
+    background = bound["behaviour"] == "background"
+    generate.claim_slot(ctx.script, "background" if background else "blocking", params.model)
     try:
         own = len(await encode_messages(ctx.host.tokenizers, params.model, messages))
+        reduction = own + params.max_tokens + options.contextLimitReduction
+        story = await _context_messages(ctx, reduction, options)
     except ChatTemplateError as error:
         raise ApiUsageError(str(error)) from None
-    reduction = own + params.max_tokens + options.contextLimitReduction
-    story = await _context_messages(ctx, reduction, options)
+    finally:
+        # Handed over: generate claims it again before its first await, nothing runs between.
+        ctx.script.generation = None
     call = dataclasses.replace(
         ctx.call,
         args=[

@@ -28,7 +28,7 @@ from nai_script.host.dispatch import (
     Route,
     first_validation_problem,
 )
-from nai_script.host.script import GenerationState
+from nai_script.host.script import Behaviour, GenerationState
 from nai_script.limits import BudgetExceeded
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
 from nai_script.tokenizers.chat import ChatMessage
@@ -119,6 +119,13 @@ def _backend_message(error: client_errors.NovelAIError) -> str:
     return f"the generation failed: {error}"
 
 
+def claim_slot(script: Any, behaviour: Behaviour, model: str) -> None:
+    """Take the script's one generation slot, or fail at once (costing nothing)."""
+    if script.generation is not None:
+        raise ApiFailure(IN_PROGRESS)
+    script.generation = GenerationState(behaviour, model, time.time())
+
+
 async def _generate(ctx: CallContext) -> dict[str, Any]:
     script = ctx.script
     if script.generation is not None:
@@ -144,7 +151,7 @@ async def _generate(ctx: CallContext) -> dict[str, Any]:
         raise ApiFailure("the generation was cancelled before it started")
 
     # Claim the slot before the first await: a concurrent second call fails at once.
-    script.generation = GenerationState(behaviour, params.model, time.time())
+    claim_slot(script, behaviour, params.model)
     script.last_behaviour = behaviour
     ctx.host.tell_generation(script)
     try:
