@@ -102,8 +102,7 @@ class Editor(StoryOps):
         self.tokenizers = tokenizers
         self.client = client
         self.tier = host.tier if tier is None else tier
-        self.gate = gate or EditorGenerateGate()
-        host.interaction_listeners.append(self.gate.on_interaction)
+        self.gate = gate or EditorGenerateGate(host.limits)
         host.generation_listeners.append(self._on_script_generation)
         self._running: asyncio.Task[Any] | None = None
         self._stream_task: asyncio.Task[None] | None = None

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nai_script.limits import buckets
+from nai_script.limits import buckets, editor_calls
 from nai_script.limits.buckets import BucketKind, BucketRule, BudgetExceeded
 from nai_script.limits.budget import GenerationBudget, Reservation
 from nai_script.limits.clock import Clock, SteadyClock, SystemClock
@@ -130,6 +130,19 @@ class Limits:
         """The user generated from the editor: counts as an interaction for every script."""
         await self._store.write(LimitsStore.interaction_tx(None, self.clock.now()))
         self._notify()
+
+    # -- the editor.generate allowance (``editor_calls``) ---------------------------------------
+
+    async def take_editor_generate(self, script_id: str, limit: int) -> bool:
+        """Count one ``editor.generate`` call if fewer than ``limit`` were made since the
+        script's last interaction; False (counting nothing) if not."""
+        return await self._store.write(editor_calls.take_tx(script_id, limit, self.clock.now()))
+
+    async def give_back_editor_generate(self, script_id: str) -> None:
+        await self._store.write(editor_calls.give_back_tx(script_id))
+
+    def editor_generates_used(self, script_id: str) -> int:
+        return self._store.editor_generates_used(script_id)
 
     # -- queries -----------------------------------------------------------------------------
 

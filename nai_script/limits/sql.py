@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
+from nai_script.limits import editor_calls
 from nai_script.limits.buckets import BucketKind, BucketRule, HeldEntry
 from nai_script.limits.prefix_cache import CachedBlock
 
@@ -19,7 +20,8 @@ T = TypeVar("T")
 MANUAL_GENERATION = "manual_generation"
 SCHEMA_VERSION = "2"  # 2: held_entries.owner
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS held_entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,6 +44,8 @@ CREATE TABLE IF NOT EXISTS cache_blocks (
     PRIMARY KEY (script_id, key)
 ) WITHOUT ROWID;
 """
+    + editor_calls.SCHEMA
+)
 
 
 class Refusal(Exception):
@@ -227,9 +231,11 @@ def settle_orphaned_tx(
 
 
 def interaction_tx(script_id: str | None, at: float) -> Callable[[sqlite3.Connection], None]:
-    """Record an interaction for one script, or (None) a manual generation for all."""
+    """Record an interaction for one script, or (None) a manual generation for all; the
+    ``editor.generate`` allowance comes back with it (``editor_calls``)."""
 
-    def run(conn: sqlite3.Connection) -> None:
+    def body(conn: sqlite3.Connection) -> None:
+        editor_calls.reset(conn, script_id)
         if script_id is None:
             conn.execute(
                 "INSERT INTO global_events (name, at) VALUES (?, ?) ON CONFLICT (name)"
@@ -243,7 +249,7 @@ def interaction_tx(script_id: str | None, at: float) -> Callable[[sqlite3.Connec
                 (script_id, at),
             )
 
-    return run
+    return lambda conn: immediate(conn, body)
 
 
 def cache_tx(

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from nai_script.limits import sql
+from nai_script.limits import editor_calls, sql
 from nai_script.limits.buckets import HeldEntry
 from nai_script.limits.owners import OwnerLock, live_owners
 from nai_script.limits.prefix_cache import CachedBlock
@@ -303,6 +303,9 @@ class LimitsStore:
             "SELECT at FROM global_events WHERE name = ?", (MANUAL_GENERATION,)
         ).fetchone()
         return (own[0] if own else None, manual[0] if manual else None)
+
+    def editor_generates_used(self, script_id: str) -> int:
+        return editor_calls.used(self._reader, script_id)
 
     def cache_rows(self, script_id: str) -> list[CachedBlock]:
         rows = self._reader.execute(

@@ -13,6 +13,7 @@ from pipeline_helpers import editor_env
 from nai_script.editor.gate import EditorGenerateGate, EditorGenerateRefused
 from nai_script.editor.models import LorebookCategory, LorebookEntry
 from nai_script.editor.pipeline import EditorBlocked
+from nai_script.limits import FakeClock, Limits
 from nai_script.sim import SimSettings
 
 
@@ -159,25 +160,55 @@ async def test_open_and_create_stories_rebind_the_host(tmp_path: Path) -> None:
         assert {s["title"] for s in snap["stories"]} == {"Untitled", "Second"}
 
 
-def test_gate_counts_per_script_and_resets_on_interaction() -> None:
-    gate = EditorGenerateGate(limit=2)
-    gate.take("a")
-    gate.take("a")
-    gate.take("b")
-    with pytest.raises(EditorGenerateRefused, match="2 calls without a user interaction"):
-        gate.take("a")
-    assert gate.remaining("a") == 0
-    gate.on_interaction("b")
-    assert gate.remaining("a") == 0
-    assert gate.remaining("b") == 2
-    gate.give_back("a")
-    assert gate.remaining("a") == 1
-    gate.on_interaction(None)
-    assert gate.remaining("a") == 2
-    gate.give_back("a")
-    assert gate.remaining("a") == 2, "giving back never exceeds the limit"
-    with pytest.raises(ValueError, match="at least 1"):
-        EditorGenerateGate(limit=0)
+async def test_gate_counts_per_script_and_resets_on_interaction(tmp_path: Path) -> None:
+    limits = Limits(tmp_path / "limits.db", clock=FakeClock())
+    try:
+        gate = EditorGenerateGate(limits, limit=2)
+        await gate.take("a")
+        await gate.take("a")
+        await gate.take("b")
+        with pytest.raises(EditorGenerateRefused, match="2 calls without a user interaction"):
+            await gate.take("a")
+        assert gate.remaining("a") == 0
+        await limits.record_interaction("b")
+        assert gate.remaining("a") == 0
+        assert gate.remaining("b") == 2
+        await gate.give_back("a")
+        assert gate.remaining("a") == 1
+        await limits.record_manual_generation()
+        assert gate.remaining("a") == 2
+        await gate.give_back("a")
+        assert gate.remaining("a") == 2, "giving back never exceeds the limit"
+        with pytest.raises(ValueError, match="at least 1"):
+            EditorGenerateGate(limits, limit=0)
+    finally:
+        await limits.close()
+
+
+async def test_gate_survives_a_restart_and_is_shared_by_two_hosts(tmp_path: Path) -> None:
+    """SPEC 5: a reload or a restart refills nothing; the calls were kept in memory, so a
+    restarted ``serve`` gave every script three fresh ones."""
+    path = tmp_path / "limits.db"
+    first = Limits(path, clock=FakeClock())
+    second = Limits(path, clock=FakeClock())  # another process on the same --data
+    try:
+        await EditorGenerateGate(first).take("a")
+        await EditorGenerateGate(second).take("a")
+        assert EditorGenerateGate(first).remaining("a") == 1
+    finally:
+        await first.close()
+    again = Limits(path, clock=FakeClock())
+    try:
+        gate = EditorGenerateGate(again)
+        assert gate.remaining("a") == 1
+        await gate.take("a")
+        with pytest.raises(EditorGenerateRefused):
+            await EditorGenerateGate(second).take("a")
+        await second.record_interaction("a")
+        assert gate.remaining("a") == 3
+    finally:
+        await again.close()
+        await second.close()
 
 
 async def test_text_adventure_input_hook_rewrites_or_stops(tmp_path: Path) -> None:

@@ -50,13 +50,13 @@ async def _generate(ctx: CallContext) -> None:
     ctx.bind()
     script_id = ctx.script.id
     try:
-        editor.gate.take(script_id)
+        await editor.gate.take(script_id)
     except EditorGenerateRefused as error:
         raise ApiFailure(str(error)) from None
     try:
         result = await editor.generate_for_script(script_id)
     except EditorBlocked as error:
-        editor.gate.give_back(script_id)
+        await editor.gate.give_back(script_id)
         raise ApiFailure(f"editor.generate: {error}") from None
     if result.error is not None:
         raise ApiFailure(f"editor.generate: {result.error}")
