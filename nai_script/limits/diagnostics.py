@@ -16,6 +16,7 @@ class GenerationOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     RELEASED = "released"
+    REFUSED = "refused"  # a bucket could not cover it: nothing was charged or sent
 
 
 class HeldEntryView(BaseModel):

@@ -348,14 +348,19 @@ class Limits:
         """Count the uncached prompt, reserve both buckets, and log the cache use."""
         now = self.clock.now()
         cached = count_cached_tokens(self._cache(script_id), prompt_ids, now)
-        reservation = await self.reserve(
-            script_id,
-            output_tokens=max_tokens,
-            input_tokens=len(prompt_ids) - cached,
-            input_capacity=input_capacity,
-        )
         ring = self._recent.setdefault(script_id, deque(maxlen=self.config.recent_generations))
         record = GenerationRecord(now, len(prompt_ids), cached, GenerationOutcome.PENDING)
+        try:
+            reservation = await self.reserve(
+                script_id,
+                output_tokens=max_tokens,
+                input_tokens=len(prompt_ids) - cached,
+                input_capacity=input_capacity,
+            )
+        except BudgetExceeded:
+            record.outcome = GenerationOutcome.REFUSED  # a limit check, observable (SPEC 5)
+            ring.append(record)
+            raise
         ring.append(record)
         return GenerationBudget(self, reservation, prompt_ids, cached, record)
 

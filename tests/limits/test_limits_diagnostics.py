@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from limits_helpers import T0, open_limits
 
-from nai_script.limits import FakeClock, GenerationOutcome, ScriptDiagnostics
+from nai_script.limits import BudgetExceeded, FakeClock, GenerationOutcome, ScriptDiagnostics
 
 
 def prompt(n: int) -> list[int]:
@@ -67,6 +68,24 @@ async def test_cache_hits_per_generation_in_a_bounded_ring(tmp_path: Path) -> No
         # Charged: 130 uncached + 0 (failed with nothing streamed) + 0 (released) + 0 (cached).
         assert diag.input.held == 130
         assert diag.output.held == 13
+
+
+async def test_a_refused_generation_shows_in_the_ring(tmp_path: Path) -> None:
+    """SPEC 5: every limit check is observable; a refusal was missing from the per-generation
+    figures (only reservations that succeeded were listed)."""
+    async with open_limits(tmp_path / "d.db", output_capacity=100) as limits:
+        g = await limits.begin_generation("s", prompt(70), max_tokens=90)
+        await g.succeed(90)
+        with pytest.raises(BudgetExceeded):
+            await limits.begin_generation("s", prompt(70), max_tokens=20)
+        stats = [
+            (s.cached, s.uncached, s.outcome) for s in limits.diagnostics("s").recent_generations
+        ]
+        assert stats == [
+            (0, 70, GenerationOutcome.SUCCEEDED),
+            (64, 6, GenerationOutcome.REFUSED),
+        ]
+        assert limits.diagnostics("s").output.held == 90  # the refusal charged nothing
 
 
 async def test_last_interaction_is_the_later_of_own_ui_and_manual_generation(
