@@ -8,6 +8,7 @@ changes state is awaited until it is committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
@@ -246,7 +247,8 @@ class Limits:
         except asyncio.CancelledError:
             # Not started yet: drop it. Already running: refund it once it has committed.
             if not future.cancel():
-                future.add_done_callback(self._undo_cancelled_reserve)
+                loop = asyncio.get_running_loop()
+                future.add_done_callback(lambda done: self._undo_cancelled_reserve(done, loop))
             raise
         self._notify()
         return Reservation(
@@ -259,16 +261,25 @@ class Limits:
             spent_at=now,
         )
 
-    def _undo_cancelled_reserve(self, future: Future[list[int | None]]) -> None:
-        """The caller was cancelled while its reserve committed: refund it (writer thread)."""
+    def _undo_cancelled_reserve(
+        self, future: Future[list[int | None]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """The caller was cancelled while its reserve committed: refund it (writer thread),
+        then wake the waiters on ``loop``: the refund may be what they wait for."""
         if future.cancelled() or future.exception() is not None:
             return
         entries = [(entry, 0) for entry in future.result() if entry is not None]
-        if entries:
-            try:
-                self._store.submit(LimitsStore.settle_tx(entries))
-            except RuntimeError:  # store closed meanwhile; the entries stay charged
-                pass
+        if not entries:
+            return
+        try:
+            refund = self._store.submit(LimitsStore.settle_tx(entries))
+        except RuntimeError:  # store closed meanwhile; the entries stay charged
+            return
+        refund.add_done_callback(lambda _: self._notify_from_thread(loop))
+
+    def _notify_from_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(self._notify)
 
     def _settle_soon(
         self,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+import threading
 from pathlib import Path
 
+import pytest
 from limits_helpers import T0, open_limits, until
 
 from nai_script.limits import BudgetExceeded, FakeClock, Limits, Reservation
@@ -57,6 +60,35 @@ async def test_cancelled_reserve_is_refunded(tmp_path: Path) -> None:
         await until(lambda: limits.allowed_output("s") == 2048 - kept)
         await asyncio.sleep(0.05)
         assert limits.allowed_output("s") == 2048 - kept
+
+
+async def test_refund_of_a_cancelled_reserve_wakes_waiters(tmp_path: Path) -> None:
+    """A reserve cancelled while it commits on the writer thread is refunded there; a task
+    waiting for tokens that refund gives back is woken by it, not by its next poll (with
+    a fake clock that never moves, there is no next poll)."""
+    path = tmp_path / "r.db"
+    async with open_limits(path, poll_interval_s=3600.0) as limits:
+        await limits.reserve("s", output_tokens=1000)
+        # Another connection holds the write lock: the reserve cannot commit inline and waits
+        # for the lock on the writer thread, where cancelling it no longer stops it.
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        reserve = asyncio.create_task(limits.reserve("s", output_tokens=1048))
+        await asyncio.sleep(0.2)
+        reserve.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reserve
+        gate = threading.Event()
+        limits._store.submit(lambda _conn: gate.wait(10))  # the refund queues behind this
+        locker.execute("COMMIT")
+        locker.close()
+        await until(lambda: limits.allowed_output("s") == 0)  # committed, not refunded yet
+        waiter = asyncio.create_task(limits.wait_for_allowed_output("s", 1048))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        gate.set()
+        await asyncio.wait_for(waiter, 5)
+        assert limits.allowed_output("s") == 1048
 
 
 async def test_settles_racing_reserves(tmp_path: Path) -> None:
