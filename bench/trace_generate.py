@@ -9,7 +9,7 @@ direct stream's request -> first chunk -> end are printed next to it for compari
 simulator runs in a child process at unlimited speed. It wraps a few host functions to take
 the timestamps (a benchmark tool, not a test: internal names may move).
 
-Run: python bench/trace_generate.py [--tokens 500] [--generates 200]
+Run: python bench/trace_generate.py [--tokens 500] [--generates 200] [--no-callback]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _phases(events: Events, starts_with: str) -> tuple[list[str], dict[str, floa
     return list(names), gaps
 
 
-async def main(tokens: int, generates: int) -> None:
+async def main(tokens: int, generates: int, with_callback: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="trace-generate-"))
     (folder / "bench.py").write_text(SCRIPT)
     events: Events = []
@@ -138,14 +138,15 @@ async def main(tokens: int, generates: int) -> None:
                     events.clear()
                     clock.advance(3600)
                     await host.record_interaction(script.id)
-                    await script.worker.invoke("gen_batch", tokens, batch, True)
+                    await script.worker.invoke("gen_batch", tokens, batch, with_callback)
                 names, ours = _phases(events, "call in")
                 events.clear()
                 for _ in range(generates):
                     async for _chunk in client.stream_chat_completions(_request(tokens)):
                         pass
                 _, direct = _phases(events, "request")
-    print(f"one sandboxed generate of {tokens} tokens with a callback, median us per phase")
+    how = "with a callback" if with_callback else "without a callback"
+    print(f"one sandboxed generate of {tokens} tokens {how}, median us per phase")
     print("(each: time since the phase before; the direct stream's for comparison)")
     for name in [*names[1:], "next call in"]:
         line = f"  {name:>16}: {ours[name]:8.1f}"
@@ -160,5 +161,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=500)
     parser.add_argument("--generates", type=int, default=200)
+    parser.add_argument(
+        "--no-callback", action="store_true", help="generate without a stream callback"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.tokens, args.generates))
+    asyncio.run(main(args.tokens, args.generates, not args.no_callback))
