@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--faults", default="", metavar="SPEC", help="faults to inject, see below")
     parser.add_argument(
+        "--read-faults",
+        default="",
+        metavar="SPEC",
+        help="faults for idempotent reads (models, token count, login, account), see below",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed for text and faults (default %(default)s)"
     )
     parser.add_argument(
@@ -63,11 +69,16 @@ def settings_from_args(args: argparse.Namespace) -> SimSettings:
     except FaultSpecError as exc:
         raise CLIError(f"--faults: {exc}", EXIT_USAGE) from None
     try:
+        read_faults = FaultSpec.parse(args.read_faults)
+    except FaultSpecError as exc:
+        raise CLIError(f"--read-faults: {exc}", EXIT_USAGE) from None
+    try:
         return SimSettings(
             seed=args.seed,
             latency_ms=args.latency_ms,
             tokens_per_second=args.tokens_per_second,
             faults=faults,
+            read_faults=read_faults,
             tier=args.tier,
         )
     except ValidationError as exc:
@@ -93,7 +104,9 @@ async def serve_until_stopped(settings: SimSettings, host: str, port: int) -> in
             print(BANNER, flush=True)
             print(f"SIMULATOR listening on {sim.base_url}", flush=True)
             print(
-                f"  seed={settings.seed} faults={settings.faults} tier={settings.tier}", flush=True
+                f"  seed={settings.seed} faults={settings.faults} "
+                f"read-faults={settings.read_faults} tier={settings.tier}",
+                flush=True,
             )
             await stop.wait()
     except OSError as exc:

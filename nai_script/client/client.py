@@ -70,9 +70,10 @@ class NovelAIClient:
         session: aiohttp.ClientSession | None = None,
         rand: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings or ClientSettings()
-        self._transport = Transport(self.settings, session=session, rand=rand, sleep=sleep)
+        self._transport = Transport(self.settings, session=session, rand=rand, sleep=sleep, now=now)
 
     async def __aenter__(self) -> NovelAIClient:
         return self

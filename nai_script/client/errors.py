@@ -15,19 +15,29 @@ CONCURRENCY_LOCK_MESSAGE = "Concurrent generation is locked"
 
 
 class NovelAIError(Exception):
-    """Base of every client error."""
+    """Base of every client error. `retry_after` is the wait in seconds a 429 or 503 answer's
+    `Retry-After` header asked for (None when it sent none)."""
 
-    def __init__(self, message: str, status: int | None = None, url: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        url: str = "",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.url = url
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = f" ({self.url})" if self.url else ""
         code = f"HTTP {self.status}: " if self.status is not None else ""
         one_line = " ".join(self.message.split())
-        return f"{code}{one_line}{where}"
+        wait = f" [retry after {self.retry_after:g} s]" if self.retry_after is not None else ""
+        return f"{code}{one_line}{wait}{where}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r}, url={self.url!r})"
@@ -38,7 +48,7 @@ class AuthenticationError(NovelAIError):
 
 
 class RateLimitedError(NovelAIError):
-    """429: too many requests. Safe to retry later."""
+    """429: too many requests. Safe to retry later (after `retry_after` seconds if set)."""
 
 
 class ConcurrencyLockedError(RateLimitedError):
@@ -92,17 +102,21 @@ def server_message(body: bytes) -> str:
     return text[:500]
 
 
-def error_for_status(status: int, body: bytes, url: str) -> NovelAIError:
-    """Map an HTTP error response to the matching error class."""
+def error_for_status(
+    status: int, body: bytes, url: str, *, retry_after: float | None = None
+) -> NovelAIError:
+    """Map an HTTP error response to the matching error class. `retry_after` (the parsed
+    `Retry-After` header) is kept on 429 and 503 errors, where HTTP gives it a meaning."""
     message = server_message(body) or f"HTTP {status}"
     if status in (401, 403):
         return AuthenticationError(message, status, url)
     if status == 429:
         if CONCURRENCY_LOCK_MESSAGE.lower() in message.lower():
-            return ConcurrencyLockedError(message, status, url)
-        return RateLimitedError(message, status, url)
+            return ConcurrencyLockedError(message, status, url, retry_after=retry_after)
+        return RateLimitedError(message, status, url, retry_after=retry_after)
     if 500 <= status <= 599:
-        return ServerError(message, status, url)
+        wait = retry_after if status == 503 else None
+        return ServerError(message, status, url, retry_after=wait)
     if 400 <= status <= 499:
         return BadRequestError(message, status, url)
     return ProtocolError(f"unexpected HTTP status {status}: {message}", status, url)

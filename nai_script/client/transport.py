@@ -57,6 +57,7 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         rand: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
         self._session = session
@@ -66,6 +67,8 @@ class Transport:
             policy_kwargs["rand"] = rand
         if sleep is not None:
             policy_kwargs["sleep"] = sleep
+        if now is not None:
+            policy_kwargs["now"] = now
         self.retry = RetryPolicy(settings.retry, **policy_kwargs)
         self._token = settings.token.get_secret_value() if settings.token else None
         self._headers = self._build_headers()
@@ -129,7 +132,9 @@ class Transport:
             except NovelAIError as error:
                 if not self.retry.should_retry(error, idempotent=idempotent, attempt=attempt):
                     raise
-            await self.retry.wait(attempt)
+                self.retry.refuse_long_wait(error)
+                retry_after = error.retry_after
+            await self.retry.wait(attempt, retry_after)
             attempt += 1
 
     async def _request_once(
@@ -142,10 +147,16 @@ class Transport:
             ) as response:
                 body = await response.read()
                 if response.status >= 300:
-                    raise error_for_status(response.status, body, url)
+                    raise self._status_error(response, body, url)
                 return body, response.content_type
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate_exception(exc, url, streaming=False) from exc
+
+    def _status_error(
+        self, response: aiohttp.ClientResponse, body: bytes, url: str
+    ) -> NovelAIError:
+        retry_after = self.retry.parse_retry_after(response.headers.get("Retry-After"))
+        return error_for_status(response.status, body, url, retry_after=retry_after)
 
     def _anonymous_headers(self) -> dict[str, str]:
         return {k: v for k, v in self._headers.items() if k != "Authorization"}
@@ -189,7 +200,7 @@ class Transport:
             try:
                 if response.status >= 300:
                     body = await response.read()
-                    raise error_for_status(response.status, body, url)
+                    raise self._status_error(response, body, url)
                 if response.content_type == "application/json":
                     body = await response.read()
                     raise ProtocolError(

@@ -13,18 +13,21 @@ from nai_script.account.demo import DemoAccount, build_demo_account
 from nai_script.account.objects import OBJECT_TYPES
 from nai_script.sim.auth import require_bearer
 from nai_script.sim.errors import SimHTTPError
+from nai_script.sim.read_faults import apply_read_faults
 from nai_script.sim.state import SimState, state_of
 
 DEMO_ACCOUNT_KEY = web.AppKey("nai_script_sim_demo_account", DemoAccount)
 
 
 async def get_keystore(request: web.Request) -> web.Response:
+    await apply_read_faults(request, state_of(request))
     require_bearer(request, state_of(request))
     account = request.app[DEMO_ACCOUNT_KEY]
     return web.json_response(account.keystore_wire())
 
 
 async def get_objects(request: web.Request) -> web.Response:
+    await apply_read_faults(request, state_of(request))
     require_bearer(request, state_of(request))
     object_type = request.match_info["type"]
     if object_type not in OBJECT_TYPES:

@@ -45,7 +45,7 @@ async def novelai_errors(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except SimHTTPError as exc:
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, retry_after=exc.retry_after)
     except (DroppedConnection, ConnectionResetError):
         # Our own ``drop`` fault, or a client that went away mid-stream (it cancelled, or its
         # reader closed): both are normal for a streaming server, not errors to log.

@@ -16,15 +16,18 @@ M = TypeVar("M", bound=BaseModel)
 class SimHTTPError(Exception):
     """Raised by a route to answer with a NovelAI error body."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
-def error_response(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str, *, retry_after: int | None = None) -> web.Response:
+    """NovelAI's error body; ``retry_after`` (seconds) adds a ``Retry-After`` header."""
     body = ErrorBody(statusCode=status, message=message).to_wire()
-    return web.json_response(body, status=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response(body, status=status, headers=headers)
 
 
 def validation_message(exc: ValidationError) -> str:

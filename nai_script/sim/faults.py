@@ -4,10 +4,13 @@ Spec syntax (used by ``--faults``, ``SimSettings.faults`` and the ``X-Sim-Fault`
 
     SPEC  := "" | "none" | RULE ("," RULE)*
     RULE  := KIND ["@" N] ["%" P] ["#" COUNT]
-    KIND  := "429" | "500" | "drop" | "slow"
+    KIND  := "429" | "limit" | "500" | "503" | "drop" | "slow"
 
 - ``429``    answer 429 ``{"statusCode": 429, "message": "Concurrent generation is locked"}``
+- ``limit``  answer 429 "Too many requests" (a plain rate limit, which clients may retry)
 - ``500``    answer 500 with a NovelAI-style error body
+- ``503``    answer 503 "Service unavailable"
+- ``429@S``, ``limit@S``, ``503@S``: also send ``Retry-After: S`` (seconds)
 - ``drop@N`` close the connection after N generated tokens (default 0; a non-streamed request
   gets no response at all)
 - ``slow@N`` hold the first byte back for N milliseconds (default 1000)
@@ -15,9 +18,12 @@ Spec syntax (used by ``--faults``, ``SimSettings.faults`` and the ``X-Sim-Fault`
   with the same seed and the same request order fails the same way
 - ``#COUNT`` fire at most COUNT times over the run (e.g. ``500#2``: the first two requests fail)
 
-Examples: ``drop@5``, ``429%0.5``, ``slow@200,500%0.1``, ``500#1``.
-Faults apply to generation requests only (text and image), never to login or account paths.
-A request's ``X-Sim-Fault`` header replaces the run's faults for that request (``none`` = none).
+Examples: ``drop@5``, ``429%0.5``, ``slow@200,500%0.1``, ``500#1``, ``limit@2#1``.
+Run-wide faults (``--faults``, ``SimSettings.faults``) apply to generation requests only (text
+and image). A request's ``X-Sim-Fault`` header replaces them for that request (``none`` =
+none). Idempotent reads (models, token count, login, subscription, user information) get
+their own run-wide spec, ``--read-faults`` / ``SimSettings.read_faults`` (none by default), so
+a client's retries can be tested; ``drop`` there means no response at all.
 """
 
 from __future__ import annotations
@@ -29,12 +35,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultKind = Literal["429", "500", "drop", "slow"]
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "slow")
+FaultKind = Literal["429", "limit", "500", "503", "drop", "slow"]
+FAULT_KINDS: tuple[str, ...] = ("429", "limit", "500", "503", "drop", "slow")
 DEFAULT_SLOW_MS = 1000
 
 CONCURRENCY_LOCKED_MESSAGE = "Concurrent generation is locked"
+RATE_LIMITED_MESSAGE = "Too many requests (simulated fault)"
 INTERNAL_ERROR_MESSAGE = "Internal server error (simulated fault)"
+UNAVAILABLE_MESSAGE = "Service unavailable (simulated fault)"
+
+# kind -> (status, message) for the faults that answer with an error
+_STATUS_FAULTS: dict[str, tuple[int, str]] = {
+    "429": (429, CONCURRENCY_LOCKED_MESSAGE),
+    "limit": (429, RATE_LIMITED_MESSAGE),
+    "500": (500, INTERNAL_ERROR_MESSAGE),
+    "503": (503, UNAVAILABLE_MESSAGE),
+}
+_RETRY_AFTER_KINDS = ("429", "limit", "503")
 
 _RULE_RE = re.compile(
     r"^(?P<kind>[A-Za-z0-9]+)"
@@ -54,7 +71,11 @@ class FaultRule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: FaultKind
-    arg: int | None = Field(default=None, ge=0, description="drop: tokens; slow: milliseconds")
+    arg: int | None = Field(
+        default=None,
+        ge=0,
+        description="drop: tokens; slow: milliseconds; 429/limit/503: Retry-After seconds",
+    )
     probability: float = Field(default=1.0, gt=0, le=1)
     max_count: int | None = Field(default=None, ge=1)
 
@@ -117,7 +138,7 @@ def _parse_rule(part: str, position: int) -> FaultRule:
     if kind not in FAULT_KINDS:
         raise FaultSpecError(f"{where}: unknown kind {kind!r} (allowed: {', '.join(FAULT_KINDS)})")
     arg = _parse_int(match["arg"], where, "@", minimum=0)
-    if arg is not None and kind in ("429", "500"):
+    if arg is not None and kind == "500":
         raise FaultSpecError(f"{where}: '@{arg}' means nothing for kind {kind!r}")
     count = _parse_int(match["count"], where, "#", minimum=1)
     probability = 1.0
@@ -148,6 +169,7 @@ class FaultPlan:
 
     status: int | None = None
     message: str = ""
+    retry_after: int | None = None
     drop_after: int | None = None
     slow_ms: int = 0
 
@@ -183,6 +205,7 @@ class FaultInjector:
     def _plan_rules(self, rules: tuple[FaultRule, ...], *, counted: bool) -> FaultPlan:
         status: int | None = None
         message = ""
+        retry_after: int | None = None
         drop_after: int | None = None
         slow_ms = 0
         for index, rule in enumerate(rules):
@@ -193,13 +216,19 @@ class FaultInjector:
                 continue
             if counted:
                 self._fired[key] = self._fired.get(key, 0) + 1
-            if rule.kind == "429" and status is None:
-                status, message = 429, CONCURRENCY_LOCKED_MESSAGE
-            elif rule.kind == "500" and status is None:
-                status, message = 500, INTERNAL_ERROR_MESSAGE
+            if rule.kind in _STATUS_FAULTS:
+                if status is None:
+                    status, message = _STATUS_FAULTS[rule.kind]
+                    retry_after = rule.arg if rule.kind in _RETRY_AFTER_KINDS else None
             elif rule.kind == "drop":
                 after = rule.arg or 0
                 drop_after = after if drop_after is None else min(drop_after, after)
             elif rule.kind == "slow":
                 slow_ms += DEFAULT_SLOW_MS if rule.arg is None else rule.arg
-        return FaultPlan(status=status, message=message, drop_after=drop_after, slow_ms=slow_ms)
+        return FaultPlan(
+            status=status,
+            message=message,
+            retry_after=retry_after,
+            drop_after=drop_after,
+            slow_ms=slow_ms,
+        )

@@ -64,7 +64,7 @@ async def serve_generation(
         pacer = Pacer(state, plan)
         await pacer.first_byte()
         if plan.status is not None:
-            raise SimHTTPError(plan.status, plan.message)
+            raise SimHTTPError(plan.status, plan.message, retry_after=plan.retry_after)
         generation = produce()
         if stream:
             response = await open_event_stream(request, status)

@@ -72,7 +72,7 @@ async def generate_image(request: web.Request) -> web.Response:
         if delay_ms:
             await state.sleep(delay_ms / 1000)
         if plan.status is not None:
-            raise SimHTTPError(plan.status, plan.message)
+            raise SimHTTPError(plan.status, plan.message, retry_after=plan.retry_after)
         seed = base_seed(state, parsed)
         archive = await asyncio.to_thread(_render, parsed, seed)
         if plan.drop_after is not None:

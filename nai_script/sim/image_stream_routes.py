@@ -84,7 +84,7 @@ async def generate_image_stream(request: web.Request) -> web.StreamResponse:
         pacer = Pacer(state, plan)
         await pacer.first_byte()
         if plan.status is not None:
-            raise SimHTTPError(plan.status, plan.message)
+            raise SimHTTPError(plan.status, plan.message, retry_after=plan.retry_after)
         seed = base_seed(state, parsed)
         gen_id = _gen_id(parsed, seed)
         label = parsed.model.value

@@ -28,6 +28,12 @@ class SimSettings(BaseModel):
         default_factory=FaultSpec,
         description="Run-wide faults; a spec string such as 'drop@5,429%0.5' is accepted.",
     )
+    read_faults: FaultSpec = Field(
+        default_factory=FaultSpec,
+        description="Faults for idempotent reads (models, token count, login, subscription, "
+        "user information, keystore, objects), so client retries can be tested; e.g. "
+        "'limit@2#1' or '503#2'.",
+    )
     tier: int = Field(default=3, ge=0, le=3, description="Subscription tier; 3 is Opus.")
     text_concurrency_lock: bool = Field(
         default=False, description="429 a text generation while the same token has one running."

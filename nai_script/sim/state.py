@@ -47,6 +47,7 @@ class SimState:
         self.sleep = sleep
         self.issued_tokens: set[str] = set()
         self._injector = FaultInjector(settings.seed)
+        self._read_injector = FaultInjector(settings.seed)
         self._in_flight: dict[str, set[str]] = {}
         self._ids = itertools.count(1)
 
@@ -74,6 +75,11 @@ class SimState:
                 raise SimHTTPError(400, f"{FAULT_HEADER}: {exc}") from None
         self._injector.reseed(self.settings.seed)
         return self._injector.plan(self.settings.faults, request_spec)
+
+    def plan_read_faults(self) -> FaultPlan:
+        """The faults of one idempotent read (``settings.read_faults``; no header override)."""
+        self._read_injector.reseed(self.settings.seed)
+        return self._read_injector.plan(self.settings.read_faults)
 
     # -- concurrency lock ----------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from nai_script.sim.generation import (
     stop_list,
 )
 from nai_script.sim.prose import GeneratedToken, Generation
+from nai_script.sim.read_faults import apply_read_faults
 from nai_script.sim.state import SimState, state_of
 from nai_script.sim.streaming import SSE_DONE, sse_data
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, apply_chat_template
@@ -201,6 +202,7 @@ async def _serve_text(
 
 
 async def models(request: web.Request) -> web.Response:
+    await apply_read_faults(request, state_of(request))
     listing = ModelList(
         data=[
             ModelInfo(id=model_id, owned_by=OWNED_BY, description=SIMULATED_NOTE)
@@ -211,6 +213,7 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def token_count(request: web.Request) -> web.Response:
+    await apply_read_faults(request, state_of(request))
     state, _, req = await _accept(request, TokenCountRequest)
     if req.messages is not None:
         count = chat_token_count(state, req.model, req.messages)

@@ -16,6 +16,7 @@ from nai_script.client.models import (
 )
 from nai_script.sim.auth import issue_token, require_bearer
 from nai_script.sim.errors import parse_body, read_json_object
+from nai_script.sim.read_faults import apply_read_faults
 from nai_script.sim.state import SimState, state_of
 
 # Context tokens each tier grants (Paper, Tablet, Scroll, Opus).
@@ -31,6 +32,7 @@ def register(app: web.Application, state: SimState) -> None:
 
 async def login(request: web.Request) -> web.Response:
     state = state_of(request)
+    await apply_read_faults(request, state)
     req = parse_body(LoginRequest, await read_json_object(request))
     reply = LoginResponse(accessToken=issue_token(state, req.key))
     return web.json_response(reply.to_wire(), status=201)
@@ -59,12 +61,14 @@ def subscription_for_tier(tier: int) -> Subscription:
 
 async def subscription(request: web.Request) -> web.Response:
     state = state_of(request)
+    await apply_read_faults(request, state)
     require_bearer(request, state)
     return web.json_response(subscription_for_tier(state.settings.tier).to_wire())
 
 
 async def information(request: web.Request) -> web.Response:
     state = state_of(request)
+    await apply_read_faults(request, state)
     require_bearer(request, state)
     info = UserInformation(emailVerified=True, emailVerificationLetterSent=True)
     return web.json_response(info.to_wire())

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nai_script.client import auth, codec, errors
-from nai_script.client.retry import RetryPolicy, RetrySettings, is_transient
+from nai_script.client.retry import RetryPolicy, RetrySettings, is_transient, parse_retry_after
 
 # ---- codec -----------------------------------------------------------------------------------
 
@@ -188,3 +188,52 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
 def test_retry_settings_validated() -> None:
     with pytest.raises(ValueError, match="attempts"):
         RetrySettings(attempts=0)
+
+
+NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("-3", None),
+        ("nan", None),
+        ("inf", None),
+        ("soon", None),
+        ("Tue, 14 Nov 2023 22:14:00 GMT", 40.0),  # an HTTP-date 40 s ahead
+        ("Tuesday, 14-Nov-23 22:14:00 GMT", 40.0),  # RFC 850 form
+        ("Tue Nov 14 22:14:00 2023", 40.0),  # asctime form (no zone: GMT)
+        ("Tue, 14 Nov 2023 22:00:00 GMT", 0.0),  # in the past: go now
+        ("Tue, 99 Nov 2023 22:14:00 GMT", None),
+    ],
+)
+def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, now=lambda: NOW) == seconds
+
+
+def test_retry_after_is_a_floor_on_the_backoff_and_kept_on_429_and_503_only() -> None:
+    policy = RetryPolicy(RetrySettings(backoff_base=0.5, backoff_max=10.0), rand=lambda: 1.0)
+    assert policy.delay(0, retry_after=3.0) == 3.0
+    assert policy.delay(4, retry_after=3.0) == 8.0  # the backoff is longer: it wins
+    url = "http://x"
+    assert errors.error_for_status(429, b"", url, retry_after=5).retry_after == 5
+    assert errors.error_for_status(503, b"", url, retry_after=5).retry_after == 5
+    assert errors.error_for_status(500, b"", url, retry_after=5).retry_after is None
+    assert errors.error_for_status(400, b"", url, retry_after=5).retry_after is None
+
+
+def test_a_retry_after_beyond_the_max_is_raised_saying_when() -> None:
+    policy = RetryPolicy(RetrySettings(backoff_max=10.0), now=lambda: NOW)
+    policy.refuse_long_wait(errors.RateLimitedError("slow down", 429, retry_after=10.0))
+    error = errors.RateLimitedError("slow down", 429, retry_after=60.0)
+    with pytest.raises(errors.RateLimitedError) as caught:
+        policy.refuse_long_wait(error)
+    assert caught.value is error
+    assert "try again after 2023-11-14 22:14:20 UTC" in str(error)
+    assert "[retry after 60 s]" in str(error)

@@ -353,6 +353,24 @@ async def test_get_503_then_200_is_retried_with_backoff(serve, recorder: Recorde
     assert sleeps.delays == [1.0, 2.0]  # rand()=1.0: the full exponential cap
 
 
+async def test_retry_after_http_date_is_waited_out(serve, recorder: Recorder) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if recorder.seen(request) == 1:
+            return web.json_response(
+                {"statusCode": 503, "message": "maintenance"},
+                status=503,
+                headers={"Retry-After": "Tue, 14 Nov 2023 22:13:23 GMT"},
+            )
+        return web.json_response({"object": "list", "data": [{"id": "m"}]})
+
+    base = await serve({"GET /oa/v1/models": handler})
+    sleeps = Sleeps()
+    settings = ClientSettings.for_base_url(base, retry=RetrySettings(backoff_base=0.5))
+    async with NovelAIClient(settings, rand=lambda: 1.0, sleep=sleeps, now=lambda: 1.7e9) as c:
+        assert (await c.list_models()).data
+    assert sleeps.delays == [3.0]  # the date is 3 s after 'now'; the backoff would be 0.5
+
+
 async def test_retries_give_up_after_attempts(serve, recorder: Recorder) -> None:
     async def handler(request: web.Request) -> web.Response:
         recorder.seen(request)

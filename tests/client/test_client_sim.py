@@ -240,3 +240,71 @@ async def test_open_sse_low_level(client: NovelAIClient) -> None:
     )
     assert content_type == "application/json"
     assert b"perks" in raw
+
+
+# ---- Retry-After on idempotent reads (the simulator's read_faults) ---------------------------
+
+
+class RecordedSleeps:
+    """Injected sleep: records each wait instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.mark.parametrize(
+    ("faults", "kind"),
+    [("limit@3#2", errors.RateLimitedError), ("503@2#2", errors.ServerError)],
+    ids=["429", "503"],
+)
+async def test_retry_after_is_waited_out_before_retrying(
+    sim: SimServer, faults: str, kind: type[errors.NovelAIError]
+) -> None:
+    sim.settings.read_faults = faults  # type: ignore[assignment]
+    sleeps = RecordedSleeps()
+    retry = RetrySettings(attempts=4, backoff_base=0.25, backoff_max=10.0)
+    async with NovelAIClient(settings_for(sim, retry=retry), rand=lambda: 1.0, sleep=sleeps) as c:
+        assert (await c.list_models()).data  # two faults, then served
+    wanted = float(faults[faults.index("@") + 1])
+    # at least the server's Retry-After each time, not the shorter backoff (0.25, 0.5)
+    assert sleeps.delays == [wanted, wanted]
+    # the error itself carries the parsed value
+    sim.settings.read_faults = faults.replace("#2", "")  # type: ignore[assignment]
+    async with NovelAIClient(settings_for(sim, retry=retry), sleep=RecordedSleeps()) as c:
+        with pytest.raises(kind) as caught:
+            await c.subscription()
+    assert caught.value.retry_after == wanted
+    assert f"retry after {wanted:g} s" in str(caught.value)
+
+
+async def test_retry_after_beyond_the_backoff_max_fails_at_once(sim: SimServer) -> None:
+    sim.settings.read_faults = "limit@3600"  # type: ignore[assignment]
+    sleeps = RecordedSleeps()
+    retry = RetrySettings(attempts=4, backoff_base=0.25, backoff_max=10.0)
+    async with NovelAIClient(settings_for(sim, retry=retry), sleep=sleeps) as c:
+        with pytest.raises(errors.RateLimitedError) as caught:
+            await c.token_count(models.TokenCountRequest(model=MODEL, prompt="x"))
+    assert sleeps.delays == []  # no retry, no wait
+    assert caught.value.retry_after == 3600
+    assert "try again after" in str(caught.value)
+    assert "3600 s" in str(caught.value)
+
+
+async def test_retry_after_never_makes_a_generation_retry(sim: SimServer) -> None:
+    sim.settings.faults = "limit@1#1"  # type: ignore[assignment]
+    sleeps = RecordedSleeps()
+    async with NovelAIClient(settings_for(sim), sleep=sleeps) as c:
+        with pytest.raises(errors.RateLimitedError) as caught:
+            await c.completions(completion())
+        assert caught.value.retry_after == 1
+        assert sleeps.delays == []
+        assert (await c.completions(completion())).choices  # the one-shot fault was not absorbed
+
+
+async def test_login_retried_after_a_dropped_read(sim: SimServer) -> None:
+    sim.settings.read_faults = "drop#1"  # type: ignore[assignment]
+    async with NovelAIClient(settings_for(sim, token=None), sleep=RecordedSleeps()) as c:
+        assert await c.login("k" * 64)

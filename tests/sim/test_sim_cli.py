@@ -20,9 +20,11 @@ def test_help_lists_flags_and_fault_syntax(capsys: pytest.CaptureFixture[str]) -
         main(["sim", "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--host", "--port", "--faults", "--seed", "--tokens-per-second", "--latency-ms"):
+    flags = ("--host", "--port", "--faults", "--read-faults", "--seed", "--tokens-per-second")
+    for flag in (*flags, "--latency-ms"):
         assert flag in out
     assert "drop@N" in out
+    assert "Retry-After" in out
     assert "X-Sim-Fault" in out
 
 
@@ -30,6 +32,7 @@ def test_help_lists_flags_and_fault_syntax(capsys: pytest.CaptureFixture[str]) -
     ("argv", "fragment"),
     [
         (["--faults", "drop@x"], "--faults: fault spec rule 1 'drop@x'"),
+        (["--read-faults", "limit@x"], "--read-faults: fault spec rule 1 'limit@x'"),
         (["--tier", "9"], "--tier:"),
         (["--tokens-per-second", "-5"], "--tokens-per-second:"),
         (["--latency-ms", "inf"], "--latency-ms: Input should be a finite number"),

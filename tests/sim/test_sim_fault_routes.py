@@ -190,6 +190,42 @@ async def test_faults_spare_account_paths(sim: SimServer, http: aiohttp.ClientSe
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/oa/v1/models", None),
+        ("GET", "/v1/models", None),
+        ("POST", "/oa/v1/internal/token-count", {"model": "glm-4-6", "prompt": "x"}),
+        ("POST", "/user/login", {"key": "abc"}),
+        ("GET", "/user/subscription", None),
+        ("GET", "/user/information", None),
+        ("GET", "/user/keystore", None),
+        ("GET", "/user/objects/stories", None),
+    ],
+)
+async def test_read_faults_hit_idempotent_reads_with_retry_after(
+    sim: SimServer, http: aiohttp.ClientSession, method: str, path: str, body: Any
+) -> None:
+    sim.settings.read_faults = "limit@7#1"  # type: ignore[assignment]
+    first = await http.request(method, path, json=body)
+    assert first.status == 429
+    assert first.headers["Retry-After"] == "7"
+    assert (await first.json())["statusCode"] == 429
+    assert (await http.request(method, path, json=body)).status in (200, 201)
+
+
+async def test_read_faults_spare_generations_and_faults_spare_reads(
+    sim: SimServer, http: aiohttp.ClientSession
+) -> None:
+    sim.settings.read_faults = "503@1"  # type: ignore[assignment]
+    assert (await http.post("/oa/v1/completions", json=COMPLETION)).status == 200
+    sim.settings.read_faults = "none"  # type: ignore[assignment]
+    sim.settings.faults = "503@4"  # type: ignore[assignment]
+    assert (await http.get("/oa/v1/models")).status == 200
+    failed = await http.post("/oa/v1/completions", json=COMPLETION)
+    assert (failed.status, failed.headers["Retry-After"]) == (503, "4")
+
+
+@pytest.mark.parametrize(
     ("path", "body"),
     [
         ("/oa/v1/completions", {**COMPLETION, "stream": True}),

@@ -37,7 +37,7 @@ def test_kind_is_case_insensitive() -> None:
         ("boom", "rule 1 'boom': unknown kind 'boom'"),
         ("drop@x", "rule 1 'drop@x': '@x' is not a whole number"),
         ("drop@-1", "'@-1' is not a whole number"),
-        ("429@3", "'@3' means nothing for kind '429'"),
+        ("500@3", "'@3' means nothing for kind '500'"),
         ("500%2", "probability '%2' must be in (0, 1]"),
         ("500%0", "probability '%0' must be in (0, 1]"),
         ("500%abc", "'%abc' is not a number"),
@@ -69,6 +69,25 @@ def test_plan_combines_rules() -> None:
     assert plan.slow_ms == 100 + DEFAULT_SLOW_MS
     assert plan.drop_after == 3
     assert (plan.status, plan.message) == (500, "Internal server error (simulated fault)")
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "message", "retry_after"),
+    [
+        ("429@30", 429, "Concurrent generation is locked", 30),
+        ("limit", 429, "Too many requests (simulated fault)", None),
+        ("limit@5", 429, "Too many requests (simulated fault)", 5),
+        ("503@0", 503, "Service unavailable (simulated fault)", 0),
+        ("500", 500, "Internal server error (simulated fault)", None),
+    ],
+)
+def test_status_faults_and_their_retry_after(
+    text: str, status: int, message: str, retry_after: int | None
+) -> None:
+    spec = FaultSpec.parse(text)
+    assert FaultSpec.parse(spec.render()) == spec
+    plan = FaultInjector(0).plan(spec)
+    assert (plan.status, plan.message, plan.retry_after) == (status, message, retry_after)
 
 
 def test_429_message_is_novelais() -> None:
