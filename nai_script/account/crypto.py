@@ -21,6 +21,8 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random as random_bytes
 
+from nai_script.client.auth import js_prefix
+
 ENCRYPTION_KEY_DOMAIN = "novelai_data_encryption_key"
 COMPRESSION_PREFIX = b"\x00" * 15 + b"\x01"
 NONCE_SIZE: int = SecretBox.NONCE_SIZE  # 24
@@ -39,7 +41,7 @@ def derive_encryption_key(email: str, password: str) -> bytes:
         raise ValueError("password: must not be empty")
     email = email.strip().lower()
     salt = hashlib.blake2b(
-        (password[:6] + email + ENCRYPTION_KEY_DOMAIN).encode("utf-8"), digest_size=16
+        (js_prefix(password, 6) + email + ENCRYPTION_KEY_DOMAIN).encode("utf-8"), digest_size=16
     ).digest()
     raw = hash_secret_raw(
         secret=password.encode("utf-8"),

@@ -5,6 +5,11 @@ the email and a fixed domain string, exactly as NovelAI's web client derives it 
 m=int(2000000/1024) KiB, p=1, 64 bytes, urlsafe base64 cut to 64 characters). NovelAI's site
 lowercases the email before deriving, so we do too: "User@Example.com" and "user@example.com"
 log in to the same account.
+
+"The first six characters of the password" are JavaScript's: `password.slice(0, 6)` counts
+UTF-16 code units, so an emoji (or any character beyond U+FFFF) counts as two, and one cut in
+half becomes U+FFFD when the salt input is UTF-8 encoded. Python's `password[:6]` counts code
+points and would derive a different key for such passwords than the site that set them.
 """
 
 from __future__ import annotations
@@ -21,8 +26,25 @@ ARGON_PARALLELISM = 1
 ACCESS_KEY_LENGTH = 64
 
 
+def js_prefix(text: str, units: int) -> str:
+    """`text.slice(0, units)` as JavaScript computes it, then as its UTF-8 encoder sees it: a
+    surrogate pair cut in half leaves a lone surrogate, which encodes as U+FFFD."""
+    taken: list[str] = []
+    used = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if used + width > units:
+            if used < units:
+                taken.append("\ufffd")
+            break
+        taken.append(char)
+        used += width
+    return "".join(taken)
+
+
 def _argon_hash(email: str, password: str, size: int, domain: str) -> str:
-    salt = hashlib.blake2b((password[:6] + email + domain).encode("utf-8"), digest_size=16).digest()
+    pre_salt = js_prefix(password, 6) + email + domain
+    salt = hashlib.blake2b(pre_salt.encode("utf-8"), digest_size=16).digest()
     raw = hash_secret_raw(
         secret=password.encode("utf-8"),
         salt=salt,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nai_script.account.crypto import derive_encryption_key
 from nai_script.client import auth, codec, errors
 from nai_script.client.retry import RetryPolicy, RetrySettings, is_transient, parse_retry_after
 
@@ -86,6 +87,42 @@ def test_access_key_matches_reference_derivation() -> None:
     assert len(key) == 64
     assert "+" not in key
     assert "/" not in key
+
+
+@pytest.mark.parametrize(
+    ("password", "js_slice"),
+    [
+        ("hunter2-secret", "hunter"),
+        ("ab\U0001f600cd\U0001f600ef", "ab\U0001f600cd"),  # an emoji is two UTF-16 units
+        ("abcde\U0001f600x", "abcde\ufffd"),  # half a pair: TextEncoder writes U+FFFD
+        ("\U0001f600" * 4, "\U0001f600" * 3),
+        ("abc", "abc"),
+        ("\u00e9t\u00e9\u00e9t\u00e9", "\u00e9t\u00e9\u00e9t\u00e9"[:6]),  # BMP: as Python's
+    ],
+)
+def test_access_key_salt_takes_javascripts_first_six_characters(
+    password: str, js_slice: str
+) -> None:
+    """NovelAI's site derives the key in JavaScript: `password.slice(0, 6)` counts UTF-16
+    code units, so a password with an emoji early on gets a different salt than `[:6]`."""
+    import hashlib
+
+    from argon2.low_level import Type, hash_secret_raw
+
+    email = "user@example.com"
+    salt = hashlib.blake2b(
+        (js_slice + email + "novelai_data_access_key").encode(), digest_size=16
+    ).digest()
+    raw = hash_secret_raw(password.encode(), salt, 2, 1953, 1, 64, Type.ID)
+    assert auth.derive_access_key(email, password) == base64.urlsafe_b64encode(raw).decode()[:64]
+    # the account's encryption key salts the same way
+    salt = hashlib.blake2b(
+        (js_slice + email + "novelai_data_encryption_key").encode(), digest_size=16
+    ).digest()
+    raw = hash_secret_raw(password.encode(), salt, 2, 1953, 1, 128, Type.ID)
+    pre_key = base64.urlsafe_b64encode(raw).decode().replace("=", "")
+    expected = hashlib.blake2b(pre_key.encode(), digest_size=32).digest()
+    assert derive_encryption_key(email, password) == expected
 
 
 def test_access_key_lowercases_email() -> None:
