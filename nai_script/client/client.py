@@ -50,6 +50,16 @@ def _is_error_event(event: ServerSentEvent) -> bool:
     return event.event == "error" or event.data.startswith('{"error"')
 
 
+def _is_error_chunk(chunk: BaseModel) -> bool:
+    """A payload the fast `{"error"` check missed: `{ "error": ...}` spaced otherwise, or the
+    bare `{"object": "error", "message": ...}` older vLLM sends. Only choice-less chunks are
+    looked at, so the per-token path stays one attribute read."""
+    if getattr(chunk, "choices", None):
+        return False
+    extra = chunk.model_extra or {}
+    return "error" in extra or getattr(chunk, "object", None) == "error"
+
+
 def _native_token(event: ServerSentEvent, url: str) -> models.NewTokenEvent | None:
     """The token an `/ai/generate-stream` event carries (None for events of other kinds)."""
     if _is_error_event(event):
@@ -194,6 +204,8 @@ class NovelAIClient:
                         chunk = validate(data)
                     except ValidationError:
                         chunk = _parse(chunk_model, data, url)  # raises, naming the field
+                    if _is_error_chunk(chunk):
+                        _raise_stream_error(event, url)
                     yield chunk
             if any(event.data == _DONE for event in decoder.flush()):
                 return  # a server that ended with 'data: [DONE]' and no blank line

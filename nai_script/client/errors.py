@@ -85,7 +85,8 @@ class RequestTimeoutError(NovelAIError):
 
 
 def server_message(body: bytes) -> str:
-    """The `message` of a `{"statusCode", "message"}` body, else the body text (trimmed)."""
+    """The `message` of a `{"statusCode", "message"}` body, else the body text (trimmed).
+    NovelAI's servers are NestJS: a rejected body lists its field errors, joined here."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
         parsed = json.loads(text)
@@ -97,6 +98,8 @@ def server_message(body: bytes) -> str:
             message = parsed["error"].get("message")  # OpenAI-compatible servers
         elif message is None and isinstance(parsed.get("error"), str):
             message = parsed["error"]
+        if isinstance(message, list):  # NestJS validation: one message per bad field
+            return "; ".join(str(part) for part in message) or text[:500]
         if message is not None:
             return str(message)
     return text[:500]

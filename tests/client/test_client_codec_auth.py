@@ -180,6 +180,10 @@ def test_server_message_from_bodies() -> None:
     assert errors.server_message(b'{"error":"plain"}') == "plain"
     assert errors.server_message(b"  text body \n") == "text body"
     assert errors.server_message(b"[1,2]") == "[1,2]"
+    nest = (
+        b'{"statusCode":400,"message":["max_length must be < 2049","model is bad"],"error":"Bad"}'
+    )
+    assert errors.server_message(nest) == "max_length must be < 2049; model is bad"
 
 
 def test_one_line_str_without_status() -> None:

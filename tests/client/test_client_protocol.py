@@ -204,14 +204,29 @@ async def test_stream_with_bad_json_event(serve) -> None:
             [x async for x in c.stream_completions(completion())]
 
 
-async def test_error_event_mid_stream(serve) -> None:
-    handler = writes(
-        f"data: {CHUNK}\n\n".encode(), b'data: {"error": {"message": "model crashed"}}\n\n'
+@pytest.mark.parametrize(
+    "error_frame",
+    [
+        b'data: {"error": {"message": "model crashed"}}\n\n',
+        b'data: { "error": {"message": "model crashed"} }\n\n',  # other JSON spacing
+        b'data: {"object": "error", "message": "model crashed", "code": 500}\n\n',  # old vLLM
+        b'event: error\ndata: {"message": "model crashed"}\n\n',
+    ],
+)
+async def test_error_event_mid_stream(serve, error_frame: bytes) -> None:
+    # the server goes on to say [DONE]: without the error the text would be silently cut short
+    handler = writes(f"data: {CHUNK}\n\n".encode(), error_frame, b"data: [DONE]\n\n")
+    base = await serve(
+        {"POST /oa/v1/completions": handler, "POST /oa/v1/chat/completions": handler}
     )
-    base = await serve({"POST /oa/v1/completions": handler})
     async with make_client(base) as c:
         with pytest.raises(errors.ServerError, match="model crashed"):
             [x async for x in c.stream_completions(completion())]
+        chat = models.ChatCompletionRequest(
+            model="m", messages=[models.ChatMessage(role="user", content="hi")]
+        )
+        with pytest.raises(errors.ServerError, match="model crashed"):
+            [x async for x in c.stream_chat_completions(chat)]
 
 
 async def test_native_stream_without_final(serve) -> None:
