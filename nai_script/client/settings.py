@@ -18,9 +18,10 @@ Host = Literal["text", "api", "image"]
 
 
 class TimeoutSettings(BaseModel):
-    """Seconds. `read` is the longest silence allowed between two chunks of a stream (or two
-    reads of a body); `total` bounds a whole non-streaming request. Streams have no total:
-    a long generation that keeps producing tokens is healthy."""
+    """Seconds. `read` is the longest silence allowed before a stream's first byte and between
+    two of its chunks; `total` alone bounds a whole non-streaming request (its server is silent
+    until the whole answer is ready, so a long non-streamed generation is no stall). Streams
+    have no total: a long generation that keeps producing tokens is healthy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

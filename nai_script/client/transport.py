@@ -73,8 +73,10 @@ class Transport:
         self._token = settings.token.get_secret_value() if settings.token else None
         self._headers = self._build_headers()
         t = settings.timeouts
+        # A non-streamed answer comes whole after the server did all its work (a generation of
+        # 2048 tokens, an image): the silence before it is no stall, so `total` alone bounds it.
         self._plain_timeout = aiohttp.ClientTimeout(
-            total=t.total, sock_connect=t.connect, sock_read=t.read
+            total=t.total, sock_connect=t.connect, sock_read=None
         )
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=t.connect, sock_read=t.read

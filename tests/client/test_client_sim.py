@@ -199,6 +199,21 @@ async def test_slow_first_byte_hits_read_timeout(sim: SimServer) -> None:
         assert caught.value.phase == "read"
 
 
+async def test_slow_non_streamed_generation_is_bounded_by_total_not_read(sim: SimServer) -> None:
+    """The server is silent until a non-streamed answer is whole: that silence is the
+    generation, not a stall, so only `total` applies (here ~0.25 s of a 5 s total)."""
+    sim.settings.tokens_per_second = 20
+    async with NovelAIClient(settings_for(sim, timeouts={"read": 0.1, "total": 5})) as c:
+        answer = await c.completions(completion(max_tokens=6))
+        assert answer.usage is not None
+        assert answer.usage.completion_tokens == 6
+        # a stream that stalls longer than `read` between tokens still fails
+        sim.settings.tokens_per_second = 4
+        with pytest.raises(errors.RequestTimeoutError) as caught:
+            [x async for x in c.stream_completions(completion(max_tokens=6))]
+        assert caught.value.phase == "read"
+
+
 async def test_stop_reading_stream_early(sim: SimServer) -> None:
     sim.settings.tokens_per_second = 200
     async with NovelAIClient(settings_for(sim)) as c:
