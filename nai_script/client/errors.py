@@ -8,7 +8,9 @@ prints as one line.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Literal
 
 CONCURRENCY_LOCK_MESSAGE = "Concurrent generation is locked"
@@ -91,7 +93,7 @@ def server_message(body: bytes) -> str:
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text[:500]
+        return _html_title(text) or text[:500]
     if isinstance(parsed, dict):
         message = parsed.get("message")
         if message is None and isinstance(parsed.get("error"), dict):
@@ -103,6 +105,19 @@ def server_message(body: bytes) -> str:
         if message is not None:
             return str(message)
     return text[:500]
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_title(text: str) -> str | None:
+    """The title of an HTML error page (a proxy's or CDN's '502 Bad Gateway', '524: A timeout
+    occurred'), so the error is one readable line instead of 500 characters of markup."""
+    if not text.startswith("<"):
+        return None
+    match = _TITLE_RE.search(text)
+    title = " ".join(html.unescape(match[1]).split()) if match else ""
+    return title or None
 
 
 def error_for_status(

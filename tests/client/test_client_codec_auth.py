@@ -184,6 +184,11 @@ def test_server_message_from_bodies() -> None:
         b'{"statusCode":400,"message":["max_length must be < 2049","model is bad"],"error":"Bad"}'
     )
     assert errors.server_message(nest) == "max_length must be < 2049; model is bad"
+    page = b"<!DOCTYPE html>\n<html><head><title>text.novelai.net | 524: A timeout\n occurred &amp; more</title>"
+    assert errors.server_message(page + b"<style>" + b"x" * 900) == (
+        "text.novelai.net | 524: A timeout occurred & more"
+    )
+    assert errors.server_message(b"<html><body>no title</body></html>").startswith("<html>")
 
 
 def test_one_line_str_without_status() -> None:
