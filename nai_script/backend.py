@@ -7,11 +7,13 @@ right tokenizer registry, so none of them repeats the per-backend wiring.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from nai_script.client import ClientSettings, NovelAIClient
+from nai_script.client.errors import NovelAIError
 from nai_script.config import (
     NOVELAI_API_URL,
     NOVELAI_IMAGE_URL,
@@ -20,6 +22,9 @@ from nai_script.config import (
     BackendKind,
 )
 from nai_script.tokenizers import TokenizerRegistry
+from nai_script.tokenizers.served import from_model_list, register_served
+
+log = logging.getLogger(__name__)
 
 # The simulator accepts any persistent-style token; this one marks requests as ours.
 SIMULATOR_TOKEN = "pst-nai-script-simulator"
@@ -62,8 +67,14 @@ def client_settings_for(config: BackendConfig, sim_url: str | None = None) -> Cl
 
 
 @asynccontextmanager
-async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
-    """Start what the backend needs (the simulator, when it is in-process) and a client on it."""
+async def open_backend(
+    config: BackendConfig, *, discover_models: bool = False
+) -> AsyncIterator[Backend]:
+    """Start what the backend needs (the simulator, when it is in-process) and a client on it.
+
+    With ``discover_models``, an OpenAI-compatible server's own model ids are asked for and
+    known while the backend is open (``tokenizers.served``): scripts may then use them.
+    """
     async with AsyncExitStack() as stack:
         sim_url: str | None = None
         if config.kind is BackendKind.SIM and config.base_url is None:
@@ -74,12 +85,27 @@ async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
         settings = client_settings_for(config, sim_url)
         client = await stack.enter_async_context(NovelAIClient(settings))
         registry = TokenizerRegistry(backend=config.kind.value)
+        if discover_models and config.kind is BackendKind.OPENAI:
+            stack.callback(await _register_served_models(client))
         label = {
             BackendKind.SIM: "SIMULATOR (offline, simulated text)",
             BackendKind.NOVELAI: "NovelAI",
             BackendKind.OPENAI: f"OpenAI-compatible server at {config.base_url}",
         }[config.kind]
         yield Backend(kind=config.kind, client=client, tokenizers=registry, label=label)
+
+
+async def _register_served_models(client: NovelAIClient) -> Callable[[], None]:
+    """Register the server's models (``GET /v1/models``); the undo. A server that lists none
+    is not an error: its model ids are then unknown here, and NovelAI's are still usable."""
+    try:
+        listing = await client.list_models()
+    except NovelAIError as exc:
+        log.warning(
+            "warning: could not list the server's models (%s); only NovelAI's ids work", exc
+        )
+        return lambda: None
+    return register_served(from_model_list(listing.data))
 
 
 async def fetch_tokenizers(backend: Backend, say: Callable[[str], None]) -> None:

@@ -206,7 +206,7 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
     limits = limits.model_copy(
         update={"load_wall_seconds": max(limits.load_wall_seconds, args.timeout + 10)}
     )
-    async with open_backend(config) as backend:
+    async with open_backend(config, discover_models=True) as backend:
         tier = await _tier(config, backend.client)
         await fetch_tokenizers(backend, progress)
         try:

@@ -101,7 +101,7 @@ async def _serve_until(
     from nai_script.tokenizers import Tier
     from nai_script.web.compose import EditorServer, ServeOptions
 
-    async with open_backend(config) as backend:
+    async with open_backend(config, discover_models=True) as backend:
         tier = int(Tier.OPUS)
         if config.kind is BackendKind.NOVELAI:
             try:

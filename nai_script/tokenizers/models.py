@@ -121,11 +121,16 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
+#: Models an OpenAI-compatible server serves, beside the table (``served.register_served``).
+SERVED: dict[str, ModelInfo] = {}
+
+
 def model_info(model_id: str) -> ModelInfo:
-    """The table row for ``model_id``; an unknown id names the known ones."""
-    info = MODELS.get(model_id)
+    """The table row for ``model_id`` (or the served model of that id); an unknown id names
+    the known ones."""
+    info = MODELS.get(model_id) or SERVED.get(model_id)
     if info is None:
-        known = ", ".join(MODELS)
+        known = ", ".join([*MODELS, *SERVED])
         raise UnknownModelError(f"unknown model {model_id!r} (known models: {known})")
     return info
 
