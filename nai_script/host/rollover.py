@@ -9,6 +9,7 @@ Trimming is applied by ``read()``; the other views report what ``read()`` would 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -49,12 +50,21 @@ class RolloverHelper:
         self._count_tokens = count_tokens
         self._items: list[dict[str, Any]] = []
         self._start = 0
+        # Adds land in call order: a script may start ``add(long_text)`` and, without awaiting
+        # it, ``add(item_with_tokens)``; the second must not overtake the first while its text
+        # is tokenized (on a thread when long). The lock is FIFO and taken before any await.
+        self._adding = asyncio.Lock()
 
     # -- adding ------------------------------------------------------------------------------
 
     async def add(self, items: Item | Sequence[Item]) -> None:
         """Append one item or a list; items lacking ``tokens`` are counted. All or nothing.
-        A plain string is the item ``{content: string}``, as in NovelAI."""
+        A plain string is the item ``{content: string}``, as in NovelAI. Concurrent adds
+        append in the order they were called."""
+        async with self._adding:
+            self._items.extend(await self._prepare(items))
+
+    async def _prepare(self, items: Item | Sequence[Item]) -> list[dict[str, Any]]:
         batch = [items] if isinstance(items, Mapping | str) else list(items)
         prepared: list[dict[str, Any]] = []
         for index, raw in enumerate(batch):
@@ -76,7 +86,7 @@ class RolloverHelper:
                     raise ValueError(f"rollover item {index}: token counter returned {counted}")
                 data["tokens"] = counted
             prepared.append(data)
-        self._items.extend(prepared)
+        return prepared
 
     # -- views -------------------------------------------------------------------------------
 

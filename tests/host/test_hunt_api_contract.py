@@ -210,6 +210,24 @@ async def test_rollover_helper_takes_strings_and_trims_at_the_edges_as_spec_says
         ], env.lines(level="error")
 
 
+async def test_rollover_adds_land_in_the_order_they_were_called(tmp_path: Path) -> None:
+    """Calls start at once (SPEC 3), so a script may start ``add(long_text)`` and, before it
+    resolves, ``add(item_with_tokens)``. The second landed first: the long text was still
+    being tokenized (on a thread), and the item with its count was appended straight away."""
+    source = (
+        "h = api.v1.createRolloverHelper({'maxTokens': 1000000, 'model': 'glm-4-6'})\n"
+        "first = h.add('word ' * 20000)\n"
+        "second = h.add(['two', {'content': 'three', 'tokens': 1}])\n"
+        "await h.add({'content': 'four', 'tokens': 1})\n"
+        "await first\n"
+        "await second\n"
+        "api.v1.log([i.content[:5] for i in h.getAll()])\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ['["word ", "two", "three", "four"]'], env.lines(level="error")
+
+
 async def test_an_unknown_model_or_foreign_token_ids_are_value_errors(tmp_path: Path) -> None:
     """``tokenizer.encode('x', 'nope')`` raised ``ApiError`` while ``maxTokens('nope')``
     raised ``ValueError``: both are the script's bad argument, as are ids outside the
