@@ -41,7 +41,8 @@ from nai_script.host.errors import LoadError
 from nai_script.host.folder import decode_script
 from nai_script.host.history_storage import history_storage
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
-from nai_script.host.script import LoadedScript
+from nai_script.host.log_store import LogStore
+from nai_script.host.script import RECENT_LOG_LINES, LoadedScript
 from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
 from nai_script.host.surface import api_description
 from nai_script.limits import Clock, Limits, LimitsConfig, SystemClock
@@ -143,6 +144,7 @@ class ScriptHost:
         self.clock: Clock = clock or SystemClock()
         self.limits = Limits(self.data_dir / "limits.sqlite3", limits_config, self.clock)
         self.storage_db = StorageDB(self.data_dir / "storage.sqlite3")
+        self.logs = LogStore(self.data_dir / "logs.sqlite3", RECENT_LOG_LINES)
         self.image_budget = ImageBudget(
             self.data_dir / "image_budget.sqlite3",
             image_budget_config,
@@ -191,6 +193,7 @@ class ScriptHost:
             await self._pool.close()
         await self.limits.close()
         self.storage_db.close()
+        self.logs.close()
         self.image_budget.close()
 
     # -- scripts ---------------------------------------------------------------------------
@@ -227,6 +230,9 @@ class ScriptHost:
             )
         self._load_counter += 1
         script = LoadedScript(path=path, source=source, header=header, order=self._load_counter)
+        lines, errors = self.logs.recent(header.id)  # what it logged in earlier loads and runs
+        script.recent_logs.extend(lines)
+        script.recent_errors.extend(errors)
         overrides = self.config_overrides.get(header.id, {})
         script.config_values = {
             option.name: overrides.get(option.name, option.default) for option in header.config
@@ -327,10 +333,11 @@ class ScriptHost:
             raise ApiUsageError(ctx.named(str(error))) from None
 
     def emit_log(self, script: LoadedScript, level: Literal["log", "error"], text: str) -> None:
-        """Record the line and hand it to ``on_log``. The sink is the host's output: if it
-        fails (a closed pipe, a full disk), that is the host's problem, never the script's, so
-        it is logged here and ``api.v1.log`` still succeeds."""
-        script.record_log(level, text)
+        """Record the line (committed to the logs file first: SPEC 10) and hand it to
+        ``on_log``. The sink is the host's output: if it fails (a closed pipe, a full disk),
+        that is the host's problem, never the script's, so it is logged here and
+        ``api.v1.log`` still succeeds."""
+        self.logs.append(script.id, script.record_log(level, text))
         if self.on_log is not None:
             try:
                 self.on_log(script, level, text)

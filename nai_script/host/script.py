@@ -1,8 +1,9 @@
 """The state of one loaded script that lives in the host (never in its worker).
 
-Hooks, message subscriptions, timers, permissions, the temp storage and the recent log lines
-are per load: a reload starts them afresh. Budgets and persistent storage are keyed by the
-script id elsewhere, so they survive reloads and restarts.
+Hooks, message subscriptions, timers, permissions and the temp storage are per load: a reload
+starts them afresh. Budgets, persistent storage and log lines are keyed by the script id
+elsewhere, so they survive reloads and restarts (the recent lines here are seeded from the
+logs file when the script is prepared; ``log_store``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from nai_script.host.log_store import LogLine as LogLine
 from nai_script.host.storage import ScriptStorage
 from sandbox.header import ScriptHeader
 from sandbox.process import ScriptWorker
@@ -23,16 +23,6 @@ from sandbox.protocol import CallbackHandle, ExitReason
 
 RECENT_LOG_LINES = 200
 Behaviour = Literal["blocking", "background"]
-
-
-class LogLine(BaseModel):
-    """One line a script logged (or the host logged about it)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: float
-    level: Literal["log", "error"]
-    text: str
 
 
 @dataclass

@@ -1,13 +1,16 @@
-"""Script storages against a real SQLite file: JSON values, scoping, the 4 MB cap, durability."""
+"""Script storages (and the logs file) against real SQLite files: JSON values, scoping, the
+4 MB cap, durability."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from nai_script.host.log_store import LogLine, LogStore
 from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB, StorageError
 
 
@@ -144,3 +147,27 @@ async def test_run_keeps_the_event_loop_free_and_calls_in_order(db: StorageDB) -
     assert results == list(range(50))
     assert loop_thread not in seen_threads
     assert len(seen_threads) == 1
+
+
+def test_the_logs_file_keeps_the_last_lines_and_the_last_errors(tmp_path: Path) -> None:
+    """The diagnostics show a script's last ``keep`` lines and last ``keep`` errors; the file
+    keeps exactly those (an old error outlives newer plain lines) and forgets the rest."""
+    store = LogStore(tmp_path / "logs.sqlite3", keep=3)
+    lines = [("error", "e0"), ("log", "a"), ("error", "e1"), ("log", "b"), ("log", "c")]
+    lines += [("log", "d"), ("error", "e2"), ("log", "e"), ("error", "e3")]
+    for at, (level, text) in enumerate(lines):
+        assert store.append("s", LogLine(at=at, level=level, text=text))  # type: ignore[arg-type]
+    store.append("other", LogLine(at=0, level="log", text="x"))
+    store.close()
+
+    reopened = LogStore(tmp_path / "logs.sqlite3", keep=3)
+    recent, errors = reopened.recent("s")
+    assert [line.text for line in recent] == ["e2", "e", "e3"]
+    assert [line.text for line in errors] == ["e1", "e2", "e3"]
+    assert [line.text for line in reopened.recent("other")[0]] == ["x"]
+    with sqlite3.connect(tmp_path / "logs.sqlite3") as conn:
+        kept = [
+            row[0] for row in conn.execute("SELECT text FROM logs WHERE script_id='s' ORDER BY id")
+        ]
+    assert kept == ["e1", "e2", "e", "e3"]
+    reopened.close()

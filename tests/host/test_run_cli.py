@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from host_helpers import hosted
 
 RUN = [sys.executable, "-m", "nai_script", "run"]
 
@@ -228,3 +231,45 @@ def test_dates_format_and_parse_in_a_worker(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["Monday 06 May 2024", "2024-05-06T00:00:00"]
+
+
+async def test_log_lines_survive_a_kill_9_and_show_in_the_next_load(tmp_path: Path) -> None:
+    """SPEC 10: the data folder's SQLite holds the logs, and a kill -9 loses nothing that was
+    acknowledged. The recent lines lived only in the host's memory: a restart (or a crash)
+    showed an empty log in the diagnostics. Every line ``run`` printed (each printed after
+    its commit) is in the next load's diagnostics, errors among the errors."""
+    script = tmp_path / "s.py"
+    script.write_text(
+        '"""\n---\nid: chatty\n---\n"""\n'
+        "i = 0\n"
+        "while True:\n"
+        "    api.v1.log(f'line {i}')\n"
+        "    if i % 5 == 0:\n"
+        "        api.v1.error(f'oops {i}')\n"
+        "    i += 1\n"
+        "    await api.v1.timers.sleep(15)\n"
+    )
+    proc = subprocess.Popen(
+        [*RUN, str(script), "--data", str(tmp_path / "data"), "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    printed = []
+    for line in proc.stdout:
+        printed.append(line.rstrip("\n"))
+        if len(printed) == 30:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert printed == [f"line {i}" for i in range(30)]
+
+    async with hosted(tmp_path) as env:  # the same data folder: tmp_path / "data"
+        reloaded = await env.load('"""\n---\nid: chatty\n---\n"""\n', "again.py")
+        diagnostics = env.host.diagnostics(reloaded.id)
+        texts = [line.text for line in diagnostics.recent_logs if line.level == "log"]
+        assert texts[: len(printed)] == printed  # and perhaps lines logged after the last read
+        errors = [line.text for line in diagnostics.recent_errors]
+        assert {f"oops {i}" for i in range(0, 30, 5)} <= set(errors)
+        assert all(line.level == "error" for line in diagnostics.recent_errors)
