@@ -12,6 +12,7 @@ owner; a tombstone is the empty string, which no JSON value encodes to.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from nai_script.host.storage import Scope, ScriptStorage, StorageDB
 
@@ -50,6 +51,9 @@ class _HistorySlice:
             self._db.put(Scope.HISTORY, self._script_id, chain[0], key, TOMBSTONE, None)
         else:
             self._db.delete(Scope.HISTORY, self._script_id, chain[0], key)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return self._db.transaction()
 
     def keys(self) -> list[str]:
         seen: dict[str, bool] = {}

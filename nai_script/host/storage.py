@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from nai_script.limits.store import connect, immediate
+from nai_script.limits.store import connect
 from sandbox.protocol import CallbackHandle
 
 STORAGE_CAP_BYTES = 4 * 1024 * 1024
@@ -93,6 +93,22 @@ class StorageDB:
         self._thread.shutdown(wait=True)
         self._conn.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction around the block (joined when one is open): a
+        check and the write it decides (the cap, ``setIfAbsent``, a history ``remove``) are
+        one step even with another host on the same file."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
     def get(self, scope: Scope, script_id: str, owner: str, key: str) -> str | None:
         row = self._conn.execute(
             "SELECT value FROM kv WHERE scope=? AND script_id=? AND owner=? AND key=?",
@@ -119,8 +135,7 @@ class StorageDB:
         self, scope: Scope, script_id: str, owner: str, key: str, value: str, cap: int | None
     ) -> None:
         """Write one value; with a cap, refuse (and write nothing) if the total would pass it."""
-
-        def body(conn: sqlite3.Connection) -> None:
+        with self.transaction():
             if cap is not None:
                 old = self.get(scope, script_id, owner, key)
                 old_size = 0 if old is None else len(key.encode()) + len(old.encode())
@@ -135,13 +150,11 @@ class StorageDB:
                         f"storage is full: writing {key!r} would use {new_total} bytes, "
                         f"over the {cap // (1024 * 1024)} MB limit per script"
                     )
-            conn.execute(
+            self._conn.execute(
                 "INSERT INTO kv(scope, script_id, owner, key, value) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(scope, script_id, owner, key) DO UPDATE SET value=excluded.value",
                 (scope.value, script_id, owner, key, value),
             )
-
-        immediate(self._conn, body)
 
     def delete(self, scope: Scope, script_id: str, owner: str, key: str) -> None:
         self._conn.execute(
@@ -157,6 +170,7 @@ class _RawStore(Protocol):
     def put_raw(self, key: str, value: str) -> None: ...
     def delete_raw(self, key: str) -> None: ...
     def keys(self) -> list[str]: ...
+    def atomic(self) -> AbstractContextManager[None]: ...
 
 
 class _SQLiteSlice:
@@ -179,6 +193,9 @@ class _SQLiteSlice:
     def keys(self) -> list[str]:
         return self._db.keys(*self._where)
 
+    def atomic(self) -> AbstractContextManager[None]:
+        return self._db.transaction()
+
 
 class _MemorySlice:
     def __init__(self) -> None:
@@ -195,6 +212,9 @@ class _MemorySlice:
 
     def keys(self) -> list[str]:
         return sorted(self._values)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return nullcontext()  # only the event loop touches it
 
 
 class ScriptStorage:
@@ -221,7 +241,9 @@ class ScriptStorage:
         self._raw.put_raw(*_encode(key, value))
 
     def remove(self, key: str) -> None:
-        self._raw.delete_raw(_check_key(key))
+        key = _check_key(key)
+        with self._raw.atomic():  # historyStorage looks before it deletes
+            self._raw.delete_raw(key)
 
     def list(self) -> list[str]:
         return self._raw.keys()
@@ -234,7 +256,11 @@ class ScriptStorage:
         return default if raw is None else json.loads(raw)
 
     def set_if_absent(self, key: str, value: Any) -> bool:
-        if self.has(key):
-            return False
-        self.set(key, value)
+        """Write unless the key holds a value; the look and the write are one transaction, so
+        of two hosts on one data folder racing for a key, one wins (both did)."""
+        key, encoded = _encode(key, value)
+        with self._raw.atomic():
+            if self._raw.get_raw(key) is not None:
+                return False
+            self._raw.put_raw(key, encoded)
         return True

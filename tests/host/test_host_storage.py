@@ -171,3 +171,33 @@ def test_the_logs_file_keeps_the_last_lines_and_the_last_errors(tmp_path: Path) 
         ]
     assert kept == ["e1", "e2", "e", "e3"]
     reopened.close()
+
+
+def test_set_if_absent_has_one_winner_between_two_hosts_on_one_file(tmp_path: Path) -> None:
+    """Two hosts on one data folder (two connections to the storage file) racing
+    ``setIfAbsent`` on the same keys: it looked, then wrote, in two steps, so both saw the key
+    absent and both were told they wrote it (300 of 300 keys here). Now one wins each key and
+    the value kept is the winner's."""
+    import threading
+
+    dbs = [StorageDB(tmp_path / "storage.sqlite3") for _ in range(2)]
+    wins: list[list[int]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def race(i: int) -> None:
+        s = ScriptStorage.persistent(dbs[i], Scope.SCRIPT, "a")
+        for k in range(300):
+            barrier.wait()
+            if s.set_if_absent(f"k{k}", i):
+                wins[i].append(k)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins[0] + wins[1]) == list(range(300))
+    s = ScriptStorage.persistent(dbs[0], Scope.SCRIPT, "a")
+    assert all(s.get(f"k{k}") == (0 if k in wins[0] else 1) for k in range(300))
+    for db in dbs:
+        db.close()
