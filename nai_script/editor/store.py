@@ -82,10 +82,17 @@ class StoryStore(LorebookTables):
         title = StorySettings.model_validate_json(row[4]).title
         return StoryInfo(id=row[0], title=title, created=row[1], updated=row[2], currentNode=row[3])
 
-    def delete_story(self, story_id: str) -> None:
-        """Delete a story with its document, history and lorebook."""
+    def delete_story(self, story_id: str) -> list[str]:
+        """Delete a story with its document, history and lorebook; returns the ids of the
+        history nodes it had (the scripts' ``historyStorage`` rows are keyed by them)."""
         with self._write() as conn:
             self._require_story(conn, story_id)
+            nodes = [
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT id FROM history_nodes WHERE story_id=?", (story_id,)
+                )
+            ]
             for table in (
                 "sections",
                 "history_nodes",
@@ -94,6 +101,7 @@ class StoryStore(LorebookTables):
             ):
                 conn.execute(f"DELETE FROM {table} WHERE story_id=?", (story_id,))
             conn.execute("DELETE FROM stories WHERE id=?", (story_id,))
+        return nodes
 
     # --------------------------------------------------------------------------- document
 

@@ -156,6 +156,18 @@ class StorageDB:
                 (scope.value, script_id, owner, key, value),
             )
 
+    def forget_story(self, story_id: str, node_ids: list[str]) -> None:
+        """Every script's ``storyStorage`` of a deleted story and ``historyStorage`` of its
+        history nodes (they would stay in the file forever: nothing can reach them)."""
+        with self.transaction():
+            self._conn.execute(
+                "DELETE FROM kv WHERE scope=? AND owner=?", (Scope.STORY.value, story_id)
+            )
+            self._conn.executemany(
+                "DELETE FROM kv WHERE scope=? AND owner=?",
+                [(Scope.HISTORY.value, node) for node in node_ids],
+            )
+
     def delete(self, scope: Scope, script_id: str, owner: str, key: str) -> None:
         self._conn.execute(
             "DELETE FROM kv WHERE scope=? AND script_id=? AND owner=? AND key=?",

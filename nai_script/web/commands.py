@@ -227,7 +227,9 @@ async def _story_delete(s: WebServices, c: StoryIdCommand) -> Reply:
             await editor.open_story(others[0])
         else:
             await editor.create_story()
-    await store.run(lambda: store.delete_story(c.id))
+    nodes = await store.run(lambda: store.delete_story(c.id))
+    storage = s.host.storage_db  # the scripts' storyStorage and historyStorage of the story
+    await storage.run(lambda: storage.forget_story(c.id, nodes))
     await editor.publish_state()  # every page's story list loses the row
     return None
 

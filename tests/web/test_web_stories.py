@@ -4,12 +4,16 @@ Stop while a generation streams, and the selection the page reports."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from web_helpers import PageSocket, page_socket, served
 
 from nai_script.editor.pipeline import Editor
+from nai_script.editor.store import StoryStore
+from nai_script.host.storage import Scope, ScriptStorage
 from nai_script.sim import SimSettings
 from nai_script.web.compose import EditorServer
 
@@ -74,6 +78,38 @@ async def test_deleting_the_last_story_opens_a_new_empty_one(tmp_path: Path) -> 
         after = (await page.wait_for(lambda e: _story_state(e) and _lacks(e, only)))["story"]
         assert after["story"]["id"] != only
         assert [s["id"] for s in after["stories"]] == [after["story"]["id"]]
+
+
+async def test_deleting_a_story_forgets_the_scripts_story_and_history_storage(
+    tmp_path: Path,
+) -> None:
+    """A deleted story's ``storyStorage`` and ``historyStorage`` rows stayed in the storage
+    file for good (nothing can open the story again to reach them); the other story's stay."""
+    async with served(tmp_path) as server, page_socket(server) as page:
+        editor = _editor(server)
+        assert server.host is not None
+        db = server.host.storage_db
+        doomed = (await page.next())["story"]["story"]["id"]
+        await page.send({"type": "send", "text": "Alpha begins."})
+        await page.wait_type("generation.end")
+
+        def write(story: str) -> None:
+            ScriptStorage.persistent(db, Scope.STORY, "s", story).set("k", story)
+            nodes = editor.store.ancestors(story, editor.store.current_node(story))
+            for node in nodes:  # the root and the generation's node
+                ScriptStorage.persistent(db, Scope.HISTORY, "s", node).set("k", node)
+
+        await db.run(lambda: write(doomed))
+        await page.send({"type": "story.create", "title": "Kept"})
+        kept = (await page.wait_for(_story_state))["story"]["story"]["id"]
+        await db.run(lambda: write(kept))
+        await page.send({"type": "story.delete", "id": doomed})
+        await page.wait_for(lambda e: _story_state(e) and _lacks(e, doomed))
+    with sqlite3.connect(tmp_path / "data" / "storage.sqlite3") as conn:
+        values = {json.loads(row[0]) for row in conn.execute("SELECT value FROM kv")}
+    store = StoryStore(tmp_path / "data" / "stories.sqlite3")
+    assert values == {kept, *store.ancestors(kept, store.current_node(kept))}
+    store.close()
 
 
 async def test_story_commands_name_what_is_wrong(tmp_path: Path) -> None:
