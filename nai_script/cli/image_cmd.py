@@ -123,7 +123,33 @@ def _build(args: argparse.Namespace) -> ImageGenerationRequest:
             n_samples=args.samples,
         )
     except ImageRequestError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
+        problems = "; ".join(_flag_named(problem) for problem in exc.problems)
+        raise CLIError(f"invalid image request: {problems}", EXIT_USAGE) from None
+
+
+# The request fields the flags set: a refusal names the flag the user typed, not the wire field
+# (``--samples 5`` was refused as "parameters.n_samples").
+_FLAG_OF_FIELD: dict[str, str] = {
+    "parameters.width": "--size (width)",
+    "parameters.height": "--size (height)",
+    "parameters.n_samples": "--samples",
+    "parameters.steps": "--steps",
+    "parameters.scale": "--scale",
+    "parameters.seed": "--seed",
+    "parameters.sampler": "--sampler",
+    "model": "--model",
+    "characters": "--character",
+    "character": "--character",
+}
+
+
+def _flag_named(problem: str) -> str:
+    field, sep, rest = problem.partition(":")
+    head, space, detail = field.partition(" ")  # "character 'x@F1'" names the value given
+    flag = _FLAG_OF_FIELD.get(field) or _FLAG_OF_FIELD.get(head)
+    if not sep or flag is None:
+        return problem
+    return f"{flag}{space}{detail}:{rest}"
 
 
 def _run(args: argparse.Namespace) -> int:

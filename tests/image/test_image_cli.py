@@ -75,14 +75,39 @@ def test_dry_run_prints_request_and_sends_nothing(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     result = run_image_cli("--prompt", "p", "--size", "100x64", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
-    assert "parameters.width" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "nai-script: error: invalid image request: --size (width): Input should be a multiple "
+        "of 64 (got 100)\n"
+    )
     result = run_image_cli("--prompt", "p", "--size", "big", cwd=tmp_path)
     assert result.returncode == 2
     assert "--size" in result.stderr
     result = run_image_cli("--prompt", "p", "--character", "x@Z9", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
     assert "not a grid cell" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--samples", "5"], "--samples: Input should be less than or equal to 4 (got 5)"),
+        (["--steps", "0"], "--steps: Input should be greater than or equal to 1 (got 0)"),
+        (["--size", "64x4096"], "--size (height): Input should be less than or equal to 2048"),
+        (["--scale", "10.5"], "--scale: Input should be less than or equal to 10 (got 10.5)"),
+        (["--seed", "-1"], "--seed: Input should be greater than or equal to 0 (got -1)"),
+        (["--character", "x@F1"], "--character 'x@F1': 'F1' is not a grid cell"),
+        (["--model", "nai-diffusion-3", "--character", "a"], "--character: nai-diffusion-3"),
+    ],
+)
+def test_a_refused_value_names_the_flag_not_the_wire_field(
+    tmp_path: Path, flags: list[str], named: str
+) -> None:
+    """``--samples 5`` was refused as 'parameters.n_samples', a name the user never typed."""
+    result = run_image_cli("--prompt", "p", "--dry-run", *flags, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"nai-script: error: invalid image request: {named}")
+    assert result.stderr.count("\n") == 1
+    assert "parameters." not in result.stderr
 
 
 def test_openai_backend_is_refused_before_anything_is_sent(
