@@ -50,10 +50,13 @@ def client_settings_for(config: BackendConfig, sim_url: str | None = None) -> Cl
             text_url=url, api_url=url, image_url=url, token=config.token or SIMULATOR_TOKEN
         )
     if config.kind is BackendKind.NOVELAI:
+        # A --base-url is one server for every NovelAI path (a proxy, or `nai-script sim`):
+        # leaving the account and image hosts on NovelAI's own sent a run's subscription
+        # check, `account access-token` and `image` past the server the user named.
         return ClientSettings(
             text_url=config.base_url or NOVELAI_TEXT_URL,
-            api_url=NOVELAI_API_URL,
-            image_url=NOVELAI_IMAGE_URL,
+            api_url=config.base_url or NOVELAI_API_URL,
+            image_url=config.base_url or NOVELAI_IMAGE_URL,
             token=config.token,
         )
     assert config.base_url is not None  # resolve_backend guarantees it for openai
@@ -89,7 +92,9 @@ async def open_backend(
             stack.callback(await _register_served_models(client))
         label = {
             BackendKind.SIM: "SIMULATOR (offline, simulated text)",
-            BackendKind.NOVELAI: "NovelAI",
+            BackendKind.NOVELAI: (
+                f"NovelAI API at {config.base_url}" if config.base_url else "NovelAI"
+            ),
             BackendKind.OPENAI: f"OpenAI-compatible server at {config.base_url}",
         }[config.kind]
         yield Backend(kind=config.kind, client=client, tokenizers=registry, label=label)

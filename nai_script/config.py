@@ -45,7 +45,8 @@ class BackendConfig(BaseModel):
     base_url: str | None = Field(
         default=None,
         description="Override for the backend's base URL (required for openai; for novelai it "
-        "replaces the text host; for sim it points at an already running simulator).",
+        "replaces the text, account and image hosts, for a proxy or a simulator serving them "
+        "all; for sim it points at an already running simulator).",
     )
     token: str | None = Field(default=None, repr=False)
 
@@ -71,8 +72,12 @@ def resolve_backend(
     base_url: str | None = None,
     token: str | None = None,
     env: Mapping[str, str] | None = None,
+    token_optional: bool = False,
 ) -> BackendConfig:
-    """Combine flags (arguments) with the environment; flags win, then env, then defaults."""
+    """Combine flags (arguments) with the environment; flags win, then env, then defaults.
+
+    ``token_optional``: the novelai backend may go without ``NAI_TOKEN``, for work that logs
+    in with an email and password and so gets its token from the server."""
     environ = os.environ if env is None else env
     kind = resolve_backend_kind(backend, env=environ)
     env_url = environ.get(ENV_BASE_URL) or None
@@ -88,7 +93,7 @@ def resolve_backend(
         raise ConfigError(
             f"the openai backend needs a server: pass --base-url URL or set {ENV_BASE_URL}{note}"
         )
-    if kind is BackendKind.NOVELAI and not tok:
+    if kind is BackendKind.NOVELAI and not tok and not token_optional:
         raise ConfigError(
             f"the novelai backend needs an API token: set {ENV_TOKEN} (a persistent 'pst-' token "
             "from NovelAI's account settings)"

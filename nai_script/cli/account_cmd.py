@@ -87,7 +87,13 @@ def _access_key(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> BackendConfig:
-    return backend_from_args(args, openai_refusal="account tools need the sim or novelai backend")
+    # Both actions log in with the email and password when NAI_TOKEN is not set: asking for
+    # a token first made `access-token --backend novelai` (the way to get one) unusable.
+    return backend_from_args(
+        args,
+        openai_refusal="account tools need the sim or novelai backend",
+        token_optional=True,
+    )
 
 
 def _access_token(args: argparse.Namespace) -> int:

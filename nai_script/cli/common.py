@@ -117,14 +117,19 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def backend_from_args(args: argparse.Namespace, *, openai_refusal: str = "") -> BackendConfig:
+def backend_from_args(
+    args: argparse.Namespace, *, openai_refusal: str = "", token_optional: bool = False
+) -> BackendConfig:
     """The backend that ``--backend``/``--base-url`` (then the env) choose; a bad choice is a
     one-line usage error, and so is an OpenAI-compatible server when ``openai_refusal`` says
-    why this command cannot use one."""
+    why this command cannot use one. ``token_optional``: the command logs in itself, so the
+    novelai backend needs no ``NAI_TOKEN``."""
     from nai_script.config import BackendKind, ConfigError, resolve_backend
 
     try:
-        config = resolve_backend(backend=args.backend, base_url=args.base_url)
+        config = resolve_backend(
+            backend=args.backend, base_url=args.base_url, token_optional=token_optional
+        )
     except ConfigError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None
     if openai_refusal and config.kind is BackendKind.OPENAI:

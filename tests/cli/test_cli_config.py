@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from nai_script.account.demo import DEMO_EMAIL, DEMO_PASSWORD
 from nai_script.config import BackendKind, ConfigError, resolve_backend
+from nai_script.sim import SimServer, SimSettings
 
 
 def test_defaults_to_the_simulator_with_no_configuration() -> None:
@@ -91,3 +99,50 @@ def test_an_env_base_url_stays_with_the_env_backend(
     assert resolve_backend(backend=env_backend, env=env).base_url == env_url.removesuffix("/v1")
     del env["NAI_SCRIPT_BACKEND"]
     assert resolve_backend(backend=flag, env=env).base_url == env_url
+
+
+def _cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "nai_script", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=60,
+    )
+
+
+async def test_a_novelai_base_url_serves_images_and_the_account_too(tmp_path: Path) -> None:
+    """With --backend novelai, --base-url replaced only the text host: `image` and `account`
+    went past the named server to image.novelai.net / api.novelai.net."""
+    async with SimServer(SimSettings()) as sim:
+        by_flag = ("--backend", "novelai", "--base-url", sim.base_url)
+        image = await asyncio.to_thread(
+            _cli, "image", "--prompt", "p", "--seed", "9", "--size", "64x64",
+            "--out", str(tmp_path / "flag"), *by_flag, env={"NAI_TOKEN": "pst-test"},
+        )  # fmt: skip
+        assert image.returncode == 0, image.stderr
+        assert f"[NovelAI API at {sim.base_url}]" in image.stderr
+        assert (tmp_path / "flag" / "9_0.png").is_file()
+        by_env = {"NAI_SCRIPT_BACKEND": "novelai", "NAI_SCRIPT_BASE_URL": sim.base_url}
+        image = await asyncio.to_thread(
+            _cli, "image", "--prompt", "p", "--seed", "9", "--size", "64x64",
+            "--out", str(tmp_path / "env"), env={**by_env, "NAI_TOKEN": "pst-test"},
+        )  # fmt: skip
+        assert image.returncode == 0, image.stderr
+        assert (tmp_path / "env" / "9_0.png").is_file()
+        login = await asyncio.to_thread(
+            _cli, "account", "access-token", DEMO_EMAIL, *by_flag, env={},
+            stdin=DEMO_PASSWORD + "\n",
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        assert login.stdout.strip()
+
+
+def test_logging_in_for_a_token_does_not_need_a_token() -> None:
+    """`account access-token --backend novelai` is how one gets a token, and it refused to
+    start without NAI_TOKEN; every other novelai command still asks for it."""
+    assert resolve_backend(backend="novelai", env={}, token_optional=True).token is None
+    with pytest.raises(ConfigError, match="NAI_TOKEN"):
+        resolve_backend(backend="novelai", env={})
