@@ -2,7 +2,7 @@
 
 Exit codes (SPEC section 9): 0 ok; 1 the script raised (top level, a callback, a hook, or its
 worker crashed); 2 usage; 3 rejected by the sandbox policy at compile time (problems printed
-as file:line:col); 4 stopped by a resource limit (CPU, memory, wall clock, or ``--timeout``
+as file:line:col; every script is checked before any of them runs); 4 stopped by a resource limit (CPU, memory, wall clock, or ``--timeout``
 with work still pending). ``api.v1.log`` lines go to stdout, ``api.v1.error`` lines and
 failures to stderr. Starting a run is not an interaction (SPEC section 5: only a click or
 typing in the script's UI, or a manual generation, is), so budgets spent by earlier runs stay
@@ -44,11 +44,13 @@ from nai_script.cli.common import (
 from nai_script.client import NovelAIClient
 from nai_script.client import errors as client_errors
 from nai_script.config import BackendConfig, BackendKind
+from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
 from nai_script.host.folder import decode_script
 from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
 from nai_script.tokenizers import Tier
+from sandbox.compiler import check_script
 from sandbox.rlimits import WorkerLimits
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -115,7 +117,30 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
     config = backend_from_args(args)
     args.data = data_folder(args.data or default_data_dir())
+    rejected = _policy_problems(paths)  # before any backend, worker or script starts
+    if rejected:
+        for problem in rejected:
+            print(problem, file=sys.stderr)
+        if args.diagnostics:  # promised at the end of every run: no script was loaded
+            _print_line(json.dumps({"diagnostics": []}), sys.stdout)
+        return EXIT_POLICY
     return run_async(_run_scripts(config, paths, args))
+
+
+def _policy_problems(paths: list[Path]) -> list[str]:
+    """Every compile-time problem of every script, found before any of them runs: a script
+    the policy rejects is exit 3 whatever comes first on the command line (an earlier script
+    ran, and when it raised the rejection was never reported and the run exited 1)."""
+    problems: list[str] = []
+    for path in paths:
+        undecodable = _undecodable(path)
+        if undecodable is not None:
+            problems.append(undecodable)
+            continue
+        source = decode_script(path.read_bytes())
+        found = check_script(source, str(path.resolve()), PERMISSIONS)
+        problems.extend(str(problem) for problem in found)
+    return problems
 
 
 def _undecodable(path: Path) -> str | None:
@@ -235,10 +260,6 @@ async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> 
     try:
         async with asyncio.timeout(wait_s):
             for path in paths:
-                problem = _undecodable(path)
-                if problem is not None:
-                    print(problem, file=sys.stderr)
-                    return EXIT_POLICY
                 try:
                     loaded.append(await host.load_script(path))
                 except LoadError as error:

@@ -136,3 +136,22 @@ def test_a_file_name_that_is_not_utf8_is_one_usage_line(tmp_path: Path) -> None:
         assert done.stderr == (
             b"nai-script: error: h\\xff.py: the file name is not valid UTF-8; rename it\n"
         )
+
+
+def test_a_rejected_script_is_exit_3_before_any_script_runs(tmp_path: Path) -> None:
+    """The policy was checked script by script as each loaded: with a raising script first,
+    the rejection of the second was never reported (exit 1); with a clean one first, that one
+    ran (its log printed) before the rejection. Every script is now checked before any runs."""
+    raising = tmp_path / "raises.py"
+    raising.write_text('api.v1.log("ran")\nraise ValueError("boom")\n', encoding="utf-8")
+    rejected = tmp_path / "rejected.py"
+    rejected.write_text("import os\n", encoding="utf-8")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n    pass\n", encoding="utf-8")
+    for first in (raising, _script(tmp_path)):
+        done = _cli("run", first, rejected, broken, "--data", tmp_path / "d", cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (3, ""), done.stderr
+        lines = done.stderr.splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith(f"{rejected.resolve()}:1:1: `import os` is not allowed")
+        assert lines[1].startswith(f"{broken.resolve()}:1:7: syntax error")
