@@ -91,7 +91,7 @@ async def open_backend(
         if discover_models and config.kind is BackendKind.OPENAI:
             stack.callback(await _register_served_models(client))
         label = {
-            BackendKind.SIM: "SIMULATOR (offline, simulated text)",
+            BackendKind.SIM: "SIMULATOR (offline, simulated output, not NovelAI)",
             BackendKind.NOVELAI: (
                 f"NovelAI API at {config.base_url}" if config.base_url else "NovelAI"
             ),

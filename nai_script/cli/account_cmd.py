@@ -105,6 +105,8 @@ def _access_token(args: argparse.Namespace) -> int:
 async def _login_and_print(config: BackendConfig, email: str, password: str) -> int:
     try:
         async with open_backend(config) as backend:
+            # stderr, so stdout stays the token alone: a simulator's token must say so.
+            print(f"[{backend.label}]", file=sys.stderr)
             token = await backend.client.login_with_credentials(email, password)
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None

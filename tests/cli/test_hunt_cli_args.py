@@ -198,3 +198,16 @@ def test_image_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stderr.decode() == (
         f"nai-script: error: --out '{out}': cannot use it as a folder: it is a file, not a folder\n"
     )
+
+
+def test_a_simulator_token_is_labelled_as_one() -> None:
+    """`account access-token` printed a bare token from the simulator: the only command that
+    did not say it talked to a simulator (SPEC 7: labelled everywhere it shows). Image runs
+    were labelled 'simulated text'."""
+    done = _cli(
+        "account", "access-token", "demo@sim.nai-script.local", stdin=b"nai-script-demo-password\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b"[SIMULATOR (offline, simulated output, not NovelAI)]\n"
+    assert done.stdout.strip().startswith(b"sim-")
+    assert done.stdout.count(b"\n") == 1
