@@ -67,14 +67,19 @@ async def _generate(config: BackendConfig, args: argparse.Namespace) -> int:
         field = str(error["loc"][0]) if error["loc"] else "prompt"
         flag = "PROMPT" if field == "prompt" else "--" + field.replace("_", "-")
         raise CLIError(f"{flag}: {error['msg']} (got {error['input']!r})", EXIT_USAGE) from None
+    wrote = False
     try:
         async with open_backend(config) as backend:
             print(f"[{backend.label}]", file=sys.stderr)
             async for chunk in backend.client.stream_completions(request):
                 for choice in chunk.choices:
                     sys.stdout.write(choice.text)
+                    wrote = wrote or bool(choice.text)
                 sys.stdout.flush()
     except errors.NovelAIError as exc:
+        if wrote:  # end the partial text's line, so the error is not glued to it on a terminal
+            sys.stdout.write("\n")
+            sys.stdout.flush()
         raise CLIError(str(exc)) from None
     sys.stdout.write("\n")
     return EXIT_OK

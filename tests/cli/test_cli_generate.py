@@ -97,3 +97,13 @@ def test_a_reader_that_closes_early_gets_no_traceback() -> None:
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in stderr
     assert "error" not in stderr.lower()
+
+
+async def test_a_stream_dropped_midway_ends_its_partial_line() -> None:
+    """The text already streamed was left without its newline, so the one-line error was
+    glued to it on a terminal (stdout and stderr share one)."""
+    proc = await _against_running_sim("--backend", "sim", faults="drop@3")
+    assert proc.returncode == 1
+    assert proc.stdout.strip()
+    assert proc.stdout.endswith("\n")
+    assert proc.stderr.splitlines()[-1].startswith("nai-script: error: connection dropped")
