@@ -34,10 +34,13 @@ class PageSession:
 
     async def run(self) -> None:
         # Subscribe before taking the snapshot: an event in between is sent twice, never lost.
+        # Events are forwarded only once the snapshot is sent: one forwarded while the snapshot
+        # was being built reached the page first, and the older snapshot then undid it.
         subscription = self._services.bus.subscribe()
-        forward = asyncio.create_task(self._forward(subscription), name="page events")
+        forward: asyncio.Task[None] | None = None
         try:
             await self.send(await build_state(self._services))
+            forward = asyncio.create_task(self._forward(subscription), name="page events")
             async for message in self._ws:
                 if message.type is WSMsgType.TEXT:
                     self._start(message.data)
@@ -45,8 +48,9 @@ class PageSession:
                     break
         finally:
             subscription.close()
-            forward.cancel()
-            await asyncio.gather(forward, return_exceptions=True)
+            if forward is not None:
+                forward.cancel()
+                await asyncio.gather(forward, return_exceptions=True)
 
     async def send(self, event: dict[str, Any]) -> None:
         if self._ws.closed:

@@ -136,3 +136,28 @@ async def test_events_reach_every_page_and_a_lagging_page_gets_a_fresh_state(
                 server.bus.publish({"type": "toast", "message": str(index)})
             # Whatever the socket already took, the gap ends in a full redraw.
             await slow.wait_type("state")
+
+
+async def test_a_page_gets_its_snapshot_before_any_event(tmp_path: Path) -> None:
+    """Events published while a page's snapshot is being built are sent after it: one sent
+    before reached the page first, and the older snapshot then undid it (a reloaded script's
+    new UI replaced by the snapshot's none)."""
+    async with served(tmp_path, {"s.py": GOOD}) as server:
+        publishing = True
+
+        async def publish() -> None:
+            count = 0
+            while publishing:
+                server.bus.publish({"type": "toast", "message": str(count)})
+                count += 1
+                await asyncio.sleep(0)
+
+        publisher = asyncio.create_task(publish())
+        try:
+            for _ in range(20):
+                async with page_socket(server) as page:
+                    first = await page.next()
+                    assert first["type"] == "state", first
+        finally:
+            publishing = False
+            await publisher
