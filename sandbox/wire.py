@@ -28,8 +28,18 @@ class FrameTooLarge(ProtocolError):
 
 
 def encode_frame(message: dict[str, Any]) -> bytes:
-    """Serialise one message as a complete frame (header + compact JSON)."""
-    payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    """Serialise one message as a complete frame (header + compact JSON).
+
+    Text travels as UTF-8, which cannot hold a lone surrogate (``"\ud800"``: a Python str and
+    a page's JSON may): as a browser's ``TextEncoder`` does, each becomes U+FFFD, and a pair
+    split in two code points is joined into its character. Before, such text failed the call
+    with a bare "'utf-8' codec can't encode" (or, from the host, left it unanswered)."""
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        payload = text.encode()
+    except UnicodeEncodeError:
+        well_formed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        payload = well_formed.encode()
     return HEADER.pack(len(payload)) + payload
 
 

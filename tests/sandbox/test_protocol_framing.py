@@ -14,6 +14,7 @@ from sandbox.protocol import (
     FrameDecoder,
     FrameTooLarge,
     Hello,
+    Log,
     ProtocolError,
     RemoteObject,
     RemoteRegistry,
@@ -135,3 +136,14 @@ def test_api_description_validates_names_and_leaves() -> None:
         ApiDescription.from_tree({"v1": {"_conn": SYNC}})
     with pytest.raises(ValueError, match="unsupported API leaf"):
         ApiDescription.from_tree({"v1": {"log": "maybe"}})
+
+
+def test_lone_surrogates_travel_as_replacement_characters() -> None:
+    """UTF-8 cannot hold a lone surrogate; encoding one failed the whole message. It becomes
+    U+FFFD (as a browser's TextEncoder does); a pair split in two code points is rejoined."""
+    message = {"t": "log", "level": "log", "text": "a\ud800b \ud83d\ude00 \udfff"}
+    [payload] = FrameDecoder().feed(encode_frame(message))
+    assert decode_payload(payload)["text"] == "a\ufffdb \U0001f600 \ufffd"
+    parsed = parse_worker_message(payload)
+    assert isinstance(parsed, Log)
+    assert parsed.text == "a\ufffdb \U0001f600 \ufffd"

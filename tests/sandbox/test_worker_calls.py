@@ -268,3 +268,19 @@ async def test_exception_with_a_failing_str_still_reports_its_line() -> None:
     async with running(source, name="w.py") as (worker, _host):
         with pytest.raises(ScriptFailed, match=r"^w\.py:5: Weird: <exception message could not"):
             await worker.invoke("bad")
+
+
+async def test_text_with_a_lone_surrogate_crosses_both_ways() -> None:
+    """A script's str may hold a lone surrogate (``'\\ud800'``); the call carrying it failed
+    with a bare "'utf-8' codec can't encode". It arrives as U+FFFD, both ways."""
+    source = (
+        "bad = 'x\\ud800y'\n"
+        "r = await api.v1.echo({'text': bad})\n"
+        "api.v1.log(r.text == 'x\\ufffdy', bad)\n"
+        "def back(v):\n"
+        "    return v == 'p\\ufffdq'\n"
+        "api.v1.register('back', back)\n"
+    )
+    async with running(source) as (worker, host):
+        assert host.lines() == ["True x\ufffdy"]
+        assert await worker.invoke(host.callbacks["back"], "p\ud800q") is True
