@@ -3,7 +3,8 @@
 The first three are rows in one SQLite file so a reload, a restart or a kill -9 loses nothing
 that was acknowledged; ``tempStorage`` lives in memory and ends with the script. Values are
 JSON; ``storage`` is capped per script (NovelAI: 4 MB) and a write past the cap fails with an
-error that names the cap and the size it would have reached.
+error that names the cap and the size it would have reached. ``tempStorage`` is capped too
+(NovelAI documents no cap; it is the host's memory a script would otherwise fill at will).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nai_script.limits.store import connect
 from sandbox.protocol import CallbackHandle
 
 STORAGE_CAP_BYTES = 4 * 1024 * 1024
+TEMP_STORAGE_CAP_BYTES = 32 * 1024 * 1024
 T = TypeVar("T")
 
 
@@ -138,18 +140,10 @@ class StorageDB:
         with self.transaction():
             if cap is not None:
                 old = self.get(scope, script_id, owner, key)
-                old_size = 0 if old is None else len(key.encode()) + len(old.encode())
-                new_total = (
-                    self.size(scope, script_id, owner)
-                    - old_size
-                    + len(key.encode())
-                    + len(value.encode())
-                )
+                old_size = 0 if old is None else _entry_bytes(key, old)
+                new_total = self.size(scope, script_id, owner) - old_size + _entry_bytes(key, value)
                 if new_total > cap:
-                    raise StorageFull(
-                        f"storage is full: writing {key!r} would use {new_total} bytes, "
-                        f"over the {cap // (1024 * 1024)} MB limit per script"
-                    )
+                    raise _full("storage", key, new_total, cap)
             self._conn.execute(
                 "INSERT INTO kv(scope, script_id, owner, key, value) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(scope, script_id, owner, key) DO UPDATE SET value=excluded.value",
@@ -209,18 +203,42 @@ class _SQLiteSlice:
         return self._db.transaction()
 
 
+def _full(name: str, key: str, total: int, cap: int) -> StorageFull:
+    mib = 1024 * 1024
+    limit = f"{cap // mib} MB" if cap % mib == 0 else f"{cap}-byte"
+    return StorageFull(
+        f"{name} is full: writing {key!r} would use {total} bytes, "
+        f"over the {limit} limit per script"
+    )
+
+
+def _entry_bytes(key: str, value: str) -> int:
+    return len(key.encode(errors="surrogatepass")) + len(value.encode(errors="surrogatepass"))
+
+
 class _MemorySlice:
-    def __init__(self) -> None:
+    def __init__(self, cap: int) -> None:
         self._values: dict[str, str] = {}
+        self._cap = cap
+        self._bytes = 0
 
     def get_raw(self, key: str) -> str | None:
         return self._values.get(key)
 
     def put_raw(self, key: str, value: str) -> None:
+        old = self._values.get(key)
+        total = self._bytes + _entry_bytes(key, value)
+        if old is not None:
+            total -= _entry_bytes(key, old)
+        if total > self._cap:
+            raise _full("tempStorage", key, total, self._cap)
         self._values[key] = value
+        self._bytes = total
 
     def delete_raw(self, key: str) -> None:
-        self._values.pop(key, None)
+        old = self._values.pop(key, None)
+        if old is not None:
+            self._bytes -= _entry_bytes(key, old)
 
     def keys(self) -> list[str]:
         return sorted(self._values)
@@ -242,9 +260,9 @@ class ScriptStorage:
         return cls(_SQLiteSlice(db, scope, script_id, owner, cap))
 
     @classmethod
-    def temporary(cls) -> ScriptStorage:
+    def temporary(cls, cap: int = TEMP_STORAGE_CAP_BYTES) -> ScriptStorage:
         """``tempStorage``: in memory, gone when the script unloads."""
-        return cls(_MemorySlice())
+        return cls(_MemorySlice(cap))
 
     def get(self, key: str) -> Any:
         return self.get_or_default(key, None)

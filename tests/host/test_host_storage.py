@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from nai_script.host.log_store import LogLine, LogStore
-from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB, StorageError
+from nai_script.host.storage import (
+    STORAGE_CAP_BYTES,
+    TEMP_STORAGE_CAP_BYTES,
+    Scope,
+    ScriptStorage,
+    StorageDB,
+    StorageError,
+)
 
 
 @pytest.fixture
@@ -106,6 +113,26 @@ def test_temp_storage_is_per_instance_and_in_memory() -> None:
     t.set("k", [1])
     assert t.get("k") == [1]
     assert ScriptStorage.temporary().get("k") is None
+
+
+def test_temp_storage_is_capped_exactly_and_frees_what_it_drops() -> None:
+    """tempStorage is the host's memory: uncapped, a script could fill it (16 MB per call, as
+    many calls as it liked). Its cap counts like storage's: key and JSON value in bytes."""
+    t = ScriptStorage.temporary(cap=100)
+    t.set("k", "x" * 97)  # 1 + 99 bytes: fits exactly
+    with pytest.raises(
+        StorageError, match=r"tempStorage is full: .* 102 bytes, over the 100-byte limit"
+    ):
+        t.set("j", 1)
+    assert not t.has("j")
+    t.set("k", "x" * 10)  # replacing counts the new size only
+    t.set("j", "y" * 80)
+    t.remove("k")
+    t.set("i", "z" * 5)
+    assert t.list() == ["i", "j"]
+    assert TEMP_STORAGE_CAP_BYTES == 32 * 1024 * 1024
+    with pytest.raises(StorageError, match="over the 32 MB limit"):
+        ScriptStorage.temporary().set("big", "x" * TEMP_STORAGE_CAP_BYTES)
 
 
 def test_acknowledged_writes_survive_a_kill_9(tmp_path: Path) -> None:
