@@ -10,6 +10,7 @@ Trimming is applied by ``read()``; the other views report what ``read()`` would 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,38 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TokenCounter = Callable[[str], Awaitable[int]]
 Item = str | Mapping[str, Any]
+
+#: What one script's helpers may hold together: the items live in the host's memory, and an
+#: item that brings its own ``tokens`` is never tokenized, so nothing else bounds them.
+ITEM_BYTES_PER_SCRIPT = 32 * 1024 * 1024
+
+
+class RolloverFull(ValueError):
+    """An add that would pass the script's ``ItemBudget`` (the script sees ``ApiError``)."""
+
+
+class ItemBudget:
+    """The bytes of items (as JSON) a script's rollover helpers hold, against one cap."""
+
+    def __init__(self, cap: int = ITEM_BYTES_PER_SCRIPT) -> None:
+        self.cap = cap
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.cap:
+            raise RolloverFull(
+                f"the script's rollover helpers would hold {self.used + size:,} bytes of items,"
+                f" over the {self.cap:,}-byte limit per script; compact() after read(),"
+                " remove(n) or clear() give items back"
+            )
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+def _size(item: Mapping[str, Any]) -> int:
+    return len(json.dumps(item, ensure_ascii=False, default=str).encode(errors="surrogatepass"))
 
 
 class RolloverItem(BaseModel):
@@ -42,13 +75,20 @@ class RolloverHelper:
     """A trimmed window over items, counted in tokens."""
 
     def __init__(
-        self, max_tokens: int, rollover_tokens: int, model: str, count_tokens: TokenCounter
+        self,
+        max_tokens: int,
+        rollover_tokens: int,
+        model: str,
+        count_tokens: TokenCounter,
+        budget: ItemBudget | None = None,
     ) -> None:
         self._config = RolloverConfig(
             max_tokens=max_tokens, rollover_tokens=rollover_tokens, model=model
         )
         self._count_tokens = count_tokens
         self._items: list[dict[str, Any]] = []
+        self._sizes: list[int] = []  # each item's share of ``budget``
+        self._budget = budget or ItemBudget()
         self._start = 0
         # Adds land in call order: a script may start ``add(long_text)`` and, without awaiting
         # it, ``add(item_with_tokens)``; the second must not overtake the first while its text
@@ -62,7 +102,11 @@ class RolloverHelper:
         A plain string is the item ``{content: string}``, as in NovelAI. Concurrent adds
         append in the order they were called."""
         async with self._adding:
-            self._items.extend(await self._prepare(items))
+            prepared = await self._prepare(items)
+            sizes = [_size(item) for item in prepared]
+            self._budget.take(sum(sizes))
+            self._items.extend(prepared)
+            self._sizes.extend(sizes)
 
     async def _prepare(self, items: Item | Sequence[Item]) -> list[dict[str, Any]]:
         batch = [items] if isinstance(items, Mapping | str) else list(items)
@@ -131,17 +175,22 @@ class RolloverHelper:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"remove(n): n must be an integer >= 0, got {n!r}")
         if n:
-            del self._items[-n:]
+            self._drop(slice(-n, None))
         self._start = min(self._start, len(self._items))
 
     def clear(self) -> None:
-        self._items.clear()
+        self._drop(slice(None))
         self._start = 0
 
     def compact(self) -> None:
         """Forget the items ``read()`` has trimmed away."""
-        del self._items[: self._start]
+        self._drop(slice(None, self._start))
         self._start = 0
+
+    def _drop(self, which: slice) -> None:
+        self._budget.give(sum(self._sizes[which]))
+        del self._items[which]
+        del self._sizes[which]
 
 
 def _first_problem(exc: Exception) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nai_script.host.log_store import LogLine as LogLine
+from nai_script.host.rollover import ItemBudget
 from nai_script.host.storage import ScriptStorage
 from sandbox.header import ScriptHeader
 from sandbox.process import ScriptWorker
@@ -75,6 +76,8 @@ class LoadedScript:
     next_subscription: int = 0
     # Bytes of messages handed to this script's handlers and not yet answered (``messaging``).
     undelivered_bytes: int = 0
+    #: What its rollover helpers hold together (``rollover.ItemBudget``).
+    rollover_items: ItemBudget = field(default_factory=ItemBudget)
 
     @property
     def id(self) -> str:

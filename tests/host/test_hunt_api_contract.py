@@ -228,6 +228,27 @@ async def test_rollover_adds_land_in_the_order_they_were_called(tmp_path: Path) 
         assert env.lines() == ['["word ", "two", "three", "four"]'], env.lines(level="error")
 
 
+async def test_rollover_items_past_the_scripts_budget_are_an_api_error(tmp_path: Path) -> None:
+    """Items with their own ``tokens`` are never tokenized, so a script could pile them up in
+    the host's memory without end; its helpers together hold at most 32 MiB."""
+    source = (
+        "h = api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'})\n"
+        "item = {'content': 'x' * 11_200_000, 'tokens': 1}\n"
+        "await h.add(item)\n"
+        "await api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'}).add(item)\n"
+        "try:\n"
+        "    await h.add(item)\n"
+        "except ApiError as error:\n"
+        "    api.v1.log('refused', 'over the 33,554,432-byte limit' in str(error), h.count())\n"
+        "h.clear()\n"
+        "await h.add(item)\n"
+        "api.v1.log('after clear', h.count())\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ["refused True 1", "after clear 1"], env.lines(level="error")
+
+
 async def test_an_unknown_model_or_foreign_token_ids_are_value_errors(tmp_path: Path) -> None:
     """``tokenizer.encode('x', 'nope')`` raised ``ApiError`` while ``maxTokens('nope')``
     raised ``ValueError``: both are the script's bad argument, as are ids outside the

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from nai_script.host.rollover import RolloverHelper
+from nai_script.host.rollover import (
+    ITEM_BYTES_PER_SCRIPT,
+    ItemBudget,
+    RolloverFull,
+    RolloverHelper,
+)
 
 
 async def count_words(text: str) -> int:
@@ -136,3 +141,30 @@ async def test_returned_items_are_copies() -> None:
     await h.add(items(1))
     h.read()[0]["tokens"] = 99
     assert h.total_tokens() == 1
+
+
+async def test_a_scripts_helpers_share_one_item_budget_that_drops_give_back() -> None:
+    """Items live in the host's memory and an item with its own ``tokens`` is never
+    tokenized, so only this budget bounds them: one script's helpers share it, an add past it
+    adds nothing, and whatever drops items (remove, clear, compact after read) gives back."""
+    item = {"content": "x" * 80, "tokens": 1}
+    size = len('{"content": "' + "x" * 80 + '", "tokens": 1}')
+    budget = ItemBudget(cap=3 * size)
+    one = RolloverHelper(10, 0, "glm-4-6", count_words, budget)
+    two = RolloverHelper(10, 0, "glm-4-6", count_words, budget)
+    await one.add([item, item])
+    await two.add(item)
+    with pytest.raises(RolloverFull, match=f"would hold {4 * size:,} bytes"):
+        await two.add(item)
+    with pytest.raises(RolloverFull):
+        await one.add([{"content": "", "tokens": 0}, item])  # all or nothing
+    assert (one.count(), two.count(), budget.used) == (2, 1, 3 * size)
+    one.remove(1)
+    await two.add(item)
+    two.clear()
+    assert budget.used == size
+    await one.add([{"content": "y" * 80, "tokens": 10}])  # trims the first away on read()
+    one.read()
+    one.compact()
+    assert budget.used == size + 1  # "y" item is one byte larger ("tokens": 10)
+    assert ItemBudget().cap == ITEM_BYTES_PER_SCRIPT == 32 * 1024 * 1024

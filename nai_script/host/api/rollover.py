@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from nai_script.host.api.tokens import encode_text
 from nai_script.host.dispatch import (
     REQUIRED,
+    ApiFailure,
     ApiUsageError,
     CallContext,
     HostObject,
     Route,
     first_validation_problem,
 )
-from nai_script.host.rollover import RolloverHelper
+from nai_script.host.rollover import RolloverFull, RolloverHelper
 from nai_script.tokenizers import TokenizerError, UnknownModelError
 from sandbox.protocol import RemoteObject
 
@@ -62,6 +63,8 @@ class RolloverObject(HostObject):
             await self.helper.add(items)
         except ApiUsageError:
             raise  # already names the argument (too much text to tokenize)
+        except RolloverFull as error:
+            raise ApiFailure(f"rolloverHelper.add: {error}") from None
         except (TypeError, ValueError) as error:
             raise ApiUsageError(f"rolloverHelper.add: {error}") from None
 
@@ -123,7 +126,13 @@ async def _create(ctx: CallContext) -> RemoteObject:
     async def count_tokens(text: str) -> int:
         return len(await encode_text(tokenizers, options.model, text, "content"))
 
-    helper = RolloverHelper(options.maxTokens, options.rolloverTokens, options.model, count_tokens)
+    helper = RolloverHelper(
+        options.maxTokens,
+        options.rolloverTokens,
+        options.model,
+        count_tokens,
+        ctx.script.rollover_items,
+    )
     return RemoteObject(target=RolloverObject(helper), methods=dict(METHODS))
 
 
