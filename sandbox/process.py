@@ -30,6 +30,7 @@ from sandbox.protocol import (
     Loaded,
     Log,
     ProtocolError,
+    ReleaseRemote,
     RemoteRegistry,
     ScriptFailure,
     Status,
@@ -379,6 +380,11 @@ class ScriptWorker:
         return self._cpu.read()
 
     @property
+    def remote_objects(self) -> int:
+        """Host objects the script may still hold a proxy for (``RemoteRegistry``)."""
+        return len(self._remotes)
+
+    @property
     def rss_bytes(self) -> int | None:
         return read_rss_bytes(self.pid)
 
@@ -463,7 +469,15 @@ class ScriptWorker:
                 )
                 self._send(reply_message(message.id, error=refusal))
                 return
-            task = asyncio.ensure_future(self._serve(message))
+            # Resolved now, in frame order: a release the worker sent after this call must not
+            # drop an object the call refers to before the call is served.
+            try:
+                call: ApiCall | Exception = api_call_of(
+                    message, script_name=self.name, api=self._api, remotes=self._remotes
+                )
+            except Exception as error:
+                call = error
+            task = asyncio.ensure_future(self._serve(message, call))
             self._calls.add(task)
             task.add_done_callback(self._calls.discard)
         elif isinstance(message, Status):
@@ -482,6 +496,9 @@ class ScriptWorker:
             self._loaded.set_result(message)
         elif isinstance(message, Fatal):
             self._terminate(message.kind if message.kind == "memory" else "crashed", message.detail)
+        elif isinstance(message, ReleaseRemote):
+            for remote_id, proxies_made in message.ids:
+                self._remotes.release(remote_id, proxies_made)
         elif isinstance(message, Hello):
             raise ProtocolError("worker sent a second hello")
 
@@ -493,11 +510,12 @@ class ScriptWorker:
         self._running.clear()
         return True
 
-    async def _serve(self, message: ApiCallMessage) -> None:
+    async def _serve(self, message: ApiCallMessage, call: ApiCall | Exception) -> None:
         order = _ReplyOrder(self)
         _REPLY_ORDER.set(order)  # this task's own context (and the tasks the handler starts)
         try:
-            call = api_call_of(message, script_name=self.name, api=self._api, remotes=self._remotes)
+            if isinstance(call, Exception):
+                raise call
             value = to_wire(await self._handler(call), self._remotes)
             reply = reply_message(message.id, value=value)
         except asyncio.CancelledError:

@@ -53,6 +53,7 @@ __all__ = [
     "Log",
     "ProtocolError",
     "Release",
+    "ReleaseRemote",
     "RemoteObject",
     "RemoteRegistry",
     "ScriptFailure",
@@ -147,6 +148,15 @@ class Release(BaseModel):
     callback: int
 
 
+class ReleaseRemote(BaseModel):
+    """The worker holds no proxy any more for these host objects: ``[id, proxies made]``
+    pairs (``RemoteRegistry.release``)."""
+
+    model_config = _STRICT
+    t: Literal["release_remote"]
+    ids: list[tuple[int, int]]
+
+
 class Fatal(BaseModel):
     """The worker is going down on its own (MemoryError under RLIMIT_AS, internal fault)."""
 
@@ -157,7 +167,7 @@ class Fatal(BaseModel):
 
 
 WorkerMessage = Annotated[
-    Hello | Loaded | ApiCallMessage | InvokeResult | Log | Status | Release | Fatal,
+    Hello | Loaded | ApiCallMessage | InvokeResult | Log | Status | Release | ReleaseRemote | Fatal,
     Field(discriminator="t"),
 ]
 _WORKER_MESSAGE: TypeAdapter[WorkerMessage] = TypeAdapter(WorkerMessage)
@@ -243,23 +253,44 @@ class ApiCall:
 
 
 class RemoteRegistry:
-    """Host objects handed to one worker, by id (ids are never reused within a worker)."""
+    """Host objects handed to one worker, by id (ids are never reused within a worker).
+
+    An object stays while the worker may hold a proxy for it. Each time one is sent it is
+    counted; the worker reports an id once its last proxy is gone, with the number of proxies
+    it made, and the object is dropped only if that is every one sent: one still on its way
+    (a reply crossing the report) keeps it. Without this, every signal, window and helper a
+    script ever made stayed in the host's memory until the script unloaded.
+    """
 
     def __init__(self) -> None:
         self._objects: dict[int, RemoteObject] = {}
         self._ids: dict[int, int] = {}
+        self._sent: dict[int, int] = {}
+        self._last_id = 0
 
     def register(self, remote: RemoteObject) -> int:
-        known = self._ids.get(id(remote))
-        if known is not None:
-            return known
-        remote_id = len(self._objects) + 1
-        self._objects[remote_id] = remote
-        self._ids[id(remote)] = remote_id
+        """The object's id, counting one more proxy on its way to the worker."""
+        remote_id = self._ids.get(id(remote))
+        if remote_id is None:
+            self._last_id += 1
+            remote_id = self._last_id
+            self._objects[remote_id] = remote
+            self._ids[id(remote)] = remote_id
+        self._sent[remote_id] = self._sent.get(remote_id, 0) + 1
         return remote_id
 
     def get(self, remote_id: int) -> RemoteObject | None:
         return self._objects.get(remote_id)
+
+    def release(self, remote_id: int, proxies_made: int) -> None:
+        """The worker's last proxy for ``remote_id`` is gone, after ``proxies_made`` in all."""
+        if self._sent.get(remote_id) != proxies_made:
+            return  # unknown, or sent again since: the worker will report it again
+        remote = self._objects.pop(remote_id)
+        del self._ids[id(remote)], self._sent[remote_id]
+
+    def __len__(self) -> int:
+        return len(self._objects)
 
 
 #: Types that cross the wire as they are; a list of only these is copied without recursion.

@@ -50,6 +50,10 @@ class Transport(Protocol):
 
     def report_unawaited_failure(self, what: str, error: BaseException) -> None: ...
 
+    def adopt_remote(self, proxy: RemoteProxy, remote: int) -> None:
+        """A proxy for host object ``remote`` was made (the worker tells the host when the
+        last one is gone, so the host can drop the object)."""
+
 
 class Suspension:
     """What awaiting a pending call hands to whoever steps the awaiting coroutine: an opaque
@@ -222,7 +226,7 @@ class RemoteProxy:
     attributes resolved by the host (``await win.closed``), live properties (each read asks
     the host, ``signal.cancelled``) and constant values."""
 
-    __slots__ = ("_awaitables", "_members", "_properties", "_remote", "_transport")
+    __slots__ = ("__weakref__", "_awaitables", "_members", "_properties", "_remote", "_transport")
     # Passing the proxy back in an api call sends ``{"$remote": id}`` (e.g. a cancellation
     # signal given to ``generate``); the host turns it into its own object again.
     passes_by_reference = True
@@ -241,6 +245,7 @@ class RemoteProxy:
         object.__setattr__(self, "_awaitables", {str(n) for n in wire.get("awaitables") or ()})
         object.__setattr__(self, "_properties", {str(n) for n in wire.get("properties") or ()})
         object.__setattr__(self, "_transport", transport)
+        transport.adopt_remote(self, remote)
 
     def __getattr__(self, name: str) -> Any:
         if name in self._members:

@@ -21,6 +21,7 @@ import select
 import selectors
 import sys
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -32,6 +33,7 @@ from sandbox.proxy import (
     ApiNamespace,
     CallbackRegistry,
     PendingCall,
+    RemoteProxy,
     build_api,
     decode_from_host,
     drive_script,
@@ -170,6 +172,12 @@ class Worker:
         self._failed_invokes: dict[int, None] = {}
         self._woken = False
         self._seen = 0
+        # Host objects' proxies (``adopt_remote``): how many were made per id (the host drops
+        # an object only if it sent no more than that), how many live, and the ids whose last
+        # proxy is gone, to report at the next loop iteration.
+        self._remotes_seen: dict[int, int] = {}
+        self._remotes_live: dict[int, int] = {}
+        self._released: list[list[int]] = []
         self._filename = "script.py"
         self._globals: dict[str, Any] = {}
         self._loaded = False
@@ -254,6 +262,9 @@ class Worker:
         """Once per loop iteration: if the loop is about to block, send what is queued and,
         after being woken, the status frame that pauses the host's watchdog; if it is not,
         send what is queued only once it has waited ``HOLD_S``."""
+        if self._released:
+            released, self._released = self._released, []
+            self._queue(encode_frame({"t": "release_remote", "ids": released}))
         if blocking and self._woken:
             self._woken = False
             busy = bool(self._tasks) or bool(self._calls)
@@ -556,6 +567,20 @@ class Worker:
         if reply.get("ok"):
             return decode_from_host(reply.get("value"), self._callbacks, self)
         raise script_error(str(reply.get("etype")), str(reply.get("error")))
+
+    def adopt_remote(self, proxy: RemoteProxy, remote: int) -> None:
+        self._remotes_seen[remote] = self._remotes_seen.get(remote, 0) + 1
+        self._remotes_live[remote] = self._remotes_live.get(remote, 0) + 1
+        weakref.finalize(proxy, self._proxy_gone, remote)
+
+    def _proxy_gone(self, remote: int) -> None:
+        """A proxy was collected, wherever the script dropped it: only noted here."""
+        live = self._remotes_live.get(remote, 0) - 1
+        if live > 0:
+            self._remotes_live[remote] = live
+            return
+        self._remotes_live.pop(remote, None)
+        self._released.append([remote, self._remotes_seen[remote]])
 
     def report_unawaited_failure(self, what: str, error: BaseException) -> None:
         self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})

@@ -3,6 +3,7 @@ worker and the host sound (the worker still answers a call afterwards)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -146,8 +147,9 @@ async def test_forged_paths_are_refused_by_the_host() -> None:
     async with running(source) as (worker, host):
         from sandbox.protocol import ApiCallMessage
 
-        await worker._serve(ApiCallMessage(t="api_call", id=999, path="v1.secret", sync=True))
-        await worker._serve(ApiCallMessage(t="api_call", id=998, path="v1.log", sync=False))
-        await worker._serve(ApiCallMessage(t="api_call", id=997, remote=42, sync=False))
+        worker._handle(ApiCallMessage(t="api_call", id=999, path="v1.secret", sync=True))
+        worker._handle(ApiCallMessage(t="api_call", id=998, path="v1.log", sync=False))
+        worker._handle(ApiCallMessage(t="api_call", id=997, remote=42, sync=False))
+        await asyncio.gather(*worker._calls)
         assert host.calls == []
         assert await worker.invoke("ok") == "ok"

@@ -247,10 +247,21 @@ def test_remote_objects_nested_in_results_become_proxies() -> None:
     from sandbox.protocol import RemoteObject, RemoteRegistry, to_wire
     from sandbox.proxy import CallbackRegistry, RemoteProxy, decode_from_host
 
+    class Adopting:
+        """Only what making a proxy asks of the transport: to be told of it."""
+
+        def __init__(self) -> None:
+            self.adopted: list[int] = []
+
+        def adopt_remote(self, proxy: object, remote: int) -> None:
+            self.adopted.append(remote)
+
     registry = RemoteRegistry()
     window = RemoteObject(target=1, methods={"close": "async"}, values={"title": "t"})
     wire = to_wire({"items": [window], "meta": {"n": 1}}, registry)
-    decoded = decode_from_host(wire, CallbackRegistry(), transport=None)  # type: ignore[arg-type]
+    transport = Adopting()
+    decoded = decode_from_host(wire, CallbackRegistry(), transport)  # type: ignore[arg-type]
+    assert transport.adopted == [1]
     assert isinstance(decoded.items[0], RemoteProxy)
     assert dir(decoded.items[0]) == ["close", "title"]
     assert decoded.items[0].title == "t"
@@ -284,3 +295,46 @@ async def test_text_with_a_lone_surrogate_crosses_both_ways() -> None:
     async with running(source) as (worker, host):
         assert host.lines() == ["True x\ufffdy"]
         assert await worker.invoke(host.callbacks["back"], "p\ud800q") is True
+
+
+def test_the_registry_drops_an_object_only_when_every_proxy_sent_is_gone() -> None:
+    from sandbox.protocol import RemoteObject, RemoteRegistry
+
+    registry = RemoteRegistry()
+    window, other = RemoteObject(target=1), RemoteObject(target=2)
+    first = registry.register(window)
+    assert registry.register(window) == first  # sent twice
+    second = registry.register(other)
+    registry.release(first, 1)  # one proxy was still on its way: kept
+    assert registry.get(first) is window
+    registry.release(first, 2)
+    assert registry.get(first) is None
+    assert len(registry) == 1
+    registry.release(first, 2)  # a repeated (or forged) report changes nothing
+    registry.release(12345, 1)
+    third = registry.register(window)  # sent again after its release: a new id, never reused
+    assert third not in (first, second)
+    assert registry.get(third) is window
+
+
+async def test_host_objects_are_dropped_once_the_script_drops_its_proxies() -> None:
+    """Every window, signal or helper a script made stayed in the host until it unloaded. A
+    proxy still held keeps its object; so does one the host sends again while the worker
+    reports the last one gone (the script passes the window to a call and drops it)."""
+    source = (
+        "for i in range(300):\n"
+        "    await api.v1.window.open('w')\n"
+        "kept = await api.v1.window.open('kept')\n"
+        "w = await api.v1.window.open('crossing')\n"
+        "again = api.v1.echo(w)\n"
+        "del w\n"
+        "w = await again\n"
+        "api.v1.log(w.title, kept.title)\n"
+        "def use():\n"
+        "    return [w.isClosed(), kept.isClosed()]\n"
+    )
+    async with running(source) as (worker, host):
+        await worker.wait_idle()
+        assert host.lines() == ["crossing kept"]
+        assert await worker.invoke("use") == [False, False]
+        assert worker.remote_objects == 2  # 'kept' and 'crossing'
