@@ -256,22 +256,28 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
 
 async def _load_and_wait(host: ScriptHost, paths: list[Path], wait_s: float) -> int:
     loaded: list[LoadedScript] = []
+    loading: Path | None = None
     _read_stdin_events(host, lambda: [s.id for s in host.scripts])
     try:
         async with asyncio.timeout(wait_s):
-            for path in paths:
+            for loading in paths:
                 try:
-                    loaded.append(await host.load_script(path))
+                    loaded.append(await host.load_script(loading))
                 except LoadError as error:
                     _report_load_error(error)
                     return _LOAD_EXIT.get(error.kind, EXIT_SCRIPT_RAISED)
+            loading = None
             await host.fire_hook("onScriptsLoaded")
             while any(host.has_pending(s) for s in loaded):
                 for script in loaded:
                     await host.wait_idle(script)
     except TimeoutError:
+        busy = [f"{s.path.name} (pending work)" for s in loaded if host.has_pending(s)]
+        if loading is not None:
+            busy.append(f"{loading.name} (top level still running)")
         print(
-            f"nai-script: stopped after --timeout {wait_s:g} s with work still pending",
+            f"nai-script: stopped after --timeout {wait_s:g} s with work still pending in "
+            + ", ".join(busy or ["onScriptsLoaded"]),
             file=sys.stderr,
         )
         return EXIT_RESOURCE

@@ -164,10 +164,16 @@ def test_resource_limit_exits_4(tmp_path: Path, source: str, reason: str) -> Non
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-def test_timeout_with_pending_work_exits_4(tmp_path: Path) -> None:
+def test_timeout_with_pending_work_exits_4_naming_the_script(tmp_path: Path) -> None:
     done = run(tmp_path, "await api.v1.timers.setTimeout(lambda: None, 60000)\n", "--timeout", "1")
     assert done.returncode == 4
-    assert "--timeout 1" in done.stderr
+    assert "--timeout 1 s with work still pending in s.py (pending work)" in done.stderr
+
+
+def test_timeout_in_a_top_level_names_the_script_still_loading(tmp_path: Path) -> None:
+    done = run(tmp_path, "await api.v1.timers.sleep(60000)\n", "--timeout", "1", name="slow.py")
+    assert done.returncode == 4
+    assert "pending in slow.py (top level still running)" in done.stderr
 
 
 def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
