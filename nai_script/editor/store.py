@@ -71,6 +71,23 @@ class StoryStore(LorebookTables):
             ).fetchall()
         return [self.story(str(r[0])) for r in rows]
 
+    def last_opened(self) -> str | None:
+        """The story the editor had open last, if it still exists."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT s.id FROM editor_state e JOIN stories s ON s.id = e.value"
+                " WHERE e.key = 'last_opened'"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_last_opened(self, story_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO editor_state (key, value) VALUES ('last_opened', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (story_id,),
+            )
+
     def story(self, story_id: str) -> StoryInfo:
         with self._lock:
             row = self._conn.execute(

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS lorebook_categories (
 CREATE TABLE IF NOT EXISTS lorebook_entries (
     story_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (story_id, id)
 );
+CREATE TABLE IF NOT EXISTS editor_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 

@@ -59,7 +59,12 @@ class StoryOps:
 
     async def open_story(self, story_id: str) -> None:
         self.check_idle("opening a story")
-        await self.store.run(lambda: self._bind(story_id))
+
+        def bind_and_remember() -> None:
+            self._bind(story_id)
+            self.store.set_last_opened(story_id)  # the next start opens it again
+
+        await self.store.run(bind_and_remember)
         await self.publish_state()
         await self.refresh_script_ui()
 
@@ -252,5 +257,10 @@ class StoryOps:
 
 
 def _latest_or_new(store: StoryStore) -> str:
+    """The story open when the editor last stopped, else the most recently changed one,
+    else a new one."""
+    last = store.last_opened()
+    if last is not None:
+        return last
     stories = store.list_stories()
     return stories[0].id if stories else store.create_story().id

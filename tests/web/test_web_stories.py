@@ -71,6 +71,27 @@ async def test_create_open_delete_and_a_restart_keeps_every_story(tmp_path: Path
         assert state["sections"][0]["text"].startswith("Beta goes on.")
 
 
+async def test_a_restart_reopens_the_story_that_was_open(tmp_path: Path) -> None:
+    """Not the most recently changed one: the user opened an older story, and a restart of
+    ``serve`` showed them the other (its storyStorage with it)."""
+    async with served(tmp_path) as server, page_socket(server) as page:
+        first_id = (await page.next())["story"]["story"]["id"]
+        await page.send({"type": "story.create", "title": "Second tale"})
+        second = (await page.wait_for(_story_state))["story"]["story"]["id"]
+        await page.send({"type": "send", "text": "The second changes last."})
+        await page.wait_type("generation.end")
+        await page.send({"type": "story.open", "id": first_id})
+        opened = (await page.wait_for(_story_state))["story"]
+        assert opened["story"]["id"] == first_id
+        assert opened["stories"][0]["id"] == second  # the most recently changed
+    async with served(tmp_path) as server, page_socket(server) as page:
+        assert (await page.next())["story"]["story"]["id"] == first_id
+        await page.send({"type": "story.delete", "id": first_id})
+        await page.wait_for(lambda e: _story_state(e) and _lacks(e, first_id))
+    async with served(tmp_path) as server, page_socket(server) as page:
+        assert (await page.next())["story"]["story"]["id"] == second  # gone: the latest
+
+
 async def test_deleting_the_last_story_opens_a_new_empty_one(tmp_path: Path) -> None:
     async with served(tmp_path) as server, page_socket(server) as page:
         only = (await page.next())["story"]["story"]["id"]
