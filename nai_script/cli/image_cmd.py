@@ -7,6 +7,7 @@ in-process simulator answers (labelled as such on stderr).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -166,11 +167,24 @@ def _run(args: argparse.Namespace) -> int:
     images: list[bytes] = []
     run_async(_generate(config, request, images, stream=args.stream))
     for index, image in enumerate(images):
-        path = out / f"{request.parameters.seed}_{index}.png"
-        path.write_bytes(image)
+        path = _write_new(out, f"{request.parameters.seed}_{index}", image)
         print(f"[{index + 1}/{len(images)}] wrote {path}", file=sys.stderr, flush=True)
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_new(folder: Path, stem: str, data: bytes) -> Path:
+    """``stem.png``, or ``stem-2.png``, ``-3``... if taken: a run with the same seed (another
+    prompt, say) must not overwrite the pictures of an earlier one."""
+    for attempt in itertools.count(1):
+        path = folder / (f"{stem}.png" if attempt == 1 else f"{stem}-{attempt}.png")
+        try:
+            with path.open("xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
 
 
 def _stream_body(request: ImageGenerationRequest) -> dict[str, object]:

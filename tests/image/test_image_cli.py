@@ -42,6 +42,17 @@ def test_writes_numbered_pngs(tmp_path: Path) -> None:
     assert "[3/3] wrote" in result.stderr
 
 
+def test_a_second_run_with_the_same_seed_keeps_the_first_runs_pictures(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for prompt in ("a lighthouse", "a harbour"):
+        result = run_image_cli(
+            "--prompt", prompt, "--samples", "2", "--seed", "9", "--out", str(out), cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["9_0-2.png", "9_0.png", "9_1-2.png", "9_1.png"]
+    assert "wrote " + str(out / "9_1-2.png") in result.stderr
+
+
 def test_dry_run_prints_request_and_sends_nothing(tmp_path: Path) -> None:
     result = run_image_cli(
         "--prompt",
