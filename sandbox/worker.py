@@ -63,6 +63,9 @@ _FAILED_IDS_KEPT = 256
 
 #: The longest a queued frame waits for the loop to be about to block (``send_soon``).
 HOLD_S = 0.002
+#: Released host objects reported per frame (a script dropping a million proxies at once must
+#: not make one frame past the host's limit).
+_RELEASES_PER_FRAME = 10_000
 
 
 class _BlockAwareSelector(selectors.DefaultSelector):
@@ -264,7 +267,9 @@ class Worker:
         send what is queued only once it has waited ``HOLD_S``."""
         if self._released:
             released, self._released = self._released, []
-            self._queue(encode_frame({"t": "release_remote", "ids": released}))
+            for start in range(0, len(released), _RELEASES_PER_FRAME):
+                ids = released[start : start + _RELEASES_PER_FRAME]
+                self._queue(encode_frame({"t": "release_remote", "ids": ids}))
         if blocking and self._woken:
             self._woken = False
             busy = bool(self._tasks) or bool(self._calls)

@@ -338,3 +338,30 @@ async def test_host_objects_are_dropped_once_the_script_drops_its_proxies() -> N
         assert host.lines() == ["crossing kept"]
         assert await worker.invoke("use") == [False, False]
         assert worker.remote_objects == 2  # 'kept' and 'crossing'
+
+
+F_SETPIPE_SZ = 1031  # Linux's fcntl to resize a pipe (not in Python 3.11's fcntl module)
+
+
+def test_dropping_many_proxies_at_once_is_reported_in_frames_of_bounded_size() -> None:
+    """25,000 proxies dropped in one go (a list of window handles set to None): the releases go
+    in frames of at most 10,000 (one frame of them all could pass the host's frame limit,
+    which stops the worker)."""
+    import fcntl
+
+    from test_worker_harness import make_worker, one_read
+
+    from sandbox.proxy import RemoteProxy
+
+    worker, _host_w, host_r = make_worker()
+    fcntl.fcntl(host_r, F_SETPIPE_SZ, 1 << 20)  # room for every frame: nobody reads meanwhile
+    proxies = [RemoteProxy({"$remote": n}, worker, lambda v: v) for n in range(1, 25_001)]
+    del proxies
+    worker._before_select(True)
+    frames = []
+    while batch := one_read(host_r):
+        frames += batch
+    releases = [f for f in frames if f["t"] == "release_remote"]
+    assert [len(f["ids"]) for f in releases] == [10_000, 10_000, 5_000]  # type: ignore[arg-type]
+    released = sorted(pair for f in releases for pair in f["ids"])  # type: ignore[attr-defined]
+    assert released == [[n, 1] for n in range(1, 25_001)]
