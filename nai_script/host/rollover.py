@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +47,10 @@ class ItemBudget:
 
     def give(self, size: int) -> None:
         self.used -= size
+
+
+def _give_back(budget: ItemBudget, sizes: list[int]) -> None:
+    budget.give(sum(sizes))
 
 
 def _size(item: Mapping[str, Any]) -> int:
@@ -89,6 +94,9 @@ class RolloverHelper:
         self._items: list[dict[str, Any]] = []
         self._sizes: list[int] = []  # each item's share of ``budget``
         self._budget = budget or ItemBudget()
+        # A helper the script dropped is collected (the host drops the object once the worker
+        # holds no proxy for it): what its items took goes back with it.
+        weakref.finalize(self, _give_back, self._budget, self._sizes)
         self._start = 0
         # Adds land in call order: a script may start ``add(long_text)`` and, without awaiting
         # it, ``add(item_with_tokens)``; the second must not overtake the first while its text

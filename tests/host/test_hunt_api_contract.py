@@ -235,7 +235,8 @@ async def test_rollover_items_past_the_scripts_budget_are_an_api_error(tmp_path:
         "h = api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'})\n"
         "item = {'content': 'x' * 11_200_000, 'tokens': 1}\n"
         "await h.add(item)\n"
-        "await api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'}).add(item)\n"
+        "other = api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'})\n"
+        "await other.add(item)\n"
         "try:\n"
         "    await h.add(item)\n"
         "except ApiError as error:\n"
@@ -247,6 +248,21 @@ async def test_rollover_items_past_the_scripts_budget_are_an_api_error(tmp_path:
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == ["refused True 1", "after clear 1"], env.lines(level="error")
+
+
+async def test_a_dropped_helpers_items_no_longer_count(tmp_path: Path) -> None:
+    """A helper per chat, each dropped for the next: the host drops the helper once the
+    script holds no proxy for it, and the 32 MiB its items may take comes back with it."""
+    source = (
+        "item = {'content': 'x' * 11_200_000, 'tokens': 1}\n"
+        "for chat in range(5):\n"
+        "    h = api.v1.createRolloverHelper({'maxTokens': 100, 'model': 'glm-4-6'})\n"
+        "    await h.add(item)\n"
+        "api.v1.log('five chats', h.count())\n"
+    )
+    async with hosted(tmp_path) as env:
+        await env.run(source)
+        assert env.lines() == ["five chats 1"], env.lines(level="error")
 
 
 async def test_an_unknown_model_or_foreign_token_ids_are_value_errors(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import json
+
 import pytest
 
 from nai_script.host.rollover import (
@@ -168,3 +171,17 @@ async def test_a_scripts_helpers_share_one_item_budget_that_drops_give_back() ->
     one.compact()
     assert budget.used == size + 1  # "y" item is one byte larger ("tokens": 10)
     assert ItemBudget().cap == ITEM_BYTES_PER_SCRIPT == 32 * 1024 * 1024
+
+
+async def test_a_collected_helper_gives_its_items_budget_back() -> None:
+    """The host drops a helper the script no longer holds; what its items took must come back
+    with it, or a script making a helper per chat would run out though nothing is held."""
+    budget = ItemBudget(cap=1000)
+    dropped = RolloverHelper(10, 0, "glm-4-6", count_words, budget)
+    await dropped.add({"content": "x" * 500, "tokens": 1})
+    kept = RolloverHelper(10, 0, "glm-4-6", count_words, budget)
+    await kept.add({"content": "y" * 100, "tokens": 1})
+    del dropped
+    gc.collect()
+    assert budget.used == len(json.dumps({"content": "y" * 100, "tokens": 1}))
+    await kept.add({"content": "z" * 500, "tokens": 1})
