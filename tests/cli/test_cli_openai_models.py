@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from loopback import serve_app
 
 from nai_script.tokenizers import UnknownModelError, context_size, model_info
 from nai_script.tokenizers.served import (
@@ -56,15 +57,8 @@ async def openai_server(*, list_models: bool = True) -> AsyncIterator[str]:
     if list_models:
         app.router.add_get("/v1/models", _models)
     app.router.add_post("/v1/chat/completions", _chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url
 
 
 SCRIPT = textwrap.dedent(

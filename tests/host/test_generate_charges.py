@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 from host_helpers import REGISTRY, hosted
+from loopback import serve_app
 from test_api_editor import ran_with_all_edits
 
 from nai_script.client import ClientSettings, NovelAIClient
@@ -68,18 +69,10 @@ async def text_only_host(
     app = web.Application()
     app[DROP] = drop
     app.router.add_post("/v1/chat/completions", _text_only)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    settings = ClientSettings.for_base_url(
-        f"http://127.0.0.1:{port}", token="pst-t", openai_compatible=True
-    )
     lines: list[str] = []
-    folder = tmp_path / "scripts"
-    folder.mkdir()
-    try:
+    (tmp_path / "scripts").mkdir()
+    async with serve_app(app) as url:
+        settings = ClientSettings.for_base_url(url, token="pst-t", openai_compatible=True)
         async with (
             NovelAIClient(settings) as client,
             ScriptHost(
@@ -90,8 +83,6 @@ async def text_only_host(
             ) as host,
         ):
             yield host, lines
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_failed_text_only_stream_charges_the_text_it_streamed(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from subprocess import PIPE
 
 import pytest
 from aiohttp import web
+from loopback import serve_app
 
 from nai_script.backend import fetch_tokenizers, open_backend
 from nai_script.config import BackendConfig, BackendKind
@@ -57,14 +58,9 @@ async def def_server(tiny_def: bytes) -> AsyncIterator[DefServer]:
 
     app = web.Application()
     app.router.add_get("/tokenizer/compressed/{name}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base_url = f"http://127.0.0.1:{port}"
-    yield state
-    await runner.cleanup()
+    async with serve_app(app) as url:
+        state.base_url = url
+        yield state
 
 
 def real_registry(server: DefServer, cache: Path, **kwargs: object) -> TokenizerRegistry:
