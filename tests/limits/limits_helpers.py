@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,3 +33,16 @@ async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.001)
+
+
+async def spawn_python(code: str, *args: str) -> asyncio.subprocess.Process:
+    """``python -c code args...`` with this checkout importable and its stdout piped (a writer
+    the test kills with SIGKILL mid-way)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 import textwrap
 from pathlib import Path
 
-from limits_helpers import open_limits
+from limits_helpers import open_limits, spawn_python
 
 from nai_script.limits.owners import owners_dir
 
@@ -49,14 +47,7 @@ async def test_a_sigkilled_owners_reservation_is_charged_in_full(tmp_path: Path)
     path = tmp_path / "l.db"
     async with open_limits(path) as limits:
         own = await limits.reserve("s", output_tokens=100)
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CHILD,
-            str(path),
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        )
+        child = await spawn_python(CHILD, str(path))
         assert child.stdout is not None
         try:
             assert await asyncio.wait_for(child.stdout.readline(), 20) == b"R\n"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 import textwrap
 from pathlib import Path
 
-from limits_helpers import T0, open_limits
+from limits_helpers import T0, open_limits, spawn_python
 
 from nai_script.limits import FakeClock
 
@@ -77,14 +75,7 @@ async def test_sigkilled_writer_keeps_every_acknowledged_spend(tmp_path: Path) -
     path = tmp_path / "p.db"
     async with open_limits(path):  # create the schema first
         pass
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CHILD,
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
+    proc = await spawn_python(CHILD, str(path))
     assert proc.stdout is not None
     acks = 0
     try:
