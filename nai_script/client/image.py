@@ -8,6 +8,7 @@ text generation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -38,6 +39,10 @@ class _BytesClient(Protocol):
     ) -> tuple[bytes, str]: ...
 
 
+#: What the text after a character's last ``@`` must look like to be read as its grid cell.
+_CELL_SHAPED = re.compile(r"(?:[A-Za-z][0-9]+)?")
+
+
 class CharacterSpec(BaseModel):
     """One character of a V4 prompt: its caption, its own negative, and an optional grid cell."""
 
@@ -49,10 +54,14 @@ class CharacterSpec(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> CharacterSpec:
-        """``"desc"``, ``"desc@C3"``, ``"desc|negative"`` or ``"desc@C3|negative"``."""
+        """``"desc"``, ``"desc@C3"``, ``"desc|negative"`` or ``"desc@C3|negative"``.
+
+        The text after the last ``@`` is a cell only if it is shaped like one (a letter and
+        digits: ``C3``, or a mistyped ``F1``, which is refused; nothing: no cell); otherwise
+        the ``@`` belongs to the description (``"girl texting @sam"``)."""
         main, _, negative = text.partition("|")
         prompt, at, cell = main.rpartition("@")
-        if not at:
+        if not at or not _CELL_SHAPED.fullmatch(cell.strip()):
             prompt, cell = main, ""
         prompt = prompt.strip()
         if not prompt:

@@ -211,6 +211,11 @@ def test_raw_request_structure(raw: dict[str, Any], pattern: str) -> None:
             CharacterSpec(prompt="red hair, girl", position="B2", negative="sad, ugly"),
         ),
         ("mail@example@A1", CharacterSpec(prompt="mail@example", position="A1")),
+        # An @ not followed by something cell-shaped is part of the description.
+        ("girl texting @sam", CharacterSpec(prompt="girl texting @sam")),
+        ("girl @ the beach|sad", CharacterSpec(prompt="girl @ the beach", negative="sad")),
+        ("girl@", CharacterSpec(prompt="girl")),
+        ("@sam@B2", CharacterSpec(prompt="@sam", position="B2")),
     ],
 )
 def test_character_spec_parse(text: str, expected: CharacterSpec) -> None:
