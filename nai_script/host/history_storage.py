@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from nai_script.host.storage import Scope, ScriptStorage, StorageDB
+from nai_script.host.storage import HISTORY_STORAGE_CAP, Cap, Scope, ScriptStorage, StorageDB
 
 TOMBSTONE = ""
 #: The current node first, then its ancestors up to the root; asked on every call, so the
@@ -25,10 +25,11 @@ Ancestry = Callable[[], list[str]]
 class _HistorySlice:
     """The rows of one script's ``historyStorage`` seen from the current history node."""
 
-    def __init__(self, db: StorageDB, script_id: str, ancestry: Ancestry) -> None:
+    def __init__(self, db: StorageDB, script_id: str, ancestry: Ancestry, cap: Cap) -> None:
         self._db = db
         self._script_id = script_id
         self._ancestry = ancestry
+        self._cap = cap
 
     def _lookup(self, chain: list[str], key: str) -> str | None:
         """The nearest value for ``key`` along ``chain``; None if unset or removed."""
@@ -43,11 +44,12 @@ class _HistorySlice:
 
     def put_raw(self, key: str, value: str) -> None:
         node = self._ancestry()[0]
-        self._db.put(Scope.HISTORY, self._script_id, node, key, value, None)
+        self._db.put(Scope.HISTORY, self._script_id, node, key, value, self._cap)
 
     def delete_raw(self, key: str) -> None:
         chain = self._ancestry()
         if self._lookup(chain[1:], key) is not None:  # inherited: hide it from here on
+            # A tombstone is never refused: a full storage must still be able to shrink.
             self._db.put(Scope.HISTORY, self._script_id, chain[0], key, TOMBSTONE, None)
         else:
             self._db.delete(Scope.HISTORY, self._script_id, chain[0], key)
@@ -64,6 +66,8 @@ class _HistorySlice:
         return sorted(key for key, live in seen.items() if live)
 
 
-def history_storage(db: StorageDB, script_id: str, ancestry: Ancestry) -> ScriptStorage:
+def history_storage(
+    db: StorageDB, script_id: str, ancestry: Ancestry, cap: Cap = HISTORY_STORAGE_CAP
+) -> ScriptStorage:
     """``historyStorage`` for one script; ``ancestry`` runs on the storage file's thread."""
-    return ScriptStorage(_HistorySlice(db, script_id, ancestry))
+    return ScriptStorage(_HistorySlice(db, script_id, ancestry, cap))

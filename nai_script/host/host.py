@@ -43,7 +43,13 @@ from nai_script.host.history_storage import history_storage
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
 from nai_script.host.log_store import LogStore
 from nai_script.host.script import RECENT_LOG_LINES, LoadedScript
-from nai_script.host.storage import STORAGE_CAP_BYTES, Scope, ScriptStorage, StorageDB
+from nai_script.host.storage import (
+    STORAGE_CAP,
+    STORY_STORAGE_CAP,
+    Scope,
+    ScriptStorage,
+    StorageDB,
+)
 from nai_script.host.surface import api_description
 from nai_script.limits import Clock, Limits, LimitsConfig, SystemClock
 from nai_script.tokenizers import Tier, TokenizerRegistry, context_size
@@ -396,11 +402,13 @@ class ScriptHost:
             return script.temp_storage
         if namespace == "storyStorage":
             story = self.story_id if self.editor is None else self.editor.story_id
-            return ScriptStorage.persistent(self.storage_db, Scope.STORY, script.id, story)
+            return ScriptStorage.persistent(
+                self.storage_db, Scope.STORY, script.id, story, cap=STORY_STORAGE_CAP
+            )
         if namespace == "historyStorage":
             return history_storage(self.storage_db, script.id, self._history_ancestry(node))
         return ScriptStorage.persistent(
-            self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP_BYTES
+            self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP
         )
 
     def _history_ancestry(self, node: str | None = None) -> Callable[[], list[str]]:

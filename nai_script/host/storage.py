@@ -3,8 +3,9 @@
 The first three are rows in one SQLite file so a reload, a restart or a kill -9 loses nothing
 that was acknowledged; ``tempStorage`` lives in memory and ends with the script. Values are
 JSON; ``storage`` is capped per script (NovelAI: 4 MB) and a write past the cap fails with an
-error that names the cap and the size it would have reached. ``tempStorage`` is capped too
-(NovelAI documents no cap; it is the host's memory a script would otherwise fill at will).
+error that names the cap and the size it would have reached. The others are capped too, though
+NovelAI documents no cap: ``tempStorage`` is the host's memory, and the story and history
+storages are the user's disk, which a script would otherwise fill at will (``Cap``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,9 +23,29 @@ from typing import Any, Protocol, TypeVar
 from nai_script.limits.store import connect
 from sandbox.protocol import CallbackHandle
 
-STORAGE_CAP_BYTES = 4 * 1024 * 1024
-TEMP_STORAGE_CAP_BYTES = 32 * 1024 * 1024
 T = TypeVar("T")
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A storage's limit in bytes (keys and JSON values, UTF-8), over one slice's rows (a
+    script's ``storage``, its ``storyStorage`` of one story), or with ``every_owner`` over all
+    of the script's rows in the scope (``historyStorage``: every node of every story)."""
+
+    name: str
+    limit: int
+    per: str = "per script"
+    every_owner: bool = False
+
+
+STORAGE_CAP_BYTES = 4 * _MIB
+STORAGE_CAP = Cap("storage", STORAGE_CAP_BYTES)
+TEMP_STORAGE_CAP_BYTES = 32 * _MIB
+TEMP_STORAGE_CAP = Cap("tempStorage", TEMP_STORAGE_CAP_BYTES)
+#: Generous (a story's worth of per-generation notes is far less): they only bound the disk.
+STORY_STORAGE_CAP = Cap("storyStorage", 32 * _MIB, per="per script and story")
+HISTORY_STORAGE_CAP = Cap("historyStorage", 256 * _MIB, every_owner=True)
 
 
 class StorageError(ValueError):
@@ -125,25 +147,31 @@ class StorageDB:
         ).fetchall()
         return [str(r[0]) for r in rows]
 
-    def size(self, scope: Scope, script_id: str, owner: str) -> int:
+    def size(self, scope: Scope, script_id: str, owner: str | None) -> int:
+        """Bytes of keys and values in one slice, or (``owner`` None) in all of the script's
+        slices of the scope."""
+        where, args = "scope=? AND script_id=?", [scope.value, script_id]
+        if owner is not None:
+            where, args = f"{where} AND owner=?", [*args, owner]
         row = self._conn.execute(
             "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(CAST(value AS BLOB))), 0)"
-            " FROM kv WHERE scope=? AND script_id=? AND owner=?",
-            (scope.value, script_id, owner),
+            f" FROM kv WHERE {where}",
+            args,
         ).fetchone()
         return int(row[0])
 
     def put(
-        self, scope: Scope, script_id: str, owner: str, key: str, value: str, cap: int | None
+        self, scope: Scope, script_id: str, owner: str, key: str, value: str, cap: Cap | None
     ) -> None:
         """Write one value; with a cap, refuse (and write nothing) if the total would pass it."""
         with self.transaction():
             if cap is not None:
                 old = self.get(scope, script_id, owner, key)
                 old_size = 0 if old is None else _entry_bytes(key, old)
-                new_total = self.size(scope, script_id, owner) - old_size + _entry_bytes(key, value)
-                if new_total > cap:
-                    raise _full("storage", key, new_total, cap)
+                counted = self.size(scope, script_id, None if cap.every_owner else owner)
+                new_total = counted - old_size + _entry_bytes(key, value)
+                if new_total > cap.limit:
+                    raise _full(cap, key, new_total)
             self._conn.execute(
                 "INSERT INTO kv(scope, script_id, owner, key, value) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(scope, script_id, owner, key) DO UPDATE SET value=excluded.value",
@@ -183,7 +211,7 @@ class _SQLiteSlice:
     """The rows of one (scope, script, owner) in the storage file."""
 
     def __init__(
-        self, db: StorageDB, scope: Scope, script_id: str, owner: str, cap: int | None
+        self, db: StorageDB, scope: Scope, script_id: str, owner: str, cap: Cap | None
     ) -> None:
         self._db, self._where, self._cap = db, (scope, script_id, owner), cap
 
@@ -203,12 +231,11 @@ class _SQLiteSlice:
         return self._db.transaction()
 
 
-def _full(name: str, key: str, total: int, cap: int) -> StorageFull:
-    mib = 1024 * 1024
-    limit = f"{cap // mib} MB" if cap % mib == 0 else f"{cap}-byte"
+def _full(cap: Cap, key: str, total: int) -> StorageFull:
+    limit = f"{cap.limit // _MIB} MB" if cap.limit % _MIB == 0 else f"{cap.limit}-byte"
     return StorageFull(
-        f"{name} is full: writing {key!r} would use {total} bytes, "
-        f"over the {limit} limit per script"
+        f"{cap.name} is full: writing {key!r} would use {total} bytes, "
+        f"over the {limit} limit {cap.per}"
     )
 
 
@@ -217,7 +244,7 @@ def _entry_bytes(key: str, value: str) -> int:
 
 
 class _MemorySlice:
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: Cap) -> None:
         self._values: dict[str, str] = {}
         self._cap = cap
         self._bytes = 0
@@ -230,8 +257,8 @@ class _MemorySlice:
         total = self._bytes + _entry_bytes(key, value)
         if old is not None:
             total -= _entry_bytes(key, old)
-        if total > self._cap:
-            raise _full("tempStorage", key, total, self._cap)
+        if total > self._cap.limit:
+            raise _full(self._cap, key, total)
         self._values[key] = value
         self._bytes = total
 
@@ -255,12 +282,12 @@ class ScriptStorage:
 
     @classmethod
     def persistent(
-        cls, db: StorageDB, scope: Scope, script_id: str, owner: str = "", cap: int | None = None
+        cls, db: StorageDB, scope: Scope, script_id: str, owner: str = "", cap: Cap | None = None
     ) -> ScriptStorage:
         return cls(_SQLiteSlice(db, scope, script_id, owner, cap))
 
     @classmethod
-    def temporary(cls, cap: int = TEMP_STORAGE_CAP_BYTES) -> ScriptStorage:
+    def temporary(cls, cap: Cap = TEMP_STORAGE_CAP) -> ScriptStorage:
         """``tempStorage``: in memory, gone when the script unloads."""
         return cls(_MemorySlice(cap))
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from nai_script.host.history_storage import history_storage
 from nai_script.host.log_store import LogLine, LogStore
 from nai_script.host.storage import (
+    HISTORY_STORAGE_CAP,
+    STORAGE_CAP,
     STORAGE_CAP_BYTES,
+    STORY_STORAGE_CAP,
     TEMP_STORAGE_CAP_BYTES,
+    Cap,
     Scope,
     ScriptStorage,
     StorageDB,
@@ -86,7 +92,7 @@ def test_bad_keys_are_refused(db: StorageDB, key: object) -> None:
 
 
 def test_cap_refuses_the_write_that_would_pass_it_and_keeps_the_old_value(db: StorageDB) -> None:
-    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=STORAGE_CAP_BYTES)
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=STORAGE_CAP)
     big = "x" * (STORAGE_CAP_BYTES // 2)
     s.set("one", big)
     with pytest.raises(StorageError, match="over the 4 MB limit"):
@@ -96,16 +102,56 @@ def test_cap_refuses_the_write_that_would_pass_it_and_keeps_the_old_value(db: St
     s.set("one", big + "y")
     assert len(s.get("one")) == len(big) + 1
     # Another script has its own 4 MB.
-    other = ScriptStorage.persistent(db, Scope.SCRIPT, "b", cap=STORAGE_CAP_BYTES)
+    other = ScriptStorage.persistent(db, Scope.SCRIPT, "b", cap=STORAGE_CAP)
     other.set("two", big)
 
 
 def test_cap_boundary_is_exact(db: StorageDB) -> None:
-    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=100)
+    s = ScriptStorage.persistent(db, Scope.SCRIPT, "a", cap=Cap("storage", 100))
     # key "k" (1 byte) + JSON string of 97 chars + 2 quotes = 100 bytes: fits exactly.
     s.set("k", "x" * 97)
     with pytest.raises(StorageError):
         s.set("k", "x" * 98)
+
+
+def test_story_storage_is_capped_per_script_and_story(db: StorageDB) -> None:
+    """storyStorage is the user's disk: capped (NovelAI documents no cap), each story apart."""
+    cap = replace(STORY_STORAGE_CAP, limit=100)
+    one = ScriptStorage.persistent(db, Scope.STORY, "a", "story-1", cap=cap)
+    one.set("k", "x" * 97)  # 100 bytes: fits exactly
+    with pytest.raises(
+        StorageError,
+        match=r"storyStorage is full: writing 'j' .* 102 bytes, over the 100-byte limit"
+        " per script and story",
+    ):
+        one.set("j", 1)
+    ScriptStorage.persistent(db, Scope.STORY, "a", "story-2", cap=cap).set("k", "y" * 97)
+    ScriptStorage.persistent(db, Scope.STORY, "b", "story-1", cap=cap).set("k", "z" * 97)
+    assert (STORY_STORAGE_CAP.limit, STORY_STORAGE_CAP.every_owner) == (32 * 1024 * 1024, False)
+
+
+def test_history_storage_is_capped_over_every_node_and_can_always_shrink(
+    db: StorageDB,
+) -> None:
+    """historyStorage keeps a value per history node: a cap per node would let a script
+    write the cap again at every generation. It counts the script's rows on every node."""
+    chain = ["root"]
+    cap = replace(HISTORY_STORAGE_CAP, limit=100)
+    store = history_storage(db, "a", lambda: list(chain), cap=cap)
+    store.set("k", "x" * 47)  # 50 bytes on root
+    chain.insert(0, "child")
+    store.set("j", "y" * 47)  # 50 more on child: 100 in all, exactly the cap
+    with pytest.raises(StorageError, match=r"historyStorage is full: .* over the 100-byte limit"):
+        store.set("i", 1)
+    chain.insert(0, "grandchild")
+    with pytest.raises(StorageError, match="historyStorage is full"):
+        store.set("i", 1)  # a new node has no room of its own
+    store.remove("k")  # an inherited value: a tombstone, written even though the cap is full
+    assert store.list() == ["j"]
+    other = history_storage(db, "b", lambda: ["root"], cap=cap)
+    other.set("k", "z" * 47)  # another script has its own
+    assert HISTORY_STORAGE_CAP.every_owner
+    assert HISTORY_STORAGE_CAP.limit == 256 * 1024 * 1024
 
 
 def test_temp_storage_is_per_instance_and_in_memory() -> None:
@@ -118,7 +164,7 @@ def test_temp_storage_is_per_instance_and_in_memory() -> None:
 def test_temp_storage_is_capped_exactly_and_frees_what_it_drops() -> None:
     """tempStorage is the host's memory: uncapped, a script could fill it (16 MB per call, as
     many calls as it liked). Its cap counts like storage's: key and JSON value in bytes."""
-    t = ScriptStorage.temporary(cap=100)
+    t = ScriptStorage.temporary(cap=Cap("tempStorage", 100))
     t.set("k", "x" * 97)  # 1 + 99 bytes: fits exactly
     with pytest.raises(
         StorageError, match=r"tempStorage is full: .* 102 bytes, over the 100-byte limit"
