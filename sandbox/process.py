@@ -4,18 +4,22 @@ Everything is async on the host's loop (``asyncio.create_subprocess_exec``, stre
 a worker that hangs, floods or dies never blocks the host or its other workers. A death is
 reported once, as an ``ExitReason`` naming the script, through ``on_exit`` and to every call
 still waiting on the worker.
+
+Starting a worker (``spawn``), the order of chained invocations (``invoke_order``), answering
+an api call (``serving``) and the limits (``watchdog``) live in modules of their own; what is
+left is the one class whose state (pending invocations, the outbox, the activation) they share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import shutil
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sandbox.api_schema import ApiDescription
+from sandbox.invoke_order import link_invoke, unlink_invoke
 from sandbox.protocol import (
     HEADER,
     WAKING_MESSAGES,
@@ -46,101 +50,24 @@ from sandbox.protocol import (
 )
 from sandbox.rlimits import WorkerLimits
 from sandbox.script_log import LogSink, ScriptLog
-from sandbox.serving import api_call_of, error_reply
+from sandbox.serving import answer, api_call_of
 from sandbox.spawn import HELLO_TIMEOUT as HELLO_TIMEOUT
 from sandbox.spawn import WORKER_ARGV, WarmPool, WorkerProcess, read_frame, spawn_worker
 from sandbox.watchdog import (
     ActivationWatchdog,
     BoundedTail,
+    InvokeTimedOut,
     ProcessCpu,
     classify_death,
     read_rss_bytes,
+    time_out_invoke,
+    watch_activations,
 )
-from sandbox.worker_errors import LoadFailed, ScriptFailed, WorkerDied
+from sandbox.worker_errors import InvokeSkipped, LoadFailed, ScriptFailed, WorkerDied
 from sandbox.worker_errors import WorkerError as WorkerError
 
 Handler = Callable[[ApiCall], Awaitable[Any]]
 ExitSink = Callable[[ExitReason], None]
-
-
-class InvokeSkipped(WorkerError):
-    """A chained invocation was not run because an earlier one in its chain failed (that
-    failure was already reported by its own invocation)."""
-
-
-class InvokeChain:
-    """Invocations of one worker made under ``chained_invokes()`` run in the worker in the
-    order sent, each only if the one before returned, so the caller may send the next one
-    without awaiting the previous (a stream's last delivery and its closing call)."""
-
-    __slots__ = ("last_id", "worker")
-
-    def __init__(self) -> None:
-        self.worker: ScriptWorker | None = None
-        self.last_id: int | None = None
-
-    def link(self, worker: ScriptWorker, invoke_id: int) -> int | None:
-        """Record ``invoke_id`` as the chain's newest; the id it must run after, if any."""
-        if self.worker is None:
-            self.worker = worker
-        elif self.worker is not worker:
-            return None  # a chain orders one worker's invocations; others are not affected
-        after, self.last_id = self.last_id, invoke_id
-        return after
-
-
-_CHAIN: contextvars.ContextVar[InvokeChain | None] = contextvars.ContextVar(
-    "invoke_chain", default=None
-)
-
-
-class _ReplyOrder:
-    """Set while an api call is served: the newest chained invocation of the calling worker.
-    The reply then carries ``after``, and the worker handles it only once that invocation has
-    finished, so the host need not wait for a chain's end before answering (a stream's closing
-    callback still runs before the script's ``await generate(...)`` returns)."""
-
-    __slots__ = ("after", "worker")
-
-    def __init__(self, worker: ScriptWorker) -> None:
-        self.worker = worker
-        self.after: int | None = None
-
-
-_REPLY_ORDER: contextvars.ContextVar[_ReplyOrder | None] = contextvars.ContextVar(
-    "reply_order", default=None
-)
-
-
-@contextlib.contextmanager
-def chained_invokes() -> Iterator[InvokeChain]:
-    """Chain the invocations made in this context (and in tasks it starts) in send order."""
-    chain = InvokeChain()
-    token = _CHAIN.set(chain)
-    try:
-        yield chain
-    finally:
-        _CHAIN.reset(token)
-
-
-class _InvokeTimedOut(Exception):
-    """Set on an invocation's future when its wall-clock limit passes."""
-
-
-#: A timer or sample this late means the host's own loop stalled: what the worker sent
-#: meanwhile is read first (one more poll interval) before the script is judged.
-HOST_STALL_S = 0.2
-
-
-def _time_out(future: asyncio.Future[Any], due: float, grace: float) -> None:
-    if future.done():
-        return
-    loop = future.get_loop()
-    if loop.time() - due > HOST_STALL_S:
-        # The result may be in the pipe, unread because the host itself was busy.
-        loop.call_later(grace, _time_out, future, loop.time() + grace, grace)
-        return
-    future.set_exception(_InvokeTimedOut())
 
 
 class ScriptWorker:
@@ -287,13 +214,7 @@ class ScriptWorker:
         future: asyncio.Future[InvokeResult] = loop.create_future()
         self._invokes[invoke_id] = future
         key: int | str = target.id if isinstance(target, CallbackHandle) else target
-        chain = _CHAIN.get()
-        after = None
-        if chain is not None:
-            after = chain.link(self, invoke_id)
-            order = _REPLY_ORDER.get()
-            if order is not None and order.worker is self:
-                order.after = invoke_id
+        after = link_invoke(self, invoke_id)
         more = [to_wire(list(more_args), self._remotes) for more_args in then]
         wire_args = to_wire(list(args), self._remotes)
         try:
@@ -301,17 +222,16 @@ class ScriptWorker:
         except FrameTooLarge as error:
             # The worker would refuse the frame and hear nothing more; the call fails here.
             self._invokes.pop(invoke_id, None)
-            if chain is not None and chain.last_id == invoke_id:
-                chain.last_id = after
+            unlink_invoke(invoke_id, after)
             message = f"arguments of {key!r}: {error}"
             raise ScriptFailed(ScriptFailure(kind="internal", message=message)) from None
         limit = self._limits.wall_seconds if timeout is None else timeout
         # A timer on the future itself, not wait_for + shield: no extra tasks per invocation.
         grace = self._limits.poll_interval
-        timer = loop.call_later(limit, _time_out, future, loop.time() + limit, grace)
+        timer = loop.call_later(limit, time_out_invoke, future, loop.time() + limit, grace)
         try:
             result = await future
-        except _InvokeTimedOut:
+        except InvokeTimedOut:
             self._terminate("wall_clock", f"callback did not return within {limit:g} s")
             await self._exited.wait()
             assert self.exit_reason is not None
@@ -511,19 +431,7 @@ class ScriptWorker:
         return True
 
     async def _serve(self, message: ApiCallMessage, call: ApiCall | Exception) -> None:
-        order = _ReplyOrder(self)
-        _REPLY_ORDER.set(order)  # this task's own context (and the tasks the handler starts)
-        try:
-            if isinstance(call, Exception):
-                raise call
-            value = to_wire(await self._handler(call), self._remotes)
-            reply = reply_message(message.id, value=value)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            reply = error_reply(message.id, error)
-        if order.after is not None:
-            reply["after"] = order.after
+        reply = await answer(self, message, call, self._handler, self._remotes)
         if self.exit_reason is None:
             try:
                 self._send(reply)
@@ -533,7 +441,7 @@ class ScriptWorker:
                 what = message.path or f"remote method {message.method}"
                 text = f"{what}: the result is {error}"
                 refusal = reply_message(message.id, error=text, error_type="ValueError")
-                refusal.update({"after": order.after} if order.after is not None else {})
+                refusal.update({"after": reply["after"]} if "after" in reply else {})
                 self._send(refusal)
 
     async def _read_stderr(self) -> None:
@@ -542,26 +450,11 @@ class ScriptWorker:
             self._stderr.feed(chunk)
 
     async def _watch(self) -> None:
-        """Sample the running activation every poll interval. After the host's own loop
-        stalled (a handler computing for seconds), the stall is excused (it is not the
-        script's time) and that sample skipped: the worker's report that it blocked may be
-        unread in the pipe, and the reader gets one interval to catch up first."""
+        alive: Callable[[], bool] = lambda: self._proc.returncode is None  # noqa: E731
         interval = self._limits.poll_interval
-        loop = asyncio.get_running_loop()
-        while self._proc.returncode is None:
-            await self._running.wait()
-            last = loop.time()
-            while self._watchdog.running and self._proc.returncode is None:
-                now = loop.time()
-                gap, last = now - last, now
-                if gap > interval + HOST_STALL_S:
-                    self._watchdog.excuse(gap - interval)
-                else:
-                    breach = self._watchdog.sample(self._cpu.read())
-                    if breach is not None:
-                        self._terminate(breach.kind, breach.detail)
-                        return
-                await asyncio.sleep(interval)
+        breach = await watch_activations(self._watchdog, self._running, self._cpu, alive, interval)
+        if breach is not None:
+            self._terminate(breach.kind, breach.detail)
 
     def _finish(self) -> None:
         if self._exited.is_set():

@@ -1,5 +1,5 @@
-"""Turning a worker's ``api_call`` frame into the ``ApiCall`` a host handler sees, and a
-handler's exception into the reply the script raises.
+"""Turning a worker's ``api_call`` frame into the ``ApiCall`` a host handler sees, and the
+handler's result or exception into the reply the script gets.
 
 The worker is untrusted, so the call is checked against the script's api description (a known
 function, called sync or async as declared) or its registry of remote objects first.
@@ -7,8 +7,20 @@ function, called sync or async as declared) or its registry of remote objects fi
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from sandbox.api_schema import ApiDescription
-from sandbox.protocol import ApiCall, ApiCallMessage, RemoteRegistry, from_wire, reply_message
+from sandbox.invoke_order import serving_reply
+from sandbox.protocol import (
+    ApiCall,
+    ApiCallMessage,
+    RemoteRegistry,
+    from_wire,
+    reply_message,
+    to_wire,
+)
 
 #: Handler exceptions the script sees under their own names; anything else is an ``ApiError``.
 _ERROR_TYPES = {TypeError: "TypeError", ValueError: "ValueError"}
@@ -47,3 +59,27 @@ def error_reply(call_id: int, error: Exception) -> dict[str, object]:
         (name for kind, name in _ERROR_TYPES.items() if isinstance(error, kind)), "ApiError"
     )
     return reply_message(call_id, error=str(error) or type(error).__name__, error_type=etype)
+
+
+async def answer(
+    worker: object,
+    message: ApiCallMessage,
+    call: ApiCall | Exception,
+    handler: Callable[[ApiCall], Awaitable[Any]],
+    remotes: RemoteRegistry,
+) -> dict[str, Any]:
+    """The reply to ``worker``'s call: ``handler``'s result, or the error it (or resolving the
+    call, ``call`` being that error) raised. Run in a task of its own: invocations the handler
+    chains are recorded in its context, and the reply names the newest as ``after``."""
+    order = serving_reply(worker)
+    try:
+        if isinstance(call, Exception):
+            raise call
+        reply = reply_message(message.id, value=to_wire(await handler(call), remotes))
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        reply = error_reply(message.id, error)
+    if order.after is not None:
+        reply["after"] = order.after
+    return reply

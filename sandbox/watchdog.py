@@ -11,12 +11,13 @@ poll interval and only towards stopping a runaway sooner.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Clock = Callable[[], float]
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -130,6 +131,57 @@ class ActivationWatchdog:
         if elapsed > self.wall_limit:
             return Breach("wall_clock", f"ran {elapsed:.2f} s without yielding")
         return None
+
+
+#: A timer or sample this late means the host's own loop stalled: what the worker sent
+#: meanwhile is read first (one more poll interval) before the script is judged.
+HOST_STALL_S = 0.2
+
+
+class InvokeTimedOut(Exception):
+    """Set on an invocation's future when its wall-clock limit passes."""
+
+
+def time_out_invoke(future: asyncio.Future[Any], due: float, grace: float) -> None:
+    """The timer of an invocation's wall-clock limit (``due``, loop time): fail ``future``
+    with ``InvokeTimedOut``, unless the host's loop itself stalled past ``due``: its result
+    may then be in the pipe, unread, so it gets ``grace`` seconds more."""
+    if future.done():
+        return
+    loop = future.get_loop()
+    if loop.time() - due > HOST_STALL_S:
+        loop.call_later(grace, time_out_invoke, future, loop.time() + grace, grace)
+        return
+    future.set_exception(InvokeTimedOut())
+
+
+async def watch_activations(
+    watchdog: ActivationWatchdog,
+    running: asyncio.Event,
+    cpu: ProcessCpu,
+    alive: Callable[[], bool],
+    interval: float,
+) -> Breach | None:
+    """Sample each activation (``running`` set) every ``interval`` while the worker is
+    ``alive``; the first breach, or ``None`` once it is not. After the host's own loop
+    stalled (a handler computing for seconds), the stall is excused (it is not the script's
+    time) and that sample skipped: the worker's report that it blocked may be unread in the
+    pipe, and the reader gets one interval to catch up first."""
+    loop = asyncio.get_running_loop()
+    while alive():
+        await running.wait()
+        last = loop.time()
+        while watchdog.running and alive():
+            now = loop.time()
+            gap, last = now - last, now
+            if gap > interval + HOST_STALL_S:
+                watchdog.excuse(gap - interval)
+            else:
+                breach = watchdog.sample(cpu.read())
+                if breach is not None:
+                    return breach
+            await asyncio.sleep(interval)
+    return None
 
 
 class LogThrottle:

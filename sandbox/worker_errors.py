@@ -31,3 +31,8 @@ class ScriptFailed(WorkerError):
     def __init__(self, failure: ScriptFailure) -> None:
         self.failure = failure
         super().__init__(failure.message)
+
+
+class InvokeSkipped(WorkerError):
+    """A chained invocation (``sandbox.invoke_order``) was not run because an earlier one in
+    its chain failed (that failure was already reported by its own invocation)."""

@@ -8,7 +8,9 @@ import asyncio
 import pytest
 from test_worker_harness import running
 
-from sandbox.process import InvokeSkipped, ScriptFailed, chained_invokes
+from sandbox.invoke_order import chained_invokes
+from sandbox.process import ScriptFailed
+from sandbox.worker_errors import InvokeSkipped
 
 SOURCE = """
 order = []

@@ -14,7 +14,8 @@ from typing import Any
 
 from test_worker_harness import FakeHost, running
 
-from sandbox.process import ScriptWorker, chained_invokes
+from sandbox.invoke_order import chained_invokes
+from sandbox.process import ScriptWorker
 from sandbox.protocol import ApiCall
 
 SOURCE = """

@@ -9,7 +9,8 @@ import asyncio
 import pytest
 from test_worker_harness import running
 
-from sandbox.process import ScriptFailed, chained_invokes
+from sandbox.invoke_order import chained_invokes
+from sandbox.process import ScriptFailed
 
 SOURCE = """
 order = []

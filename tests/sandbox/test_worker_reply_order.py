@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from test_worker_harness import FakeHost, running
 
-from sandbox.process import ScriptWorker, chained_invokes
+from sandbox.invoke_order import chained_invokes
+from sandbox.process import ScriptWorker
 from sandbox.protocol import ApiCall
 
 #: Long enough to notice a reply that overtook it, short enough for a quick suite.

@@ -32,7 +32,7 @@ from nai_script.host.script import Behaviour, GenerationState
 from nai_script.limits import BudgetExceeded
 from nai_script.tokenizers import ChatTemplateError, TokenizerError, UnknownModelError
 from nai_script.tokenizers.chat import ChatMessage
-from sandbox.process import chained_invokes
+from sandbox.invoke_order import chained_invokes
 from sandbox.protocol import CallbackHandle
 
 MAX_OUTPUT_TOKENS = 2048

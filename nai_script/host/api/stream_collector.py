@@ -187,7 +187,7 @@ class StreamCollector:
         callback for each in turn, behind the delivery in flight: deliveries are chained
         (``chained_invokes``), so the worker runs it only after the one before returned and
         skips it if that one raised. Nor does the api call's reply wait for them: it is
-        ordered after the chain's last call in the worker (``sandbox.process``), so the script
+        ordered after the chain's last call in the worker (``sandbox.invoke_order``), so the script
         still sees every callback before its result.
         """
         self._idle, self._finished = False, True
