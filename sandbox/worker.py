@@ -17,13 +17,9 @@ import asyncio
 import faulthandler
 import inspect
 import os
-import select
-import selectors
 import sys
-import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from types import TracebackType
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from sandbox.compiler import compile_for_worker
@@ -41,130 +37,23 @@ from sandbox.proxy import (
     script_error,
 )
 from sandbox.runtime import make_globals, run_compiled
-from sandbox.wire import (
-    HEADER,
-    PROTOCOL_VERSION,
-    WAKING_MESSAGES,
-    FrameDecoder,
-    FrameTooLarge,
-    ProtocolError,
-    decode_payload,
-    encode_frame,
-)
+from sandbox.script_run import call_in_turn, driven, script_location
+from sandbox.wire import PROTOCOL_VERSION, WAKING_MESSAGES, FrameTooLarge, encode_frame
+from sandbox.worker_loop import BlockAwareSelector, WorkerLoop
+from sandbox.worker_pipe import WorkerPipe
 from sandbox.worker_rlimits import apply_worker_rlimits, memory_mb_within
 
 MEMORY_EXIT_CODE = 70
-PROTOCOL_EXIT_CODE = 71
-#: The longest exception message a failure carries (a script's __str__ may return megabytes).
-MAX_MESSAGE_CHARS = 4096
 #: How many failed invocation ids the worker remembers for ``after`` (chains are short-lived).
 _FAILED_IDS_KEPT = 256
-
-
-#: The longest a queued frame waits for the loop to be about to block (``send_soon``).
-HOLD_S = 0.002
 #: Released host objects reported per frame (a script dropping a million proxies at once must
 #: not make one frame past the host's limit).
 _RELEASES_PER_FRAME = 10_000
 
 
-class _BlockAwareSelector(selectors.DefaultSelector):
-    """Calls ``before_select(blocking)`` once per loop iteration, just before it polls;
-    ``blocking`` is true when the loop is about to wait (timeout not zero)."""
-
-    def __init__(self, before_select: Callable[[bool], None]) -> None:
-        super().__init__()
-        self._before_select = before_select
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        self._before_select(timeout is None or timeout > 0)
-        return super().select(timeout)
-
-
-class _WorkerLoop(asyncio.SelectorEventLoop):
-    """The worker's loop: an async generator the script drops mid-iteration is closed by
-    ``close_abandoned`` instead of asyncio's own task, which cannot step script code (its
-    awaits yield ``Suspension`` tokens, not futures)."""
-
-    def __init__(
-        self,
-        selector: selectors.BaseSelector,
-        close_abandoned: Callable[[AsyncGenerator[Any, Any]], None],
-    ) -> None:
-        super().__init__(selector)
-        self._close_abandoned = close_abandoned
-
-    def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
-        # Called by the garbage collector wherever it runs: defer, as asyncio does.
-        self._asyncgens.discard(agen)  # type: ignore[attr-defined]
-        if not self.is_closed():
-            self.call_soon_threadsafe(self._close_abandoned, agen)
-
-
-def script_location(error: BaseException, filename: str) -> str:
-    """``name.py:12: ZeroDivisionError: division by zero``, using the script's deepest frame."""
-    line: int | None = None
-    tb: TracebackType | None = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    if isinstance(error, SyntaxError) and error.filename == filename and error.lineno:
-        line = error.lineno
-    where = f"{filename}:{line}" if line is not None else filename
-    try:
-        # A script's own exception class may define a __str__ that raises anything (a
-        # BaseException subclass too) or returns megabytes: either left the failure unsent,
-        # and the host waited for the wall-clock limit.
-        # A plain copy: a str subclass's own __len__ and __getitem__ would run (and return
-        # anything) when the text is cut below.
-        text = str.__str__(str(error))
-    except BaseException:
-        text = "<exception message could not be shown>"
-    if len(text) > MAX_MESSAGE_CHARS:
-        cut = len(text) - MAX_MESSAGE_CHARS
-        text = f"{text[:MAX_MESSAGE_CHARS]}... [{cut} more characters cut]"
-    return (
-        f"{where}: {type(error).__name__}: {text}" if text else f"{where}: {type(error).__name__}"
-    )
-
-
-def driven(result: Any) -> Any:
-    """What script code returned, ready for ``Worker._run``: an awaitable becomes the worker's
-    coroutine stepping it (``drive_script``), never a task driving it directly."""
-    return drive_script(result) if inspect.isawaitable(result) else result
-
-
-def call_in_turn(fn: Callable[..., Any], arg_lists: list[list[Any]]) -> Any:
-    """``fn(*args)`` for each argument list, each once the one before returned; the last
-    result. Plain calls run here; from the first awaitable on, the rest runs as a coroutine."""
-    for index, args in enumerate(arg_lists):
-        result = fn(*args)
-        if inspect.isawaitable(result):
-            if index + 1 < len(arg_lists):
-                return _finish_in_turn(result, fn, arg_lists[index + 1 :])
-            return drive_script(result)
-    return result
-
-
-async def _finish_in_turn(
-    pending: Awaitable[Any], fn: Callable[..., Any], rest: list[list[Any]]
-) -> Any:
-    result = await drive_script(pending)
-    for args in rest:
-        result = fn(*args)
-        if inspect.isawaitable(result):
-            result = await drive_script(result)
-    return result
-
-
 class Worker:
     def __init__(self, in_fd: int, out_fd: int) -> None:
-        self._in = in_fd
-        self._out = out_fd
-        self._decoder = FrameDecoder()
-        self._outbox: list[bytes] = []
-        self._queued_at = 0.0  # when the oldest frame in the outbox was queued
+        self._pipe = WorkerPipe(in_fd, out_fd)
         self._backlog: list[dict[str, Any]] = []
         self._callbacks = CallbackRegistry()
         self._next_call = 0
@@ -185,75 +74,23 @@ class Worker:
         self._globals: dict[str, Any] = {}
         self._loaded = False
         self._max_log_chars = 4096
-        os.set_blocking(in_fd, False)
-        self._poller = select.poll()
-        self._poller.register(in_fd, select.POLLIN)
-        self._selector = _BlockAwareSelector(self._before_select)
-        self.loop = _WorkerLoop(self._selector, self._close_abandoned)
+        self._selector = BlockAwareSelector(self._before_select)
+        self.loop = WorkerLoop(self._selector, self._close_abandoned)
         self.loop.set_exception_handler(self._on_loop_error)
 
-    # --- pipe -----------------------------------------------------------------------------
+    # --- pipe (``WorkerPipe``) --------------------------------------------------------------
 
     def send(self, message: dict[str, Any]) -> None:
         """Write now (after anything queued by ``send_soon``, which keeps its order)."""
-        self._send_frame(self._frame(message))
-
-    def _send_frame(self, frame: bytes) -> None:
-        self._outbox.append(frame)
-        self._flush()
+        self._pipe.send(message)
 
     def send_soon(self, message: dict[str, Any]) -> None:
         """Queue a frame until the loop is about to wait, or it has been queued ``HOLD_S``
-        (``_before_select``), or something is written at once: an invocation's result and
-        the api call the script makes right after it (a ``generate`` loop), or the status
-        frame, then go in one write, waking the host once."""
-        self._queue(self._frame(message))
-
-    def _queue(self, frame: bytes) -> None:
-        if not self._outbox:
-            self._queued_at = time.monotonic()
-        self._outbox.append(frame)
-
-    def _frame(self, message: dict[str, Any]) -> bytes:
-        """The message's frame; one over the host's frame limit is refused here, as the
-        script's error, instead of being sent for the host to stop the worker over it."""
-        frame = encode_frame(message)
-        size, limit = len(frame) - HEADER.size, self._decoder.max_frame_bytes
-        if size > limit:
-            raise FrameTooLarge(f"{size} bytes of data; one message may carry at most {limit}")
-        return frame
-
-    def _flush(self) -> None:
-        frames, self._outbox = self._outbox, []
-        data = memoryview(frames[0] if len(frames) == 1 else b"".join(frames))
-        while data:
-            written = os.write(self._out, data)
-            data = data[written:]
-
-    def _read_frames(self, *, wait: bool) -> list[dict[str, Any]]:
-        """Read what the pipe has. The fd is non-blocking: a sync call may already have taken
-        the bytes the loop saw as readable, and the loop must then not block on an empty pipe.
-        """
-        while True:
-            try:
-                chunk = os.read(self._in, 1 << 16)
-            except BlockingIOError:
-                if not wait:
-                    return []
-                self._poller.poll()
-                continue
-            if not chunk:
-                os._exit(0)  # the host is gone; nobody to report to
-            try:
-                return [decode_payload(payload) for payload in self._decoder.feed(chunk)]
-            except ProtocolError as error:
-                # The host checks what it sends, so this is a host bug; a worker that stayed
-                # up could never read past the frame, and would be stopped as a hung script.
-                os.write(2, f"protocol error: the host sent a bad frame: {error}\n".encode())
-                os._exit(PROTOCOL_EXIT_CODE)
+        (``_before_select``), or something is written at once (``WorkerPipe.send_soon``)."""
+        self._pipe.send_soon(message)
 
     def _on_readable(self) -> None:
-        self._backlog.extend(self._read_frames(wait=False))
+        self._backlog.extend(self._pipe.read(wait=False))
         self._drain_backlog()
 
     def _drain_backlog(self) -> None:
@@ -269,13 +106,12 @@ class Worker:
             released, self._released = self._released, []
             for start in range(0, len(released), _RELEASES_PER_FRAME):
                 ids = released[start : start + _RELEASES_PER_FRAME]
-                self._queue(encode_frame({"t": "release_remote", "ids": ids}))
+                self._pipe.queue(encode_frame({"t": "release_remote", "ids": ids}))
         if blocking and self._woken:
             self._woken = False
             busy = bool(self._tasks) or bool(self._calls)
-            self._queue(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
-        if self._outbox and (blocking or time.monotonic() - self._queued_at >= HOLD_S):
-            self._flush()
+            self._pipe.queue(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
+        self._pipe.flush_held(blocking)
 
     # --- host -> worker -------------------------------------------------------------------
 
@@ -316,7 +152,7 @@ class Worker:
         self._loaded = True
         self._filename = str(message["filename"])
         limits = dict(message["limits"])
-        self._decoder.max_frame_bytes = int(limits["max_frame_bytes"])
+        self._pipe.decoder.max_frame_bytes = int(limits["max_frame_bytes"])
         self._max_log_chars = int(limits["log_line_bytes"]) + 1
         try:
             compiled, requested = compile_for_worker(str(message["source"]), self._filename)
@@ -540,7 +376,7 @@ class Worker:
         if sync:
             message["seen"] = self._seen
         try:
-            frame = self._frame(message)
+            frame = self._pipe.frame(message)
         except FrameTooLarge as exc:
             raise ValueError(f"{what}: {exc}") from None
         if sync:
@@ -551,16 +387,16 @@ class Worker:
         future.add_done_callback(lambda done: self._calls.pop(call_id, None))
         # Written at once, with whatever is held (an invocation's result made just before):
         # the script may compute for a while before it awaits, and the call must not wait.
-        self._send_frame(frame)
+        self._pipe.send_frame(frame)
         return PendingCall(future, what, self)
 
     def _call_sync(self, call_id: int, frame: bytes) -> Any:
         """Block on the pipe for this call's reply; queue every other frame for later."""
-        self._send_frame(frame)
+        self._pipe.send_frame(frame)
         reply: dict[str, Any] | None = None
         while reply is None:
             # One read may carry the reply and later frames: keep every other frame, in order.
-            for incoming in self._read_frames(wait=True):
+            for incoming in self._pipe.read(wait=True):
                 if reply is None and incoming.get("t") == "reply" and incoming.get("id") == call_id:
                     reply = incoming
                 else:
@@ -599,10 +435,9 @@ class Worker:
 
     def run(self) -> None:
         self.send({"t": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid()})
-        self.loop.add_reader(self._in, self._on_readable)
+        self.loop.add_reader(self._pipe.in_fd, self._on_readable)
         self.loop.run_forever()
-        if self._outbox:
-            self._flush()
+        self._pipe.flush()
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import os
 from test_worker_harness import make_worker, one_read
 
 from sandbox.protocol import encode_frame
-from sandbox.worker import HOLD_S
+from sandbox.worker_pipe import HOLD_S
 
 
 def test_result_waits_for_the_iteration_end_and_leaves_with_the_status() -> None:
@@ -34,7 +34,7 @@ def test_a_non_blocking_iteration_holds_the_result_until_it_has_waited_hold_s() 
     worker._on_readable()
     worker._before_select(False)
     assert one_read(host_r) == []  # held: the iteration after may add to the same write
-    worker._queued_at -= HOLD_S  # as if it had waited that long
+    worker._pipe.queued_at -= HOLD_S  # as if it had waited that long
     worker._before_select(False)
     assert one_read(host_r) == [{"t": "invoke_result", "id": 3, "ok": True, "value": None}]
     worker._before_select(True)  # the status still follows when the loop blocks

@@ -8,7 +8,7 @@ import pytest
 from test_worker_harness import make_worker, one_read
 
 from sandbox.protocol import encode_frame
-from sandbox.worker import script_location
+from sandbox.script_run import script_location
 
 
 def test_sync_reply_sharing_a_read_with_later_frames_keeps_them() -> None:
