@@ -8,6 +8,7 @@ the API description lists. Errors raised into a script are plain exceptions carr
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol
 
@@ -271,6 +272,36 @@ class RemoteProxy:
 
     def __repr__(self) -> str:
         return f"<remote object {self._remote}>"
+
+
+class RemoteRefs:
+    """The worker's count of host objects' proxies: how many were made per id (the host drops
+    an object only if it sent no more than that), how many are alive, and the ids whose last
+    proxy is gone, to report (``take_released``) at the next loop iteration."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, int] = {}
+        self._live: dict[int, int] = {}
+        self._released: list[list[int]] = []
+
+    def adopt(self, proxy: RemoteProxy, remote: int) -> None:
+        self._seen[remote] = self._seen.get(remote, 0) + 1
+        self._live[remote] = self._live.get(remote, 0) + 1
+        weakref.finalize(proxy, self._gone, remote)
+
+    def _gone(self, remote: int) -> None:
+        """A proxy was collected, wherever the script dropped it: only noted here."""
+        live = self._live.get(remote, 0) - 1
+        if live > 0:
+            self._live[remote] = live
+            return
+        self._live.pop(remote, None)
+        self._released.append([remote, self._seen[remote]])
+
+    def take_released(self) -> list[list[int]]:
+        """``[id, proxies made]`` of each object no proxy is left for, since the last take."""
+        released, self._released = self._released, []
+        return released
 
 
 class CallbackRegistry:

@@ -9,6 +9,11 @@ whose selector reports, just before the loop would block, whether anything is pe
 Start-up time is the cold-start budget, so nothing on this module's import path may import
 pydantic (or YAML, unless the script has a header): ``sandbox.wire``, ``compile_for_worker``
 and ``sandbox.worker_rlimits`` are the pydantic-free halves of their host-side counterparts.
+
+The pipe (``worker_pipe``), the loop (``worker_loop``) and calling script code
+(``script_run``) are modules of their own; the ``Worker`` class left here dispatches the host's
+messages, runs invocations in their chains and carries the script's api calls, which share
+its state.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import faulthandler
 import inspect
 import os
 import sys
-import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -30,6 +34,7 @@ from sandbox.proxy import (
     CallbackRegistry,
     PendingCall,
     RemoteProxy,
+    RemoteRefs,
     build_api,
     decode_from_host,
     drive_script,
@@ -64,12 +69,7 @@ class Worker:
         self._failed_invokes: dict[int, None] = {}
         self._woken = False
         self._seen = 0
-        # Host objects' proxies (``adopt_remote``): how many were made per id (the host drops
-        # an object only if it sent no more than that), how many live, and the ids whose last
-        # proxy is gone, to report at the next loop iteration.
-        self._remotes_seen: dict[int, int] = {}
-        self._remotes_live: dict[int, int] = {}
-        self._released: list[list[int]] = []
+        self._remote_refs = RemoteRefs()  # host objects' proxies (``adopt_remote``)
         self._filename = "script.py"
         self._globals: dict[str, Any] = {}
         self._loaded = False
@@ -102,8 +102,8 @@ class Worker:
         """Once per loop iteration: if the loop is about to block, send what is queued and,
         after being woken, the status frame that pauses the host's watchdog; if it is not,
         send what is queued only once it has waited ``HOLD_S``."""
-        if self._released:
-            released, self._released = self._released, []
+        released = self._remote_refs.take_released()
+        if released:
             for start in range(0, len(released), _RELEASES_PER_FRAME):
                 ids = released[start : start + _RELEASES_PER_FRAME]
                 self._pipe.queue(encode_frame({"t": "release_remote", "ids": ids}))
@@ -410,18 +410,7 @@ class Worker:
         raise script_error(str(reply.get("etype")), str(reply.get("error")))
 
     def adopt_remote(self, proxy: RemoteProxy, remote: int) -> None:
-        self._remotes_seen[remote] = self._remotes_seen.get(remote, 0) + 1
-        self._remotes_live[remote] = self._remotes_live.get(remote, 0) + 1
-        weakref.finalize(proxy, self._proxy_gone, remote)
-
-    def _proxy_gone(self, remote: int) -> None:
-        """A proxy was collected, wherever the script dropped it: only noted here."""
-        live = self._remotes_live.get(remote, 0) - 1
-        if live > 0:
-            self._remotes_live[remote] = live
-            return
-        self._remotes_live.pop(remote, None)
-        self._released.append([remote, self._remotes_seen[remote]])
+        self._remote_refs.adopt(proxy, remote)
 
     def report_unawaited_failure(self, what: str, error: BaseException) -> None:
         self.send({"t": "log", "level": "error", "text": f"{what} failed (not awaited): {error}"})
