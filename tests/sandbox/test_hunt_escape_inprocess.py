@@ -233,6 +233,79 @@ CASES: list[tuple[str, str, Expected]] = [
         'import functools\nfunctools.lru_cache(getattr)("{0.__class__}", "format")',
         Raises(SandboxError, "format"),
     ),
+    # --- tracebacks and frames handed to script code by the protocol itself --------------
+    (
+        "exit_receives_traceback",
+        "class C:\n    def __exit__(self, et, ev, tb):\n        getattr(tb, 'tb_frame')\n"
+        "    def __enter__(self):\n        return self\nwith C():\n    1 / 0",
+        Raises(SandboxError, "tb_frame"),
+    ),
+    (
+        "aexit_receives_traceback",
+        "class C:\n    async def __aenter__(self):\n        return self\n"
+        "    async def __aexit__(self, et, ev, tb):\n        getattr(tb, 'tb_frame')\n"
+        "async def m():\n    async with C():\n        1 / 0\nawait m()",
+        Raises(SandboxError, "tb_frame"),
+    ),
+    (
+        "exit_traceback_chain",
+        "class C:\n    def __exit__(self, et, ev, tb):\n        return tb.tb_next\n"
+        "    def __enter__(self):\n        return self",
+        Compile("tb_next"),
+    ),
+    (
+        "thrown_exception_traceback",
+        "def g():\n    try:\n        yield 1\n    except Exception as e:\n"
+        "        yield getattr(e, '__traceback__')\nit = g()\nnext(it)\nit.throw(ValueError())",
+        Raises(SandboxError, "__traceback__"),
+    ),
+    (
+        "implicit_exception_context",
+        "try:\n    try:\n        1 / 0\n    except Exception:\n        raise ValueError()\n"
+        "except Exception as e:\n    getattr(e, '__context__')",
+        Raises(SandboxError, "__context__"),
+    ),
+    (
+        "generator_code",
+        "def g():\n    yield 1\ngetattr(g(), 'gi_code')",
+        Raises(SandboxError, "gi_code"),
+    ),
+    (
+        "coroutine_awaited_object",
+        "async def c():\n    pass\nco = c()\ntry:\n    getattr(co, 'cr_await')\nfinally:\n"
+        "    co.close()",
+        Raises(SandboxError, "cr_await"),
+    ),
+    # --- what a bound method, a wrapper or an alias holds ---------------------------------
+    ("host_method_self", "getattr(api.ping, '__self__')", Raises(SandboxError, "__self__")),
+    ("host_method_function", "getattr(api.ping, '__func__')", Raises(SandboxError, "__func__")),
+    (
+        "classmethod_function",
+        "getattr(classmethod(len), '__func__')",
+        Raises(SandboxError, "__func__"),
+    ),
+    (
+        "generic_alias_origin",
+        "getattr(list[int], '__origin__')",
+        Raises(SandboxError, "__origin__"),
+    ),
+    (
+        "json_hook_reflection",
+        "import json\njson.loads('{}', object_hook=lambda d: getattr(d, '__class__'))",
+        Raises(SandboxError, "__class__"),
+    ),
+    (
+        "mro_entries_hook",
+        "class M:\n    def __mro_entries__(self, bases):\n        return (object,)",
+        Compile("__mro_entries__"),
+    ),
+    (
+        "dict_missing_hook",
+        "class D(dict):\n    def __missing__(self, k):\n        return k",
+        Compile("__missing__"),
+    ),
+    ("memoryview_owner", "memoryview(b'x').obj", Compile("memoryview")),
+    ("property_getter_is_the_scripts_own", "p = property(len)\nassert p.fget is len", Safe()),
     # --- containers the docs call writable ------------------------------------------------
     (
         "chainmap_is_writable",
