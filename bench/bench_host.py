@@ -39,16 +39,22 @@ from sandbox.process import ScriptWorker
 
 TOKENS = 500
 BATCH = 10
-MESSAGES = [{"role": "user", "content": "Tell me a story about a lighthouse."}]
+PROMPT = "Tell me a story about a lighthouse."
+MESSAGES = [{"role": "user", "content": PROMPT}]
+# Each generate sends a prompt of its own (numbered): the host remembers the ids of texts it
+# tokenized lately, and a repeated prompt would skip the tokenizer, which real prompts do not.
 SCRIPT = f"""
 chunks = [0]
+sent = [0]
 def on_chunk(choices, final):
     chunks[0] += len(choices[0].token_ids)
 async def gen_batch(n, k, with_callback):
     callback = on_chunk if with_callback else None
     total = 0
     for _ in range(k):
-        r = await api.v1.generate({MESSAGES!r}, {{"model": "glm-4-6", "max_tokens": n}}, callback)
+        sent[0] += 1
+        messages = [{{"role": "user", "content": {PROMPT!r} + " #" + str(sent[0])}}]
+        r = await api.v1.generate(messages, {{"model": "glm-4-6", "max_tokens": n}}, callback)
         total += len(r.choices[0].token_ids)
     return total
 def delivered():
@@ -56,10 +62,15 @@ def delivered():
 """
 
 
+_SENT = [0]
+
+
 def _request(max_tokens: int) -> wire.ChatCompletionRequest:
+    """The direct stream's request: numbered like the script's prompts."""
+    _SENT[0] += 1
     return wire.ChatCompletionRequest(
         model="glm-4-6",
-        messages=[wire.ChatMessage(**m) for m in MESSAGES],
+        messages=[wire.ChatMessage(role="user", content=f"{PROMPT} #{_SENT[0]}")],
         max_tokens=max_tokens,
     )
 

@@ -114,7 +114,9 @@ class BareHost:
 
     async def serve(self, call: dict[str, Any]) -> None:
         model, max_tokens = call["params"]["model"], call["params"]["max_tokens"]
-        prompt = self.tokenizers.encode(model, apply_chat_template(model, call["messages"]))
+        prompt = self.tokenizers.get(model).encode(
+            apply_chat_template(model, call["messages"])
+        )  # the tokenizer itself: the floor keeps no ids of earlier prompts
         self.db.executemany(
             "INSERT INTO held (script, bucket, amount, spent_at) VALUES ('s', ?, ?, ?)",
             [("output", max_tokens, time.time()), ("input", len(prompt), time.time())],

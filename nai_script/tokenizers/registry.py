@@ -26,6 +26,7 @@ from nai_script.tokenizers.base import Tokenizer
 from nai_script.tokenizers.chat import TEMPLATE_SPECIALS, ChatMessage, apply_chat_template
 from nai_script.tokenizers.errors import TokenizerError, TokenizerUnavailableError
 from nai_script.tokenizers.models import MODELS, ModelInfo, model_info
+from nai_script.tokenizers.recent import RecentEncodings
 from nai_script.tokenizers.sim import sim_tokenizer
 from nai_script.tokenizers.sources import (
     ENV_TOKENIZER_URL,
@@ -78,6 +79,9 @@ class TokenizerRegistry:
         # Told one line when a download starts and when it ends (a CLI prints it on stderr):
         # a definition is megabytes, and a silent wait looks like a hang.
         self.progress = progress
+        #: The ids of the texts encoded last (``recent``): a prompt counted, then sent, is
+        #: tokenized once.
+        self.recent = RecentEncodings()
 
     @staticmethod
     def models() -> Mapping[str, ModelInfo]:
@@ -150,7 +154,7 @@ class TokenizerRegistry:
         return path
 
     def encode(self, model_id: str, text: str) -> list[int]:
-        return self.get(model_id).encode(text)
+        return self.recent.encode(self.get(model_id), text)
 
     def decode(self, model_id: str, ids: Sequence[int]) -> str:
         return self.get(model_id).decode(ids)
@@ -163,16 +167,20 @@ class TokenizerRegistry:
     ) -> list[int]:
         """The exact prompt token ids ``model_id`` sees for ``messages`` (what limits count)."""
         text = apply_chat_template(model_id, messages, add_generation_prompt)
-        return self.get(model_id).encode(text)
+        return self.encode(model_id, text)
 
     async def encode_async(self, model_id: str, text: str) -> list[int]:
         """``encode``, on a thread for a text of ``OFF_LOOP_CHARS`` or more, so a long one
         (a megabyte is about half a second) does not stall the event loop; a short one is
-        encoded at once, without a hop."""
+        encoded at once, without a hop; one encoded lately is a lookup (``recent``)."""
         tokenizer = self.get(model_id)
         if len(text) < OFF_LOOP_CHARS:
-            return tokenizer.encode(text)
-        return await asyncio.to_thread(tokenizer.encode, text)
+            return self.recent.encode(tokenizer, text)
+        ids = self.recent.get(tokenizer, text)
+        if ids is None:
+            ids = await asyncio.to_thread(tokenizer.encode, text)
+            self.recent.put(tokenizer, text, ids)
+        return ids
 
     def _load(self, key: str, path: Path, info: ModelInfo) -> Tokenizer:
         with self._lock:
