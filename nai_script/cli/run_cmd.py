@@ -47,7 +47,8 @@ from nai_script.config import BackendConfig, BackendKind
 from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
 from nai_script.host.folder import decode_script
-from nai_script.host.host import LogSink, ScriptHost, deny_permissions, grant_permissions
+from nai_script.host.host import LogSink, ScriptHost
+from nai_script.host.permissions import deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
 from nai_script.tokenizers import Tier
 from sandbox.compiler import check_script

@@ -9,115 +9,34 @@ client core. The watcher and the CLI drive it through ``load_script``/``reload_s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from nai_script.client import NovelAIClient
-from nai_script.editor.store import StoryError
-from nai_script.host.api import (
-    basics,
-    budget,
-    document_api,
-    document_history,
-    editor_api,
-    generate,
-    hooks,
-    image,
-    messaging,
-    rollover,
-    signals,
-    storages,
-    story_api,
-    timers,
-    tokens,
-    ui,
-)
-from nai_script.host.diagnostics import HostScriptDiagnostics, WorkerState
-from nai_script.host.dispatch import ApiUsageError, CallContext, HostObject, Route, routes_from
+from nai_script.host import storage_namespaces
+from nai_script.host.compile_file import compile_file
+from nai_script.host.diagnostics import HostScriptDiagnostics, assemble_diagnostics
+from nai_script.host.dispatch import ApiUsageError, CallContext, HostObject
 from nai_script.host.errors import LoadError
-from nai_script.host.folder import decode_script
-from nai_script.host.history_storage import history_storage
+from nai_script.host.hosted_worker import HostedWorker, ScriptHandler
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig
 from nai_script.host.log_store import LogStore
+from nai_script.host.permissions import PermissionPolicy, deny_permissions
+from nai_script.host.routes import ROUTES
 from nai_script.host.script import RECENT_LOG_LINES, LoadedScript
-from nai_script.host.storage import (
-    STORAGE_CAP,
-    STORY_STORAGE_CAP,
-    Scope,
-    ScriptStorage,
-    StorageDB,
-)
+from nai_script.host.storage import ScriptStorage, StorageDB
 from nai_script.host.surface import api_description
 from nai_script.limits import Clock, Limits, LimitsConfig, SystemClock
 from nai_script.tokenizers import Tier, TokenizerRegistry, context_size
-from sandbox.compiler import compile_script
-from sandbox.errors import PolicyError
-from sandbox.process import LoadFailed, ScriptFailed, ScriptWorker, WarmPool, WorkerError
+from sandbox.process import LoadFailed, ScriptFailed, WarmPool, WorkerError
 from sandbox.protocol import ApiCall, CallbackHandle, ExitReason
 from sandbox.rlimits import WorkerLimits
 
 LogSink = Callable[[LoadedScript, Literal["log", "error"], str], None]
-PermissionPolicy = Callable[[LoadedScript, list[str], str | None], Awaitable[list[str]]]
 DEFAULT_MODEL = "glm-4-6"
 logger = logging.getLogger(__name__)
-ROUTES: dict[str, Route] = routes_from(
-    basics.ROUTES,
-    budget.ROUTES,
-    generate.ROUTES,
-    hooks.ROUTES,
-    image.ROUTES,
-    messaging.ROUTES,
-    rollover.ROUTES,
-    signals.ROUTES,
-    storages.ROUTES,
-    timers.ROUTES,
-    tokens.ROUTES,
-    ui.ROUTES,
-    editor_api.ROUTES,
-    document_api.ROUTES,
-    document_history.ROUTES,
-    story_api.ROUTES,
-)
-
-
-async def deny_permissions(
-    script: LoadedScript, wanted: list[str], reason: str | None
-) -> list[str]:
-    """The default policy: nothing is granted without a person to ask."""
-    return []
-
-
-async def grant_permissions(
-    script: LoadedScript, wanted: list[str], reason: str | None
-) -> list[str]:
-    """``nai-script run --grant-permissions``: grant what is asked."""
-    return list(wanted)
-
-
-class _HostedWorker(ScriptWorker):
-    """A worker that tells its handler about itself before the top level runs, so callbacks
-    (stream callbacks, timers) can be invoked while the script is still loading."""
-
-    def __init__(self, spawned: Any, **kwargs: Any) -> None:
-        super().__init__(spawned, **kwargs)
-        binder = getattr(kwargs["handler"], "bind_worker", None)
-        if binder is not None:
-            binder(self)
-
-
-class _ScriptHandler:
-    def __init__(self, host: ScriptHost, script: LoadedScript) -> None:
-        self._host = host
-        self._script = script
-
-    def bind_worker(self, worker: ScriptWorker) -> None:
-        self._script.worker = worker
-
-    async def __call__(self, call: ApiCall) -> Any:
-        return await self._host.handle_call(self._script, call)
 
 
 class ScriptHost:
@@ -218,16 +137,7 @@ class ScriptHost:
 
     def _prepare(self, path: Path) -> LoadedScript:
         """Read and compile (the policy check happens here, before any worker exists)."""
-        try:
-            source = decode_script(path.read_bytes())
-        except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as error:
-            raise LoadError("internal", f"{path}: cannot read the script: {error}") from None
-        try:
-            compiled = compile_script(source, str(path), basics.PERMISSIONS)
-        except PolicyError as error:
-            raise LoadError(
-                "policy", str(error), problems=[str(p) for p in error.problems]
-            ) from None
+        source, compiled = compile_file(path)
         header = compiled.header
         other = self.script_by_id(header.id)
         if other is not None and other.path != path:
@@ -284,12 +194,12 @@ class ScriptHost:
         self._scripts[script.path] = script
         memory_mb = self.worker_limits.memory_mb_for(script.header.memoryLimit)
         try:
-            await _HostedWorker.start(
+            await HostedWorker.start(
                 name=script.path.name,
                 source=script.source,
                 filename=str(script.path),
                 api=api_description(script.header, memory_mb),
-                handler=_ScriptHandler(self, script),
+                handler=ScriptHandler(self, script),
                 limits=self.worker_limits,
                 on_log=lambda level, text: self.emit_log(script, level, text),  # type: ignore[arg-type]
                 on_exit=lambda reason: self._on_exit(script, reason),
@@ -398,31 +308,15 @@ class ScriptHost:
     ) -> ScriptStorage:
         """The script's storage ``namespace``; ``historyStorage`` as seen from ``node``
         (default: the current history node)."""
-        if namespace == "tempStorage":
-            return script.temp_storage
-        if namespace == "storyStorage":
-            story = self.story_id if self.editor is None else self.editor.story_id
-            return ScriptStorage.persistent(
-                self.storage_db, Scope.STORY, script.id, story, cap=STORY_STORAGE_CAP
-            )
-        if namespace == "historyStorage":
-            return history_storage(self.storage_db, script.id, self._history_ancestry(node))
-        return ScriptStorage.persistent(
-            self.storage_db, Scope.SCRIPT, script.id, "", cap=STORAGE_CAP
+        return storage_namespaces.storage_for(
+            self.storage_db,
+            script,
+            namespace,
+            editor=self.editor,
+            story_id=self.story_id,
+            history_node_id=self.history_node_id,
+            node=node,
         )
-
-    def _history_ancestry(self, node: str | None = None) -> Callable[[], list[str]]:
-        """``node`` (default: the open story's current node) and its ancestors
-        (``historyStorage`` reads fall back along them); without an editor, just the fixed
-        ``history_node_id`` (another ``node`` raises ``StoryError``)."""
-        editor = self.editor
-        if editor is None:
-            fixed = self.history_node_id
-            if node not in (None, fixed):
-                raise StoryError(f"no history node {node!r}")
-            return lambda: [fixed]
-        store, story = editor.store, editor.story_id
-        return lambda: store.ancestors(story, node or store.current_node(story))
 
     def input_capacity(self, model: str) -> int:
         """Input bucket size: 2 x the model's context at the account's tier."""
@@ -476,52 +370,16 @@ class ScriptHost:
 
     def script_diagnostics(self, script: LoadedScript) -> HostScriptDiagnostics:
         model = script.last_model or self.default_model
-        worker = script.worker
-        reason = script.exit_reason
-        return HostScriptDiagnostics(
-            script_id=script.id,
-            name=script.name,
-            path=str(script.path),
-            limits=self.limits.diagnostics(script.id, self.input_capacity(model)),
-            input_model=model,
-            recent_logs=list(script.recent_logs),
-            recent_errors=list(script.recent_errors),
-            failures=script.failures,
-            worker=WorkerState(
-                alive=worker is not None and worker.exit_reason is None,
-                pid=worker.pid if worker is not None else None,
-                exit_reason=None if reason is None else str(reason),
-                exit_kind=None if reason is None else reason.kind,
-                cpu_seconds=worker.cpu_seconds if worker is not None else None,
-                rss_bytes=worker.rss_bytes if worker is not None else None,
-                memory_limit_mb=worker.memory_limit_mb if worker is not None else None,
-            ),
-            generating=script.generation is not None,
-            behaviour=script.generation.behaviour if script.generation else script.last_behaviour,
-            hooks=sorted(script.hooks),
-            pending_timers=len(script.timers),
-        )
+        return assemble_diagnostics(script, self.limits, model, self.input_capacity(model))
 
     # -- idleness --------------------------------------------------------------------------
 
     def has_pending(self, script: LoadedScript) -> bool:
-        worker = script.worker
-        busy_worker = worker is not None and worker.exit_reason is None and not worker.is_idle
-        return busy_worker or bool(script.tasks) or bool(script.timers)
+        return script.has_pending()
 
     async def wait_idle(self, script: LoadedScript) -> None:
         """Until neither the worker nor the host has anything pending for ``script``."""
-        while True:
-            worker = script.worker
-            if worker is not None and worker.exit_reason is None:
-                with contextlib.suppress(WorkerError):
-                    await worker.wait_idle()
-            pending = [*script.tasks, *script.timers.values()]
-            if pending:
-                await asyncio.wait(pending)
-                continue
-            if not self.has_pending(script):
-                return
+        await script.wait_idle()
 
 
 _FAILED: Any = object()

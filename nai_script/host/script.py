@@ -9,6 +9,7 @@ logs file when the script is prepared; ``log_store``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from nai_script.host.log_store import LogLine as LogLine
 from nai_script.host.rollover import ItemBudget
 from nai_script.host.storage import ScriptStorage
 from sandbox.header import ScriptHeader
-from sandbox.process import ScriptWorker
+from sandbox.process import ScriptWorker, WorkerError
 from sandbox.protocol import CallbackHandle, ExitReason
 
 RECENT_LOG_LINES = 200
@@ -104,3 +105,26 @@ class LoadedScript:
         for task in [*self.tasks, *self.timers.values()]:
             task.cancel()
         self.timers.clear()
+
+    # -- idleness: ``run`` exits, and tests settle, only once both the worker and the host's
+    # work for the script (hooks, messages, timers) are done --------------------------------
+
+    def has_pending(self) -> bool:
+        """A live worker that is busy, or host-side tasks or timers for the script."""
+        worker = self.worker
+        busy_worker = worker is not None and worker.exit_reason is None and not worker.is_idle
+        return busy_worker or bool(self.tasks) or bool(self.timers)
+
+    async def wait_idle(self) -> None:
+        """Until neither the worker nor the host has anything pending for the script."""
+        while True:
+            worker = self.worker
+            if worker is not None and worker.exit_reason is None:
+                with contextlib.suppress(WorkerError):
+                    await worker.wait_idle()
+            pending = [*self.tasks, *self.timers.values()]
+            if pending:
+                await asyncio.wait(pending)
+                continue
+            if not self.has_pending():
+                return

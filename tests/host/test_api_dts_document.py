@@ -9,7 +9,7 @@ from pathlib import Path
 from host_helpers import TRY
 from test_api_editor import ALL, ran_with_all_edits, script, with_editor
 
-from nai_script.host.host import grant_permissions
+from nai_script.host.permissions import grant_permissions
 
 
 async def test_writes_take_partial_sections(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from host_helpers import REGISTRY, Env, hosted
 from nai_script.editor.events import EventBus
 from nai_script.editor.pipeline import Editor, EditorBlocked
 from nai_script.editor.store import StoryStore
-from nai_script.host.host import grant_permissions
+from nai_script.host.permissions import grant_permissions
 from nai_script.sim import SimSettings
 
 ALL = "[documentEdit, storyEdit, lorebookEdit]"

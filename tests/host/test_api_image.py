@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from host_helpers import hosted
 
-from nai_script.host.host import grant_permissions
 from nai_script.host.image_budget import ImageBudget, ImageBudgetConfig, ImageBudgetExceeded
+from nai_script.host.permissions import grant_permissions
 from nai_script.limits import FakeClock
 from sandbox.rlimits import WorkerLimits
 

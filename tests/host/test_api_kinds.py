@@ -11,7 +11,7 @@ from host_helpers import hosted
 from nai_script.host.api.rollover import METHODS as ROLLOVER_METHODS
 from nai_script.host.api.signals import SIGNAL_METHODS
 from nai_script.host.api.ui import WINDOW_METHODS
-from nai_script.host.host import grant_permissions
+from nai_script.host.permissions import grant_permissions
 from nai_script.host.surface import function_paths
 
 

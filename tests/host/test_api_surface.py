@@ -12,7 +12,8 @@ from host_helpers import hosted
 from nai_script.host.api.basics import PERMISSIONS, roll_dice
 from nai_script.host.dispatch import ApiUsageError
 from nai_script.host.errors import LoadError
-from nai_script.host.host import ROUTES, grant_permissions
+from nai_script.host.permissions import grant_permissions
+from nai_script.host.routes import ROUTES
 from nai_script.host.storage import STORAGE_CAP_BYTES
 from nai_script.host.surface import function_paths
 from nai_script.limits import FakeClock

@@ -9,7 +9,7 @@ from host_helpers import TRY, hosted
 from test_api_editor import ran_with_all_edits
 
 from nai_script.host.api.basics import PERMISSIONS
-from nai_script.host.host import grant_permissions
+from nai_script.host.permissions import grant_permissions
 
 
 async def test_a_function_or_api_object_in_a_bad_argument_reads_as_such(tmp_path: Path) -> None:
