@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -356,9 +358,15 @@ class ScriptWorker:
         self._kill_process()
 
     def _kill_process(self) -> None:
+        """SIGKILL the worker, by pid. Not ``Process.kill``: its ``Popen.send_signal`` polls
+        first, and a worker exiting on its own (after a ``fatal`` frame) is then reaped there,
+        under asyncio's child watcher, which logs "Unknown child process pid ..." on stderr
+        (a second line where ``run`` promises one). Until the watcher reaps it, the pid stays
+        the worker's (a zombie at worst); only a pid reused in the instant between the
+        watcher's reap and its report could be hit, as before Python added that poll."""
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
+                os.kill(self.pid, signal.SIGKILL)
 
     async def _read_loop(self) -> None:
         assert self._proc.stdout is not None
