@@ -98,9 +98,11 @@ def resolve_backend(
             f"the novelai backend needs an API token: set {ENV_TOKEN} (a persistent 'pst-' token "
             "from NovelAI's account settings)"
         )
-    if url is not None and not url.startswith(("http://", "https://")):
+    if url is not None and (
+        not url.startswith(("http://", "https://")) or not urlsplit(url).hostname
+    ):
         source = "--base-url" if base_url else ENV_BASE_URL
-        raise ConfigError(f"{source}: {url!r} is not an http(s) URL")
+        raise ConfigError(f"{source}: {url!r} is not an http(s) URL with a host")
     if kind is BackendKind.OPENAI and url is not None:
         # OpenAI clients (and Ollama's, vLLM's, llama.cpp's docs) spell the base URL with its
         # /v1; the client adds /v1/completions itself, and /v1/v1/... would be a 404.

@@ -125,7 +125,7 @@ def parse_ids(text: str) -> list[int]:
         raise CLIError("IDS: no token ids given (expected e.g. 1,2,3)", EXIT_USAGE)
     ids: list[int] = []
     for position, part in enumerate(parts):
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):  # "²" is a digit, not an int
             raise CLIError(
                 f"IDS: entry {position} ({part!r}) is not a non-negative integer", EXIT_USAGE
             )

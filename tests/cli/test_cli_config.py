@@ -60,6 +60,28 @@ def test_base_url_must_be_http() -> None:
         resolve_backend(backend="openai", base_url="ftp://x", env={})
 
 
+@pytest.mark.parametrize("url", ["http://", "https://", "http:///v1", "https://:8080"])
+def test_base_url_without_a_host_is_one_clear_error(url: str) -> None:
+    """It passed the scheme check, then failed deep in the client's settings with nine lines
+    of pydantic output."""
+    with pytest.raises(ConfigError, match=r"--base-url: .* with a host"):
+        resolve_backend(backend="openai", base_url=url, env={})
+    with pytest.raises(ConfigError, match=r"NAI_SCRIPT_BASE_URL: .* with a host"):
+        resolve_backend(env={"NAI_SCRIPT_BASE_URL": url})
+
+
+def test_base_url_without_a_host_from_the_cli_is_one_line_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nai_script", "generate", "hi", "--base-url", "http://"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--base-url" in done.stderr
+
+
 def test_the_openai_backend_never_sends_the_novelai_token() -> None:
     """NAI_TOKEN is a NovelAI secret; an OpenAI-compatible server is someone else's. It was
     sent there as the bearer token."""

@@ -147,3 +147,14 @@ def test_real_backends_need_no_token_or_server_to_tokenize(
     code, out, err = run([command, value, "--model", "kayra-v1", "--backend", backend], capsys)
     assert (code, err) == (0, "")
     assert out.strip().endswith(",0") if command == "tokenize" else out == "<|endoftext|>\n"
+
+
+@pytest.mark.parametrize("arg", ["1,²", "1,٣", "1,-2", "1,x"])
+def test_decode_refuses_what_is_not_an_ascii_integer_in_one_line(
+    arg: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'²' and '٣' pass str.isdigit, then int() raised a bare ValueError (exit 1)."""
+    code, _, err = run(["decode", arg, "--model", "glm-4-6"], capsys)
+    assert code == 2
+    assert "IDS: entry 1" in err
+    assert len(err.strip().splitlines()) == 1
