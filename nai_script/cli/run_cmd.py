@@ -250,7 +250,9 @@ async def _run_scripts(config: BackendConfig, paths: list[Path], args: argparse.
         async with host:
             code = await _load_and_wait(host, paths, args.timeout)
             if args.diagnostics:
-                report = [host.script_diagnostics(s).model_dump(mode="json") for s in host.scripts]
+                # Loaded or not: a top level that raised or was stopped may have spent tokens.
+                scripts = [*host.scripts, *host.failed_scripts]
+                report = [host.script_diagnostics(s).model_dump(mode="json") for s in scripts]
                 _print_line(json.dumps({"diagnostics": report}), sys.stdout)
     return code
 

@@ -86,6 +86,9 @@ class ScriptHost:
         self.history_node_id = history_node_id
         self.hook_timeout = hook_timeout
         self._scripts: dict[Path, LoadedScript] = {}
+        # The last start of each path that failed (its top level raised, was stopped or was
+        # cancelled): not loaded, but what it spent and why it ended stay reportable.
+        self._failed: dict[Path, LoadedScript] = {}
         self._load_counter = 0
         # Told of every user interaction: a script id, or None for a manual generation (which
         # counts for every script). The editor resets its editor.generate counters here.
@@ -127,6 +130,13 @@ class ScriptHost:
     def scripts(self) -> list[LoadedScript]:
         """Loaded scripts in load order (the order hooks fire in)."""
         return sorted(self._scripts.values(), key=lambda s: s.order)
+
+    @property
+    def failed_scripts(self) -> list[LoadedScript]:
+        """Scripts whose last start failed and that are not loaded now, in load order
+        (``run --diagnostics`` reports them beside the loaded ones)."""
+        failed = [s for path, s in self._failed.items() if path not in self._scripts]
+        return sorted(failed, key=lambda s: s.order)
 
     def script_by_id(self, script_id: str) -> LoadedScript | None:
         return next((s for s in self._scripts.values() if s.id == script_id), None)
@@ -207,14 +217,17 @@ class ScriptHost:
             )
         except LoadFailed as error:
             self._scripts.pop(script.path, None)
+            self._failed[script.path] = script
             script.cancel_pending()
             raise LoadError.from_load_failed(error) from None
         except asyncio.CancelledError:
             # Stopped while the top level ran (e.g. a caller's timeout): take the worker down.
             self._scripts.pop(script.path, None)
+            self._failed[script.path] = script
             await asyncio.shield(self._stop(script))
             raise
         script.loaded = True
+        self._failed.pop(script.path, None)
         return script
 
     async def _stop(self, script: LoadedScript) -> None:

@@ -196,6 +196,33 @@ def test_stdin_interaction_and_diagnostics(tmp_path: Path) -> None:
     assert again.returncode == 0
 
 
+@pytest.mark.parametrize(
+    ("tail", "extra", "code"),
+    [
+        ("raise ValueError('late')\n", (), 1),
+        ("await api.v1.timers.sleep(60000)\n", ("--timeout", "1"), 4),
+    ],
+    ids=["raised", "timed-out"],
+)
+def test_diagnostics_report_a_top_level_that_did_not_finish(
+    tmp_path: Path, tail: str, extra: tuple[str, ...], code: int
+) -> None:
+    """Its spend is reported too; the report was empty, though the bucket held the tokens."""
+    done = run(
+        tmp_path,
+        '"""\n---\nid: spent\n---\n"""\n'
+        "await api.v1.generate([{'role': 'user', 'content': 'Hi'}],"
+        " {'model': 'glm-4-6', 'max_tokens': 9})\n" + tail,
+        "--diagnostics",
+        *extra,
+    )
+    assert done.returncode == code, done.stderr
+    (report,) = json.loads(done.stdout.splitlines()[-1])["diagnostics"]
+    assert report["script_id"] == "spent"
+    assert report["limits"]["output"]["available"] == 2048 - 9
+    assert report["worker"]["alive"] is False
+
+
 def test_a_new_run_refills_nothing_until_an_interaction(tmp_path: Path) -> None:
     """SPEC section 5: entries return after their window *and* a user interaction. Starting a
     run is not one (a scheduled run is unattended); ``interact`` on stdin is."""
