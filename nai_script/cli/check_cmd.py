@@ -24,7 +24,7 @@ from nai_script.cli.common import (
     usable_script_name,
 )
 from nai_script.host.api.basics import PERMISSIONS
-from nai_script.host.folder import SCRIPT_SUFFIX, decode_script, list_scripts
+from nai_script.host.folder import SCRIPT_SUFFIX, decode_script, list_scripts, undecodable_at
 from sandbox.compiler import check_script
 from sandbox.errors import Problem
 
@@ -72,17 +72,19 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def check_file(path: Path) -> FileCheck:
-    """Check one script file; unreadable text is a problem at line 1, not a crash."""
+    """Check one script file; unreadable text is a problem at its first bad byte, not a
+    crash."""
     name = str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CLIError(f"{name}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    try:
-        source = decode_script(raw)  # honours a BOM or a coding cookie
-    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
-        problem = Problem(filename=name, line=1, column=1, message=f"cannot decode source: {exc}")
+    bad = undecodable_at(raw)
+    if bad is not None:
+        line, column, message = bad
+        problem = Problem(filename=name, line=line, column=column, message=message)
         return FileCheck(file=name, ok=False, problems=[problem])
+    source = decode_script(raw)  # honours a BOM or a coding cookie
     problems = check_script(source, name, PERMISSIONS)
     return FileCheck(file=name, ok=not problems, problems=problems)
 

@@ -46,7 +46,7 @@ from nai_script.client import errors as client_errors
 from nai_script.config import BackendConfig, BackendKind
 from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
-from nai_script.host.folder import decode_script
+from nai_script.host.folder import decode_script, undecodable_at
 from nai_script.host.host import LogSink, ScriptHost
 from nai_script.host.permissions import deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
@@ -152,19 +152,11 @@ def _undecodable(path: Path) -> str | None:
         raw = path.read_bytes()
     except OSError as exc:
         raise CLIError(f"{path}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    try:
-        decode_script(raw)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - raw.rfind(b"\n", 0, exc.start)
-        return (
-            f"{path.resolve()}:{line}:{column}: cannot decode source: byte "
-            f"0x{raw[exc.start]:02x} is not {exc.encoding.upper()} (scripts are UTF-8 unless a"
-            " coding line says otherwise)"
-        )
-    except (SyntaxError, LookupError) as exc:
-        return f"{path.resolve()}:1:1: cannot decode source: {exc}"
-    return None
+    bad = undecodable_at(raw)
+    if bad is None:
+        return None
+    line, column, message = bad
+    return f"{path.resolve()}:{line}:{column}: {message}"
 
 
 def _printer(many: bool) -> LogSink:

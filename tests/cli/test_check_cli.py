@@ -79,14 +79,22 @@ def test_syntax_errors_are_problems_not_tracebacks(
     assert "Traceback" not in out + err
 
 
-def test_undecodable_source_is_a_problem_at_line_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"x = 1\ny = 2 # \xe9\n", "2:9: cannot decode source: byte 0xe9"),
+        (b"x = 1\ny = 2\nz = '\xe9'\n", "3:6: cannot decode source: byte 0xe9"),
+    ],
+)
+def test_undecodable_source_is_a_problem_at_its_first_bad_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, where: str
 ) -> None:
+    """As ``run`` reports it (before, ``check`` put every such problem at 1:1)."""
     path = tmp_path / "latin.py"
-    path.write_bytes(b"x = '\xff\xfe'\n")
+    path.write_bytes(data)
     code, out, _ = run(["check", str(path)], capsys)
     assert code == 3
-    assert out.startswith(f"{path}:1:1: cannot decode source")
+    assert out.startswith(f"{path}:{where} is not UTF-8")
 
 
 def test_a_coding_cookie_and_bom_are_honoured(
