@@ -24,7 +24,7 @@ from nai_script.cli.common import (
     usable_script_name,
 )
 from nai_script.host.api.basics import PERMISSIONS
-from nai_script.host.folder import SCRIPT_SUFFIX, decode_script, list_scripts, undecodable_at
+from nai_script.host.folder import SCRIPT_SUFFIX, decode_script, list_scripts, locate_decode_error
 from sandbox.compiler import check_script
 from sandbox.errors import Problem
 
@@ -79,12 +79,12 @@ def check_file(path: Path) -> FileCheck:
         raw = path.read_bytes()
     except OSError as exc:
         raise CLIError(f"{name}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    bad = undecodable_at(raw)
-    if bad is not None:
-        line, column, message = bad
+    try:
+        source = decode_script(raw)  # honours a BOM or a coding cookie
+    except (UnicodeDecodeError, SyntaxError, LookupError) as error:
+        line, column, message = locate_decode_error(raw, error)
         problem = Problem(filename=name, line=line, column=column, message=message)
         return FileCheck(file=name, ok=False, problems=[problem])
-    source = decode_script(raw)  # honours a BOM or a coding cookie
     problems = check_script(source, name, PERMISSIONS)
     return FileCheck(file=name, ok=not problems, problems=problems)
 

@@ -25,6 +25,7 @@ from typing import Literal, TextIO
 import platformdirs
 
 from nai_script.backend import fetch_tokenizers, open_backend
+from nai_script.cli.check_cmd import check_file
 from nai_script.cli.common import (
     EXIT_OK,
     EXIT_POLICY,
@@ -44,14 +45,11 @@ from nai_script.cli.common import (
 from nai_script.client import NovelAIClient
 from nai_script.client import errors as client_errors
 from nai_script.config import BackendConfig, BackendKind
-from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.errors import RESOURCE_KINDS, LoadError
-from nai_script.host.folder import decode_script, undecodable_at
 from nai_script.host.host import LogSink, ScriptHost
 from nai_script.host.permissions import deny_permissions, grant_permissions
 from nai_script.host.script import LoadedScript
 from nai_script.tokenizers import Tier
-from sandbox.compiler import check_script
 from sandbox.rlimits import WorkerLimits
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -132,31 +130,7 @@ def _policy_problems(paths: list[Path]) -> list[str]:
     """Every compile-time problem of every script, found before any of them runs: a script
     the policy rejects is exit 3 whatever comes first on the command line (an earlier script
     ran, and when it raised the rejection was never reported and the run exited 1)."""
-    problems: list[str] = []
-    for path in paths:
-        undecodable = _undecodable(path)
-        if undecodable is not None:
-            problems.append(undecodable)
-            continue
-        source = decode_script(path.read_bytes())
-        found = check_script(source, str(path.resolve()), PERMISSIONS)
-        problems.extend(str(problem) for problem in found)
-    return problems
-
-
-def _undecodable(path: Path) -> str | None:
-    """A ``file:line:col`` problem when the file cannot be read as Python source (UTF-8 unless
-    a BOM or coding line says otherwise, as ``check`` and the host read it): rejected before
-    anything runs (exit 3, as ``check`` rates it), not reported as a script that raised."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CLIError(f"{path}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    bad = undecodable_at(raw)
-    if bad is None:
-        return None
-    line, column, message = bad
-    return f"{path.resolve()}:{line}:{column}: {message}"
+    return [str(problem) for path in paths for problem in check_file(path.resolve()).problems]
 
 
 def _printer(many: bool) -> LogSink:

@@ -68,23 +68,21 @@ def decode_script(raw: bytes) -> str:
     return importlib.util.decode_source(raw)
 
 
-def undecodable_at(raw: bytes) -> tuple[int, int, str] | None:
-    """Why ``raw`` cannot be read as a script (``decode_script``), as (line, column, message),
-    the line and column of the first bad byte (a bad coding line: 1, 1); ``None`` if it can."""
-    try:
-        decode_script(raw)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+def locate_decode_error(
+    raw: bytes, error: UnicodeDecodeError | SyntaxError | LookupError
+) -> tuple[int, int, str]:
+    """Where and why ``decode_script(raw)`` raised ``error``: (line, column, message), at the
+    first bad byte (a bad coding line: 1, 1), as ``check``, ``run`` and the host report it."""
+    if isinstance(error, UnicodeDecodeError):
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - raw.rfind(b"\n", 0, error.start)
         return (
             line,
             column,
-            f"cannot decode source: byte 0x{raw[exc.start]:02x} is not {exc.encoding.upper()}"
-            " (scripts are UTF-8 unless a coding line says otherwise)",
+            f"cannot decode source: byte 0x{raw[error.start]:02x} is not"
+            f" {error.encoding.upper()} (scripts are UTF-8 unless a coding line says otherwise)",
         )
-    except (SyntaxError, LookupError) as exc:
-        return 1, 1, f"cannot decode source: {exc}"
-    return None
+    return 1, 1, f"cannot decode source: {error}"
 
 
 def read_script_bytes(path: Path) -> bytes | None:

@@ -284,6 +284,17 @@ async def test_unknown_header_permission_is_refused_at_load_naming_file_and_line
         assert env.host.scripts == []
 
 
+async def test_undecodable_script_is_refused_at_load_naming_its_bad_byte(tmp_path: Path) -> None:
+    """As ``check`` and ``run`` name it (the host said only "cannot read the script")."""
+    async with hosted(tmp_path) as env:
+        path = env.folder / "latin.py"
+        path.write_bytes(b"x = 1\ny = 2\nz = '\xe9'\n")
+        with pytest.raises(LoadError) as caught:
+            await env.host.load_script(path)
+        assert str(caught.value).startswith(f"{path}:3:6: cannot decode source: byte 0xe9")
+        assert env.host.scripts == []
+
+
 async def test_hooks_fire_in_load_order_and_failures_are_skipped(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         for name, body in (
