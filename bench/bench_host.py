@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import tempfile
 import time
@@ -62,15 +63,14 @@ def delivered():
 """
 
 
-_SENT = [0]
+_NUMBERS = itertools.count(1)
 
 
 def _request(max_tokens: int) -> wire.ChatCompletionRequest:
     """The direct stream's request: numbered like the script's prompts."""
-    _SENT[0] += 1
     return wire.ChatCompletionRequest(
         model="glm-4-6",
-        messages=[wire.ChatMessage(role="user", content=f"{PROMPT} #{_SENT[0]}")],
+        messages=[wire.ChatMessage(role="user", content=f"{PROMPT} #{next(_NUMBERS)}")],
         max_tokens=max_tokens,
     )
 
