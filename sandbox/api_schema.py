@@ -2,20 +2,25 @@
 
 The sandbox gives the names no meaning: a namespace is a mapping, a leaf is ``"sync"`` (the
 worker blocks for the host's answer), ``"async"`` (the call returns an awaitable at once, like a
-JS promise) or a constant value. On the wire a constant is ``{"$value": ...}`` so it cannot be
+JS promise), ``"display"`` (a sync call whose arguments are shown to a person, like
+``console.log``'s: what is not plain data travels as its text instead of being refused) or a
+constant value. On the wire a constant is ``{"$value": ...}`` so it cannot be
 confused with a namespace.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-FunctionKind = Literal["sync", "async"]
-SYNC: FunctionKind = "sync"
-ASYNC: FunctionKind = "async"
+from sandbox.api_kinds import ASYNC as ASYNC
+from sandbox.api_kinds import DISPLAY as DISPLAY
+from sandbox.api_kinds import KINDS, FunctionKind
+from sandbox.api_kinds import SYNC as SYNC
+from sandbox.api_kinds import blocks as blocks
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -33,7 +38,7 @@ def _check_tree(node: Any, path: str) -> None:
         where = f"{path}.{name}" if path else name
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(f"{where}: API names must be letters and digits, not underscores")
-        if child in (SYNC, ASYNC):
+        if child in KINDS:
             continue
         if isinstance(child, dict) and set(child) == {"$value"}:
             continue
@@ -53,16 +58,19 @@ class ApiDescription(BaseModel):
 
     @classmethod
     def from_tree(cls, tree: dict[str, Any]) -> ApiDescription:
-        """Accept leaves ``"sync"``, ``"async"`` or ``Value(x)``; nested dicts are namespaces."""
+        """Accept leaves ``"sync"``, ``"async"``, ``"display"`` or ``Value(x)``; nested dicts
+        are namespaces."""
 
         def convert(node: Any) -> Any:
             if isinstance(node, Value):
                 return {"$value": node.value}
             if isinstance(node, dict):
                 return {name: convert(child) for name, child in node.items()}
-            if node in (SYNC, ASYNC):
+            if node in KINDS:
                 return node
-            raise ValueError(f"unsupported API leaf {node!r}: use 'sync', 'async' or Value(...)")
+            raise ValueError(
+                f"unsupported API leaf {node!r}: use 'sync', 'async', 'display' or Value(...)"
+            )
 
         return cls(tree=convert(tree))
 
@@ -73,4 +81,4 @@ class ApiDescription(BaseModel):
             if not isinstance(node, dict) or part not in node or part == "$value":
                 return None
             node = node[part]
-        return node if node in (SYNC, ASYNC) else None
+        return node if node in KINDS else None

@@ -12,7 +12,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol
 
-from sandbox.values import JSObject, from_script_value, to_script_value
+from sandbox.api_kinds import DISPLAY, KINDS, blocks
+from sandbox.values import JSObject, from_script_value, shown, to_script_value
 from sandbox.wire import escape_dict, unpack_ints
 
 #: Wire types a script sees as they are (a list holding only these needs no conversion).
@@ -138,16 +139,22 @@ async def drive_script(awaitable: Awaitable[Any]) -> Any:
 
 
 class ApiFunction:
-    """One described function (``api.v1.generate``); calling it crosses to the host."""
+    """One described function (``api.v1.generate``); calling it crosses to the host. A
+    ``display`` function's arguments are shown to a person: each goes as ``shown`` makes it."""
 
-    __slots__ = ("_path", "_sync", "_transport")
+    __slots__ = ("_display", "_path", "_sync", "_transport")
 
-    def __init__(self, path: str, sync: bool, transport: Transport) -> None:
+    def __init__(
+        self, path: str, sync: bool, transport: Transport, *, display: bool = False
+    ) -> None:
         self._path = path
         self._sync = sync
         self._transport = transport
+        self._display = display
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._display:
+            args = tuple(map(shown, args))
         return self._transport.call_api(
             path=self._path, remote=None, method="", sync=self._sync, args=args, kwargs=kwargs
         )
@@ -190,8 +197,8 @@ def build_api(tree: dict[str, Any], transport: Transport, path: str = "") -> Api
     members: dict[str, Any] = {}
     for name, node in tree.items():
         where = f"{path}.{name}" if path else name
-        if node == "sync" or node == "async":
-            members[name] = ApiFunction(where, node == "sync", transport)
+        if node in KINDS:
+            members[name] = ApiFunction(where, blocks(node), transport, display=node == DISPLAY)
         elif isinstance(node, dict) and set(node) == {"$value"}:
             members[name] = to_script_value(node["$value"])
         elif isinstance(node, dict):

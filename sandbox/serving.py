@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sandbox.api_schema import ApiDescription
+from sandbox.api_schema import ApiDescription, blocks
 from sandbox.invoke_order import serving_reply
 from sandbox.protocol import (
     ApiCall,
@@ -39,7 +39,7 @@ def api_call_of(
         kind = api.kind_of(message.path)
         if kind is None:
             raise ValueError(f"api has no function {message.path!r}")
-        if (kind == "sync") != message.sync:
+        if blocks(kind) != message.sync:
             raise ValueError(f"{message.path} is {kind}")
     return ApiCall(
         script_name=script_name,

@@ -15,6 +15,7 @@ from typing import Any
 PlainValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 CallableHook = Callable[[Callable[..., Any], str], Any]
 DictHook = Callable[[dict[str, Any]], dict[str, Any]]
+OtherHook = Callable[[Any], Any]
 
 _PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
 #: Containers inside containers a value may have; deeper data is refused with its path rather
@@ -67,6 +68,7 @@ def from_script_value(
     *,
     on_callable: CallableHook | None = None,
     on_dict: DictHook | None = None,
+    on_other: OtherHook | None = None,
     path: str = "value",
 ) -> Any:
     """Turn what a script returned into plain data the host can serialise.
@@ -75,18 +77,16 @@ def from_script_value(
     (``value['messages'][2]: cannot pass a set``). Callables go to ``on_callable(fn, path)``
     when given (the worker turns them into callback handles), and are refused otherwise.
     ``on_dict`` sees every plain dict built and returns what to use instead (the wire escapes
-    dicts holding its marker keys).
+    dicts holding its marker keys). ``on_other``, when given, turns any other value into
+    plain data instead of the refusal.
     """
-    return _to_plain(value, on_callable, on_dict, path, set())
+    return _to_plain(value, (on_callable, on_dict, on_other), path, set())
 
 
-def _to_plain(
-    value: Any,
-    on_callable: CallableHook | None,
-    on_dict: DictHook | None,
-    path: str,
-    active: set[int],
-) -> Any:
+_Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None]
+
+
+def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int]) -> Any:
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
@@ -103,8 +103,8 @@ def _to_plain(
                 name = _key(key, path)
                 if name in plain:  # only when both 3 and "3" are keys
                     raise TypeError(f"{path}: key {name!r} is given twice, as an int and a str")
-                plain[name] = _to_plain(item, on_callable, on_dict, f"{path}[{key!r}]", active)
-            return plain if on_dict is None else on_dict(plain)
+                plain[name] = _to_plain(item, hooks, f"{path}[{key!r}]", active)
+            return plain if hooks[1] is None else hooks[1](plain)
         finally:
             active.discard(marker)
     if kind is list or kind is tuple:
@@ -114,17 +114,20 @@ def _to_plain(
         active.add(marker)
         try:
             return [
-                _to_plain(item, on_callable, on_dict, f"{path}[{index}]", active)
+                _to_plain(item, hooks, f"{path}[{index}]", active)
                 for index, item in enumerate(value)
             ]
         finally:
             active.discard(marker)
+    on_callable, _, on_other = hooks
     if on_callable is not None and getattr(kind, "passes_by_reference", False):
         return on_callable(value, path)  # a host object (remote proxy) handed back to the host
     if callable(value) and not isinstance(value, type):
         if on_callable is None:
             raise TypeError(f"{path}: cannot pass a function here")
         return on_callable(value, path)
+    if on_other is not None:
+        return on_other(value)
     raise TypeError(
         f"{path}: cannot pass a {kind.__name__}; use dicts, lists, str, int, float, bool or None"
     )
@@ -138,3 +141,36 @@ def _key(key: Any, path: str) -> str:
     if type(key) is int:
         return str(key)
     raise TypeError(f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str or int")
+
+
+def shown(value: Any) -> Any:
+    """``value`` as a person is shown it (a ``console.log`` argument): plain data as it is,
+    functions and host objects as stand-ins, anything else (an exception, a set, an object)
+    as its text rather than a refusal, since a log line must not fail on what it prints."""
+    try:
+        return from_script_value(value, on_callable=_stand_in, on_other=text_of)
+    except TypeError:  # a cycle, or nested too deep
+        return text_of(value)
+
+
+def text_of(value: Any) -> str:
+    """The text of any value: an exception as ``Type: message``, as a traceback's last line
+    names it; a value whose ``str`` fails (a script's class) by its type."""
+    kind = type(value).__name__
+    try:
+        if isinstance(value, BaseException):
+            message = str(value)
+            return f"{kind}: {message}" if message else kind
+        return str(value)
+    except Exception:  # a script's __str__ may raise anything
+        return f"<{kind} object>"
+
+
+def _stand_in(value: Any, _path: str) -> str:
+    if getattr(type(value), "passes_by_reference", False):
+        return "[object]"
+    try:
+        name = getattr(value, "__name__", None)
+    except Exception:  # a script's callable object may define __getattr__
+        name = None
+    return f"[Function: {name}]" if type(name) is str else "[Function]"

@@ -1,7 +1,8 @@
 """The api.v1 description handed to every script: NovelAI's camelCase names, and for each
 function whether it is a plain call (``sync``) or returns an awaitable (``async``), as
-NovelAI's type definitions have it (SPEC section 4). ``script.*`` constants come from the
-header."""
+NovelAI's type definitions have it (SPEC section 4); ``log`` and ``error`` are ``display``
+calls (sync, and their arguments need not be plain data: they are printed, like
+``console.log``'s). ``script.*`` constants come from the header."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from nai_script.host.api import document_api, editor_api, story_api
 from nai_script.host.api.storages import METHODS as STORAGE_METHODS
 from nai_script.host.api.storages import NAMESPACES as STORAGE_NAMESPACES
 from nai_script.host.api.ui import FUNCTIONS as UI_FUNCTIONS
-from sandbox.api_schema import ASYNC, SYNC, ApiDescription, Value
+from sandbox.api_schema import ASYNC, DISPLAY, SYNC, ApiDescription, Value, blocks
 from sandbox.header import ScriptHeader
 
 FUNCTIONS: dict[str, Any] = {
     "generate": ASYNC,
-    "log": SYNC,
-    "error": SYNC,
+    "log": DISPLAY,
+    "error": DISPLAY,
     "uuid": SYNC,
     "maxTokens": ASYNC,
     "rolloverTokens": ASYNC,
@@ -49,13 +50,14 @@ FUNCTIONS: dict[str, Any] = {
 
 
 def function_paths(tree: dict[str, Any] = FUNCTIONS, prefix: str = "v1") -> dict[str, str]:
-    """Every function's dotted path (``v1.script.getAllowedOutput``) and its kind."""
+    """Every function's dotted path (``v1.script.getAllowedOutput``) and how a script calls
+    it, as NovelAI's d.ts has it: ``sync`` (``display`` is a sync call) or ``async``."""
     paths: dict[str, str] = {}
     for name, node in tree.items():
         if isinstance(node, dict):
             paths.update(function_paths(node, f"{prefix}.{name}"))
         else:
-            paths[f"{prefix}.{name}"] = node
+            paths[f"{prefix}.{name}"] = SYNC if blocks(node) else ASYNC
     return paths
 
 

@@ -85,8 +85,40 @@ async def test_logging_functions_and_api_objects_shows_stand_ins(tmp_path: Path)
     )
     async with hosted(tmp_path) as env:
         script = await env.run(source)
-        assert env.lines() == ['[Function] [object] {"cb": "[Function]", "n": [1, "[object]"]}']
-        assert env.lines(level="error") == ['bad ["[Function]"]']
+        assert env.lines() == [
+            '[Function: f] [object] {"cb": "[Function: f]", "n": [1, "[object]"]}'
+        ]
+        assert env.lines(level="error") == ['bad ["[Function: f]"]']
+        assert script.failures == 0
+
+
+async def test_logging_what_is_not_data_prints_its_text(tmp_path: Path) -> None:
+    """``api.v1.log("failed:", error)`` raised a TypeError (cannot pass a ValueError), as did a
+    set, an api namespace or a script's object: log's arguments were checked like a call's
+    data, where ``console.log`` prints anything."""
+    source = (
+        "class Point:\n"
+        "    def __init__(self, x):\n        self.x = x\n"
+        "    def __str__(self):\n        return 'Point(' + str(self.x) + ')'\n"
+        "class Broken:\n"
+        "    def __str__(self):\n        raise RuntimeError('no')\n"
+        "try:\n    int('x')\nexcept ValueError as e:\n    caught = e\n"
+        "api.v1.log('failed:', caught, KeyError())\n"
+        "api.v1.log({1, 2} == {2, 1}, {3}, Point(2), Broken(), api.v1.storage)\n"
+        "api.v1.log({'a': {4}}, [1, Point(5)])\n"
+        "loop = [1]\nloop.append(loop)\napi.v1.log('cycle', loop)\n"
+        "api.v1.error(ValueError('bad input'))\n"
+    )
+    async with hosted(tmp_path) as env:
+        script = await env.run(source)
+        assert env.lines() == [
+            "failed: ValueError: invalid literal for int() with base 10: 'x' KeyError",
+            "True {3} Point(2) <Broken object> <api namespace v1.storage>",
+            # data stays data (JSON), with what is not data as its text inside it
+            '{"a": "{4}"} [1, "Point(5)"]',
+            "cycle [1, [...]]",
+        ]
+        assert env.lines(level="error") == ["ValueError: bad input"]
         assert script.failures == 0
 
 

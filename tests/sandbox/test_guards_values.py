@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.compiler import compile_script
 from sandbox.runtime import make_globals, run_compiled
-from sandbox.values import JSObject, from_script_value, to_script_value
+from sandbox.values import JSObject, from_script_value, shown, text_of, to_script_value
 
 
 def test_attribute_and_item_access_agree() -> None:
@@ -151,3 +151,38 @@ def test_script_made_values_convert_and_script_objects_are_refused() -> None:
     assert marker == "value"
     with pytest.raises(TypeError, match="cannot pass a ScriptClassMeta"):
         from_script_value(script_globals["Thing"])
+
+
+class _Remote:
+    passes_by_reference = True
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def _named() -> None:
+    pass
+
+
+def test_shown_keeps_data_and_prints_the_rest() -> None:
+    """``log``'s arguments: data as it is, anything else as its text (never a refusal)."""
+    assert shown({"a": [1, "x", None]}) == {"a": [1, "x", None]}
+    assert shown((1, 2)) == [1, 2]
+    assert shown({"s": {3}, "e": KeyError("k"), "f": _named}) == {
+        "s": "{3}",
+        "e": "KeyError: 'k'",
+        "f": "[Function: _named]",
+    }
+    assert shown([_Remote(), lambda: 1]) == ["[object]", "[Function: <lambda>]"]
+    assert shown(_Unprintable()) == "<_Unprintable object>"
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    assert shown(cycle) == "[1, [...]]"  # refused as data, printed as text
+
+
+def test_text_of_names_exceptions_by_type() -> None:
+    assert text_of(ValueError("bad")) == "ValueError: bad"
+    assert text_of(StopIteration()) == "StopIteration"
+    assert text_of(frozenset()) == "frozenset()"

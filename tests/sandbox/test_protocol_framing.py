@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.api_schema import ASYNC, SYNC, ApiDescription, Value
+from sandbox.api_schema import ASYNC, DISPLAY, SYNC, ApiDescription, Value, blocks
 from sandbox.protocol import (
     HEADER,
     ApiCallMessage,
@@ -125,10 +125,19 @@ def test_wire_values_map_callbacks_and_remote_objects() -> None:
 
 def test_api_description_validates_names_and_leaves() -> None:
     api = ApiDescription.from_tree(
-        {"v1": {"log": SYNC, "generate": ASYNC, "script": {"id": Value(value="abc")}}}
+        {
+            "v1": {
+                "log": DISPLAY,
+                "uuid": SYNC,
+                "generate": ASYNC,
+                "script": {"id": Value(value="abc")},
+            }
+        }
     )
-    assert api.kind_of("v1.log") == "sync"
+    assert api.kind_of("v1.log") == "display"
+    assert api.kind_of("v1.uuid") == "sync"
     assert api.kind_of("v1.generate") == "async"
+    assert [blocks(kind) for kind in (DISPLAY, SYNC, ASYNC)] == [True, True, False]
     assert api.kind_of("v1.script.id") is None
     assert api.kind_of("v1.missing") is None
     assert api.kind_of("v1") is None
