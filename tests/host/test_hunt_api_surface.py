@@ -122,6 +122,26 @@ async def test_logging_what_is_not_data_prints_its_text(tmp_path: Path) -> None:
         assert script.failures == 0
 
 
+async def test_an_object_that_logs_itself_while_printed_ends(tmp_path: Path) -> None:
+    """A ``__str__`` that logs its own object recurses through the host: the worker's
+    recursion limit ends it (the deepest one prints by its type), and the script goes on."""
+    source = (
+        "class Loop:\n"
+        "    def __str__(self):\n"
+        "        api.v1.log('inner', self)\n"
+        "        return 'loop'\n"
+        "api.v1.log('outer', Loop())\n"
+        "api.v1.log('after')\n"
+    )
+    async with hosted(tmp_path) as env:
+        script = await env.run(source)
+        lines = env.lines()
+        assert lines[-2:] == ["outer loop", "after"]
+        assert lines[0] == "inner <Loop object>"
+        assert set(lines[1:-2]) <= {"inner loop", "inner <Loop object>"}
+        assert script.failures == 0
+
+
 async def test_storage_bad_arguments_are_value_errors_and_a_full_store_an_api_error(
     tmp_path: Path,
 ) -> None:
