@@ -81,6 +81,17 @@ class CallContext:
             raise ApiUsageError(f"{self.name}: unknown argument {sorted(kwargs)[0]!r}")
         return bound
 
+    def options(self, name: str, default: Any = REQUIRED) -> Any:
+        """The one options object: positional, as ``name=``, or spelled as keyword arguments
+        (SPEC 4: ``window.open(title="Hi")`` for ``window.open({"title": "Hi"})``).
+
+        Keywords are the object only when nothing is positional and ``name`` is not among
+        them; anything else binds as ``(name, default)``, so a positional object plus stray
+        keywords fails as ``unknown argument 'x'``. The caller validates the object."""
+        if self.call.kwargs and not self.call.args and name not in self.call.kwargs:
+            return dict(self.call.kwargs)
+        return self.bind((name, default))[name]
+
 
 Route = Callable[[CallContext], Awaitable[Any]]
 RemoteMethod = Callable[[CallContext], Awaitable[Any]]

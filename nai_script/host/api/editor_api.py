@@ -136,7 +136,7 @@ async def _context_messages(
 
 
 async def _build_context(ctx: CallContext) -> list[dict[str, str]]:
-    options = _options(ctx.bind(("options", None))["options"], "options", BuildContextOptions)
+    options = _options(ctx.options("options", None), "options", BuildContextOptions)
     return await _context_messages(ctx, options.contextLimitReduction, options)
 
 

@@ -72,14 +72,7 @@ def data_uri(png: bytes) -> str:
 
 def _params(ctx: CallContext) -> ImageParams:
     """``generate({...})`` or ``generate(prompt=..., ...)``: one dict, or keyword options."""
-    args, kwargs = ctx.call.args, ctx.call.kwargs
-    if args and kwargs:
-        raise ApiUsageError(f"{NAME}: pass one params dict or keyword options, not both")
-    if len(args) > 1:
-        raise ApiUsageError(f"{NAME}: takes one params dict, got {len(args)} arguments")
-    if not args and not kwargs:
-        raise ApiUsageError(f"{NAME}: missing argument 'params'")
-    raw = args[0] if args else dict(kwargs)
+    raw = ctx.options("params")
     if not isinstance(raw, dict):
         raise ApiUsageError(f"{NAME} params: must be a dict, got {type(raw).__name__}")
     try:

@@ -105,14 +105,9 @@ class RolloverObject(HostObject):
 
 
 async def _create(ctx: CallContext) -> RemoteObject:
-    kwargs = dict(ctx.call.kwargs)
-    raw: Any
-    if kwargs and not ctx.call.args and "config" not in kwargs:
-        raw = kwargs  # SPEC 4: keyword arguments stand in for the one options object
-    else:
-        raw = ctx.bind(("config", None))["config"]
-        if raw is None:
-            raw = {}
+    raw = ctx.options("config", None)
+    if raw is None:
+        raw = {}
     try:
         options = RolloverOptions.model_validate(raw)
     except ValidationError as error:

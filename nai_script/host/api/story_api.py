@@ -114,8 +114,9 @@ async def _params_get(ctx: CallContext) -> dict[str, Any]:
 
 
 async def _params_update(ctx: CallContext) -> None:
-    """Merge ``params`` into the story's parameters; resolves to None (``Promise<void>``)."""
-    patch = ctx.bind(("params", REQUIRED))["params"]
+    """Merge ``params`` (a dict or keywords, SPEC 4) into the story's parameters; resolves to
+    None (``Promise<void>``)."""
+    patch = ctx.options("params")
     if not isinstance(patch, dict):
         raise ApiUsageError("generationParameters.update params: must be an object")
     unknown = sorted(set(patch) - set(GenerationParams.model_fields))
@@ -195,8 +196,9 @@ async def _created(
     current_of: Callable[[Lore], list[M]],
     put: Callable[[Editor, M], Awaitable[M]],
 ) -> str:
-    """``create<Kind>(item)``: a new item; an id already in use is refused (update<Kind>)."""
-    value = ctx.bind((kind, REQUIRED))[kind]
+    """``create<Kind>(item)`` (or its fields as keywords, SPEC 4): a new item; an id already
+    in use is refused (update<Kind>)."""
+    value = ctx.options(kind)
     if not isinstance(value, dict):
         raise ApiUsageError(f"{kind}: must be an object")
     item = validate(value, kind)

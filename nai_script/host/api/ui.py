@@ -50,7 +50,8 @@ def ui_state(ctx: CallContext) -> UiState:
 
 class WindowHandle(HostObject):
     """What ``ui.window.open`` / ``ui.modal.open`` return: ``update``, ``close``, ``isClosed``
-    and the awaitable ``closed`` (resolves when the script or the page closes the window)."""
+    and the awaitable ``closed`` (resolves when the script or the page closes the window).
+    ``open`` and ``update`` take their options as a dict or as keyword arguments (SPEC 4)."""
 
     def __init__(self, state: UiState, window: OpenWindow) -> None:
         self.state = state
@@ -61,7 +62,7 @@ class WindowHandle(HostObject):
         return f"ui.{self.window.kind}"
 
     async def api_update(self, ctx: CallContext) -> None:
-        options = ctx.bind(("options", REQUIRED))["options"]
+        options = ctx.options("options")
         if self.window.closed.is_set():
             raise ApiFailure(f"ui.{self.window.kind}.update: the {self.window.kind} is closed")
         try:
@@ -134,7 +135,7 @@ async def _toast(ctx: CallContext, state: UiState) -> None:
 def _opener(kind: WindowKind) -> Route:
     @_usage(f"{kind}.open")
     async def open_window(ctx: CallContext, state: UiState) -> RemoteObject:
-        options = ctx.bind(("options", REQUIRED))["options"]
+        options = ctx.options("options")
         window = await state.open_window(ctx.script, kind, options)
         return RemoteObject(
             target=WindowHandle(state, window),
@@ -164,10 +165,7 @@ def _maker(kind: str, type_name: str) -> Route:
 
     async def make(ctx: CallContext) -> dict[str, Any]:
         name = f"ui.{kind}.{type_name}"
-        args, kwargs = ctx.call.args, dict(ctx.call.kwargs)
-        if len(args) > 1 or (args and kwargs):
-            raise ApiUsageError(f"{name}: takes one config dict or keyword arguments")
-        config = args[0] if args else kwargs
+        config = ctx.options("config", {})
         if not isinstance(config, dict):
             raise ApiUsageError(f"{name} config: must be a dict, got {type(config).__name__}")
         made = {**config, "type": type_name}
