@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -75,8 +76,9 @@ def usable_script_name(path: Path) -> None:
 
 
 def data_folder(path: Path, flag: str = "--data") -> Path:
-    """``path`` as a usable folder (created if missing); a file there, or a folder that
-    cannot be made, is a one-line usage error naming the flag."""
+    """``path`` as a usable folder (created if missing) that this process can write to; a
+    file there, a folder that cannot be made or one that cannot be written is a one-line
+    usage error naming the flag, found before any work is done (or paid for)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,12 +86,69 @@ def data_folder(path: Path, flag: str = "--data") -> Path:
         raise CLIError(
             f"{flag} {str(path)!r}: cannot use it as a folder: {reason}", EXIT_USAGE
         ) from None
+    try:
+        # Really write (a file with no name on Linux, else one removed on close): a mode
+        # check would be wrong for root, ACLs and read-only mounts.
+        with tempfile.TemporaryFile(dir=path, prefix=".nai-script-write-check-"):
+            pass
+    except OSError as exc:
+        raise not_writable(path, exc, flag) from None
     return path
 
 
+# A database and the files SQLite keeps beside it (WAL mode, or a rollback journal).
+_SQLITE_FILE_ENDINGS = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal")
+
+
+def data_store(path: Path, flag: str = "--data") -> Path:
+    """``data_folder``, and every SQLite file already there writable: SQLite opens a
+    read-only database read-only and fails only at its first write, which the CLI then
+    took for a damaged file."""
+    data_folder(path, flag)
+    for database in sorted(path.glob("*.sqlite3*")):
+        if not database.name.endswith(_SQLITE_FILE_ENDINGS) or not database.is_file():
+            continue
+        try:
+            with database.open("r+b"):  # opened for writing, nothing written
+                pass
+        except OSError as exc:
+            raise not_writable(path, exc, flag, database) from None
+    return path
+
+
+def not_writable(
+    folder: Path, error: OSError, flag: str = "--data", file: Path | None = None
+) -> CLIError:
+    """The folder (or ``file`` in it) cannot be written: say so, with the fix."""
+    what = f"{str(file)!r} is" if file is not None else "the folder is"
+    return CLIError(
+        f"{flag} {str(folder)!r}: {what} not writable ({error.strerror or error}); "
+        f"make it writable or choose another {flag} folder",
+        EXIT_USAGE,
+    )
+
+
+# SQLite's primary result codes for "cannot write this file" (``sqlite_errorcode & 0xff``):
+# SQLITE_PERM, SQLITE_READONLY (and its extended codes), SQLITE_CANTOPEN.
+_SQLITE_WRITE_REFUSED = frozenset({3, 8, 14})
+
+
 def damaged_data(path: Path, error: Exception) -> CLIError:
-    """A database under ``--data`` that SQLite cannot open: name the folder, not just
-    'DatabaseError: file is not a database'."""
+    """A database under ``--data`` that SQLite cannot use: name the folder, not just
+    'DatabaseError: file is not a database', and tell a file SQLite may not write (the
+    folder or a database read-only, changed since ``data_store`` checked) from a damaged
+    one: they need different fixes."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _SQLITE_WRITE_REFUSED:
+        try:
+            data_store(path)
+        except CLIError as refused:
+            return refused
+        return CLIError(
+            f"--data {str(path)!r}: a database there cannot be opened for writing ({error}); "
+            "make the folder and its files writable or choose another --data folder",
+            EXIT_USAGE,
+        )
     return CLIError(f"--data {str(path)!r}: a database there is damaged or not SQLite ({error})")
 
 

@@ -7,6 +7,7 @@ in-process simulator answers (labelled as such on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -162,27 +163,53 @@ def _run(args: argparse.Namespace) -> int:
     config = backend_from_args(
         args, openai_refusal="image generation needs the sim or novelai backend"
     )
+    # Checked before generating: a folder found unwritable afterwards loses paid-for images.
     out = data_folder(Path(args.out), "--out")
     started = time.monotonic()
     images: list[bytes] = []
     run_async(_generate(config, request, images, stream=args.stream))
     for index, image in enumerate(images):
-        path = _write_new(out, f"{request.parameters.seed}_{index}", image)
+        try:
+            path = _write_new(out, f"{request.parameters.seed}_{index}", image)
+        except _WriteError as exc:
+            raise CLIError(
+                f"--out {str(out)!r}: cannot write {str(exc.path)!r} "
+                f"({exc.error.strerror or exc.error}); "
+                f"{len(images) - index} generated image(s) were not saved"
+            ) from None
         print(f"[{index + 1}/{len(images)}] wrote {path}", file=sys.stderr, flush=True)
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return EXIT_OK
 
 
+class _WriteError(Exception):
+    """``path`` could not be written (``error`` says why)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path}: {error}")
+        self.path = path
+        self.error = error
+
+
 def _write_new(folder: Path, stem: str, data: bytes) -> Path:
     """``stem.png``, or ``stem-2.png``, ``-3``... if taken: a run with the same seed (another
-    prompt, say) must not overwrite the pictures of an earlier one."""
+    prompt, say) must not overwrite the pictures of an earlier one. Any other failure is a
+    ``_WriteError`` naming the file (a partly written one is removed)."""
     for attempt in itertools.count(1):
         path = folder / (f"{stem}.png" if attempt == 1 else f"{stem}-{attempt}.png")
         try:
-            with path.open("xb") as handle:
-                handle.write(data)
+            handle = path.open("xb")
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise _WriteError(path, exc) from exc
+        try:
+            with handle:
+                handle.write(data)
+        except OSError as exc:  # a full disk, say: leave no truncated picture behind
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise _WriteError(path, exc) from exc
         return path
     raise AssertionError("unreachable")
 

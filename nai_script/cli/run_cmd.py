@@ -36,7 +36,7 @@ from nai_script.cli.common import (
     add_backend_flags,
     backend_from_args,
     damaged_data,
-    data_folder,
+    data_store,
     discard_output,
     progress,
     run_async,
@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:  # also refuses nan, which no comparison would ever stop
         raise CLIError("--timeout must be greater than 0", EXIT_USAGE)
     config = backend_from_args(args)
-    args.data = data_folder(args.data or default_data_dir())
+    args.data = data_store(args.data or default_data_dir())
     rejected = _policy_problems(paths)  # before any backend, worker or script starts
     if rejected:
         for problem in rejected:

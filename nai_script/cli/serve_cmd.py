@@ -24,7 +24,7 @@ from nai_script.cli.common import (
     backend_from_args,
     check_port,
     damaged_data,
-    data_folder,
+    data_store,
     progress,
 )
 from nai_script.host.folder import DEFAULT_SCRIPTS_DIR
@@ -70,7 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CLIError(f"--scripts {str(args.scripts)!r} is not a folder", EXIT_USAGE)
     check_port(args.port)
     config = backend_from_args(args)
-    args.data = data_folder(args.data or default_data_dir())
+    args.data = data_store(args.data or default_data_dir())
     try:
         return asyncio.run(_run(config, args))
     except KeyboardInterrupt:

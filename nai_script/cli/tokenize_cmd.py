@@ -6,6 +6,7 @@
 
 With the simulator backend (the default) the simulator's tokenizer stands in for every model;
 with ``--backend novelai`` the model's real tokenizer is used (downloaded once and cached).
+The retired models the simulator also serves (``RETIRED``) have no real tokenizer here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from nai_script.cli.common import (
     progress,
     text_argument,
 )
-from nai_script.client.codec import pack_token_ids, unpack_token_ids
+from nai_script.client.codec import pack_token_ids, token_width, unpack_token_ids
 from nai_script.tokenizers import (
     MODELS,
     Tokenizer,
@@ -32,13 +33,27 @@ from nai_script.tokenizers import (
     TokenizerRegistry,
     UnknownModelError,
     model_info,
+    sim_tokenizer,
 )
 
 _ID_SEPARATORS = re.compile(r"[\s,]+")
 
+#: Retired NovelAI models the simulator serves (``nai_script.sim.catalog``) that the model
+#: table (``MODELS``: limits, tiers, templates) leaves out -> the tokenizer NovelAI uses for
+#: each (krake-v2 the Pile's, from GPT-NeoX-20B; the older ones GPT-2's; NovelAI's files
+#: ``pile_tokenizer.def`` and ``gpt2_tokenizer.def``). nai-script bundles neither and does not
+#: download them, so only the simulator's tokenizer is offered for them: the one the simulator
+#: itself uses for every model it serves.
+RETIRED: dict[str, str] = {
+    "krake-v2": "the Pile (GPT-NeoX-20B) tokenizer",
+    "euterpe-v2": "the GPT-2 tokenizer",
+    "6B-v4": "the GPT-2 tokenizer",
+    "2.7B": "the GPT-2 tokenizer",
+}
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = ", ".join(MODELS)
+    models = f"{', '.join(MODELS)}; with --backend sim or openai also {', '.join(RETIRED)}"
     tokenize = subparsers.add_parser(
         "tokenize",
         help="print the token ids of TEXT for a model",
@@ -79,7 +94,7 @@ def _run_tokenize(args: argparse.Namespace) -> int:
     if args.count:
         print(len(ids))
     elif args.b64:
-        print(pack_token_ids(ids, model_info(args.model).token_width))
+        print(pack_token_ids(ids, _token_width(args.model)))
     else:
         print(",".join(map(str, ids)))
     return EXIT_OK
@@ -99,7 +114,7 @@ def _run_decode(args: argparse.Namespace) -> int:
         model, encoded = values
         _check_model(model)
         try:
-            ids = unpack_token_ids(encoded, model_info(model).token_width)
+            ids = unpack_token_ids(encoded, _token_width(model))
         except ValueError as exc:
             raise CLIError(f"BASE64: {exc}", EXIT_USAGE) from None
     elif args.model is not None:
@@ -134,10 +149,20 @@ def parse_ids(text: str) -> list[int]:
 
 
 def _check_model(model: str) -> None:
+    if model in RETIRED:
+        return
     try:
         model_info(model)
-    except UnknownModelError as exc:
-        raise CLIError(f"--model: {exc}", EXIT_USAGE) from None
+    except UnknownModelError:
+        known = ", ".join([*MODELS, *RETIRED])
+        raise CLIError(
+            f"--model: unknown model {model!r} (known models: {known})", EXIT_USAGE
+        ) from None
+
+
+def _token_width(model: str) -> int:
+    """Bytes per id in /ai/generate base64 (the retired models are not in the table)."""
+    return token_width(model) if model in RETIRED else model_info(model).token_width
 
 
 def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
@@ -145,6 +170,15 @@ def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
     # Tokenizing never calls the backend (NovelAI's tokenizer files are public), so only the
     # kind matters: no NAI_TOKEN or --base-url is asked for.
     kind = backend_kind_from_args(args)
+    if model in RETIRED:
+        if kind.value == "novelai":
+            raise CLIError(
+                f"--model {model}: no tokenizer for this model is bundled; NovelAI tokenizes "
+                f"it with {RETIRED[model]}, which nai-script neither ships nor downloads "
+                "(--backend sim or openai use the simulator's tokenizer for it)",
+                EXIT_USAGE,
+            )
+        return sim_tokenizer()  # what the simulator uses for it; an estimate for openai
     registry = TokenizerRegistry(kind.value, progress=progress)
     try:
         if kind.value == "sim":
