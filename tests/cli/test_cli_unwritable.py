@@ -154,18 +154,6 @@ def test_a_read_only_database_under_data_is_named(
     )
 
 
-def test_a_damaged_database_is_still_called_damaged(tmp_path: Path) -> None:
-    data = tmp_path / "d"
-    data.mkdir()
-    (data / "limits.sqlite3").write_bytes(b"\x00garbage, not SQLite" * 100)
-    done = _cli("run", _script(tmp_path), "--data", data, cwd=tmp_path, modes_bind=False)
-    assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == (
-        f"nai-script: error: --data '{data}': a database there is damaged or not SQLite "
-        "(file is not a database)\n"
-    )
-
-
 def test_image_out_that_is_not_writable_is_refused_before_generating(
     tmp_path: Path, read_only: Callable[[Path], Path]
 ) -> None:
