@@ -30,9 +30,12 @@ TAIL_CHARS_PER_TOKEN = 8
 PieceKind = Literal["systemPrompt", "memory", "lorebook", "authorsNote", "story", "prefill"]
 
 
-def text_until(texts: list[tuple[str, str]], section_id: str, offset: int | None) -> str:
-    """The story up to a position (``texts``: ``(section id, text)`` in order): the context
-    as if generating there. No offset means the end of that section."""
+def sections_until(
+    texts: list[tuple[str, str]], section_id: str, offset: int | None
+) -> list[tuple[str, str]]:
+    """The story's sections up to a position (``texts``: ``(section id, text)`` in order),
+    the last one cut there: the document as if generating there. No offset means the end of
+    that section."""
     ids = [sid for sid, _ in texts]
     if section_id not in ids:
         raise ValueError(f"position.sectionId: no section {section_id!r}")
@@ -41,7 +44,7 @@ def text_until(texts: list[tuple[str, str]], section_id: str, offset: int | None
     at = len(last) if offset is None else offset
     if not 0 <= at <= len(last):
         raise ValueError(f"position.offset: {at} is outside 0..{len(last)} of section {section_id}")
-    return "\n".join([*(text for _, text in texts[:index]), last[:at]])
+    return [*texts[:index], (section_id, last[:at])]
 
 
 class ContextTooLarge(ValueError):
@@ -59,7 +62,8 @@ class ContextEntry(BaseModel):
 
 
 class ContextInputs(BaseModel):
-    """The pieces before assembly: what ``onBeforeContextBuild`` sees and may change."""
+    """The pieces before assembly (an empty one is left out): what ``onBeforeContextBuild``
+    left of them (hook_params.py has them in NovelAI's hook shapes)."""
 
     model_config = ConfigDict(extra="forbid")
 

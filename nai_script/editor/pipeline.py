@@ -1,17 +1,21 @@
 """``Editor``: the object the host and the web page talk to; Send runs the generation pipeline.
 
-One pipeline at a time. In order, with NovelAI's hooks (each fired in script load order; a
-hook that raises or times out is reported by the host and skipped):
+One pipeline at a time. In order, with NovelAI's hooks in NovelAI's shapes (hook_results.py:
+each asked of one script at a time in load order, all with the same params, the answers
+applied in that order; ``stopFurtherScripts`` skips the rest; a hook that raises or times out
+is reported by the host and skipped). One ``continuityId`` is passed to every hook of a
+generation, ``onTextAdventureInput`` included:
 
-1. ``onGenerationRequested({scriptInitiated, scriptId, model})`` -> ``{stopGeneration?}``
-2. the pieces are gathered (settings, document text through ``onDocumentConvertedToText``,
-   the active lorebook entries), then ``onBeforeContextBuild`` may change them for this
-   build (see ``hook_results.BeforeBuildResult``); the context is assembled (context.py)
+1. ``onGenerationRequested({scriptInitiated, scriptId, model, continuityId})``
+2. the document through ``onDocumentConvertedToText({continuityId, reason, sections})``, the
+   pieces and lorebook entries through ``onBeforeContextBuild`` (hook_params.py); the context
+   is assembled (context.py)
 3. ``onContextBuilt({messages, model, dryRun, continuityId})`` -> ``{messages?, stopGeneration?}``
 4. the backend streams; chunks that arrive while hooks run are coalesced, and each batch goes
-   through ``onResponse({text: [..], tokenIds: [[..]], final, model})`` -> ``{text?}`` before
-   it is published as ``doc.stream``; the text is committed as one ``generation`` node
-5. ``onGenerationEnd({text, model, stopped})``
+   through ``onResponse({text: [..], tokenIds: [[..]], final, model, continuityId})`` ->
+   ``{text?}`` before it is published as ``doc.stream``; the text is committed as one
+   ``generation`` node
+5. ``onGenerationEnd({text, model, stopped, continuityId})``
 
 A blocking script generation (``api.v1.generate`` with ``behaviour="blocking"``) blocks Send;
 a background one does not. Stop ends a generation at any step (stop.py), not only its stream.
@@ -32,25 +36,28 @@ from nai_script.client import models as wire
 from nai_script.editor.context import (
     BuiltContext,
     ChatMessage,
-    ContextEntry,
-    ContextInputs,
     ContextTooLarge,
     assemble_context,
-    text_until,
+    sections_until,
 )
 from nai_script.editor.events import EventBus
 from nai_script.editor.gate import EditorGenerateGate
-from nai_script.editor.hook_results import (
-    AdventureResult,
-    BeforeBuildResult,
-    ContextBuiltResult,
-    RequestedResult,
-    ResponseResult,
-    TextResult,
-    apply_before_build,
-    parse_results,
+from nai_script.editor.hook_params import (
+    ContextBuild,
+    adventure_input,
+    context_built,
+    converted_text,
+    response_text,
 )
-from nai_script.editor.lorebook import active_entries, with_headers
+from nai_script.editor.hook_results import (
+    ADVENTURE_MODES,
+    AdventureMode,
+    Apply,
+    EndResult,
+    RequestedResult,
+    ResultT,
+    fire_chain,
+)
 from nai_script.editor.models import StorySettings
 from nai_script.editor.stop import StopPressed, StopSwitch
 from nai_script.editor.store import StoryError, StoryStore
@@ -144,28 +151,29 @@ class Editor(StoryOps):
 
     # --------------------------------------------------------------------------- send
 
-    async def send(self, text: str | None = None, *, adventure: bool = False) -> GenerationResult:
+    async def send(
+        self, text: str | None = None, *, adventure: bool = False, mode: AdventureMode = "action"
+    ) -> GenerationResult:
         """The user's Send: append ``text`` (if any), count a manual generation, generate.
 
-        ``adventure``: text adventure input: ``onTextAdventureInput({text})`` may rewrite it
-        or stop, and it goes in as its own ``> text`` paragraph."""
+        ``adventure``: text adventure input in ``mode`` (``action``, ``dialogue``, ``story``):
+        ``onTextAdventureInput`` may change it and its mode, or stop the generation; it goes
+        in as its own paragraph (``adventure_paragraph``; nothing for an empty input text)."""
+        if mode not in ADVENTURE_MODES:
+            raise ValueError(f"mode: must be one of {', '.join(ADVENTURE_MODES)}, got {mode!r}")
         self._claim()
         try:
+            continuity = str(uuid.uuid4())
             if text and adventure:
-                params = {"text": text}
-                for sid, answer in await self._fire(
-                    "onTextAdventureInput", params, AdventureResult
-                ):
-                    if answer.stopGeneration:
-                        return GenerationResult(stopped=True, stoppedBy=sid)
-                    if answer.text is not None:
-                        text = params["text"] = answer.text
-                line = f"> {text}"
-                await self.edit(lambda doc: doc.append_paragraph(line, "user"))
+                line, stopped_by = await adventure_input(self._fire, text, mode, continuity)
+                if line:
+                    await self.edit(lambda doc: doc.append_paragraph(line, "user"))
+                if stopped_by is not None:
+                    return GenerationResult(stopped=True, stoppedBy=stopped_by)
             elif text:
                 await self.edit(lambda doc: doc.append(text, "user"))
             await self.host.record_manual_generation()
-            return await self._generate("user", None)
+            return await self._generate("user", None, continuity)
         finally:
             self._release()
 
@@ -220,16 +228,19 @@ class Editor(StoryOps):
 
     # --------------------------------------------------------------------- pipeline
 
-    async def _generate(self, source: Source, script_id: str | None) -> GenerationResult:
+    async def _generate(
+        self, source: Source, script_id: str | None, continuity: str | None = None
+    ) -> GenerationResult:
         settings = await self.settings()
         model = settings.params.model
+        continuity = continuity or str(uuid.uuid4())
         start: dict[str, Any] = {"type": "generation.start", "source": source}
         if script_id is not None:
             start["scriptId"] = script_id
         self.events.publish(start)
         result = GenerationResult()
         try:
-            result = await self._run(source, script_id, settings)
+            result = await self._run(source, script_id, settings, continuity)
         except _Stopped as stop:
             result = GenerationResult(stopped=True, stoppedBy=stop.script_id)
         except StopPressed:
@@ -243,29 +254,29 @@ class Editor(StoryOps):
             if result.error is not None:
                 end["error"] = result.error
             self.events.publish(end)
-        await self.host.fire_hook(
-            "onGenerationEnd", {"text": result.text, "model": model, "stopped": result.stopped}
-        )
+        ended = {"text": result.text, "model": model, "stopped": result.stopped}
+        await self._fire("onGenerationEnd", {**ended, "continuityId": continuity}, EndResult)
         return result
 
     async def _run(
-        self, source: Source, script_id: str | None, settings: StorySettings
+        self, source: Source, script_id: str | None, settings: StorySettings, continuity: str
     ) -> GenerationResult:
         model = settings.params.model
         until_stop = self._stop.unless_pressed
-        requested = await until_stop(
-            self._fire(
-                "onGenerationRequested",
-                {"scriptInitiated": source == "script", "scriptId": script_id, "model": model},
-                RequestedResult,
-            )
-        )
-        for sid, answer in requested:
+
+        def requested(sid: str, answer: RequestedResult) -> bool:
             if answer.stopGeneration:
                 raise _Stopped(sid)
+            return False
+
+        params = {"scriptInitiated": source == "script", "scriptId": script_id, "model": model}
+        params["continuityId"] = continuity
+        await until_stop(self._fire("onGenerationRequested", params, RequestedResult, requested))
         limit = context_size(model, self.tier) - settings.params.max_tokens
-        built = await until_stop(self.build_context(settings, dry_run=False, limit=limit))
-        return await self._stream(settings, built.messages)
+        built = await until_stop(
+            self.build_context(settings, dry_run=False, limit=limit, continuity_id=continuity)
+        )
+        return await self._stream(settings, built.messages, continuity)
 
     async def build_context(
         self,
@@ -279,67 +290,59 @@ class Editor(StoryOps):
     ) -> BuiltContext:
         """Steps 2-3 of the pipeline (``api.v1.buildContext`` runs them as a dry run): the
         story up to ``until`` (section id, offset) if given; the scripts in ``quiet`` are not
-        asked ``onContextBuilt``."""
+        asked ``onContextBuilt``. Without ``continuity_id`` the build gets its own."""
         settings = settings or await self.settings()
         model = settings.params.model
-        inputs = await self._gather(settings, until)
-        params = {**inputs.model_dump(), "contextLimit": limit, "dryRun": dry_run, "model": model}
-        for _sid, change in await self._fire("onBeforeContextBuild", params, BeforeBuildResult):
-            inputs, limit = apply_before_build(inputs, limit, change)
+        continuity = continuity_id or str(uuid.uuid4())
+        build = await self._gather(settings, until, continuity)
+        await build.ask(self._fire, {"continuityId": continuity, "model": model, "dryRun": dry_run})
         built = await asyncio.to_thread(
             assemble_context,
-            inputs,
+            build.inputs(),
             model=model,
             tier=self.tier,
             tokenizers=self.tokenizers,
-            limit=limit,
+            limit=build.limit(limit, context_size(model, self.tier)),
         )
-        built_params = {
-            "messages": built.plain_messages(),
-            "model": model,
-            "dryRun": dry_run,
-            "continuityId": continuity_id or str(uuid.uuid4()),
-        }
-        built_hooks = await self._fire("onContextBuilt", built_params, ContextBuiltResult, quiet)
-        for sid, answer in built_hooks:
-            if answer.messages is not None:
-                built = built.model_copy(update={"messages": answer.messages})
-            if answer.stopGeneration and not dry_run:
-                raise _Stopped(sid)
+        built_params = {"messages": built.plain_messages(), "model": model, "dryRun": dry_run}
+        built_params["continuityId"] = continuity
+        messages, stopped_by = await context_built(self._fire, built_params, quiet)
+        if messages is not None:
+            built = built.model_copy(update={"messages": messages})
+        if stopped_by is not None:
+            raise _Stopped(stopped_by)
         return built
 
     async def _gather(
-        self, settings: StorySettings, until: tuple[str, int | None] | None = None
-    ) -> ContextInputs:
-        if until is None:
-            text = await self.text()
-        else:
-            texts = [(section.id, section.text) for section in await self.sections()]
-            text = text_until(texts, *until)
-        for _sid, answer in await self._fire(
-            "onDocumentConvertedToText", {"text": text}, TextResult
-        ):
-            if answer.text is not None:
-                text = answer.text
+        self, settings: StorySettings, until: tuple[str, int | None] | None, continuity: str
+    ) -> ContextBuild:
+        """The document through ``onDocumentConvertedToText`` (the stored text is untouched),
+        the lorebook entries active for it, the story's pieces."""
+        sections = [(section.id, section.text) for section in await self.sections()]
+        if until is not None:
+            sections = sections_until(sections, *until)
+        text = await converted_text(self._fire, sections, continuity)
         entries, categories = await self.lorebook()
-        active = active_entries(entries, text, categories=categories)
-        return ContextInputs(
-            systemPrompt=settings.systemPrompt,
-            memory=settings.memory,
-            authorsNote=settings.authorsNote,
-            prefill=settings.prefill,
-            storyText=text,
-            lorebookEntries=[
-                ContextEntry(id=e.id, displayName=e.displayName, text=text)
-                for e, text in with_headers(active, categories)
-            ],
-        )
+        return ContextBuild.from_story(settings, text, entries, categories)
 
     async def _fire(
-        self, hook: str, params: dict[str, Any], model: type[Any], quiet: Collection[str] = ()
-    ) -> list[tuple[str, Any]]:
-        results = await self.host.fire_hook(hook, params, skip=quiet)
-        return parse_results(hook, model, results, self._report)
+        self,
+        hook: str,
+        params: dict[str, Any],
+        model: type[ResultT],
+        apply: Apply[ResultT] | None = None,
+        quiet: Collection[str] = (),
+    ) -> None:
+        """``hook_results.fire_chain`` with this editor's host and error reporting."""
+        await fire_chain(
+            self.host,
+            hook,
+            params,
+            model,
+            apply or (lambda _sid, _answer: False),
+            self._report,
+            quiet,
+        )
 
     def _report(self, script_id: str, message: str) -> None:
         script = self.host.script_by_id(script_id)
@@ -349,7 +352,7 @@ class Editor(StoryOps):
     # ----------------------------------------------------------------------- stream
 
     async def _stream(
-        self, settings: StorySettings, messages: list[ChatMessage]
+        self, settings: StorySettings, messages: list[ChatMessage], continuity: str
     ) -> GenerationResult:
         params = settings.params
         request = wire.ChatCompletionRequest(
@@ -379,7 +382,9 @@ class Editor(StoryOps):
                     batch.append(queue.get_nowait())
                 done = batch[-1] is None
                 text, ids = merge_chunks([c for c in batch if c is not None])
-                await written.add(await self._on_response(text, ids, params.model, final=done))
+                await written.add(
+                    await response_text(self._fire, text, ids, params.model, continuity, done)
+                )
             await stream
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -392,11 +397,3 @@ class Editor(StoryOps):
             await self._publish_history()
         node_id = written.node.id if written.node else None
         return GenerationResult(text=written.text, stopped=stopped, nodeId=node_id)
-
-    async def _on_response(self, text: str, ids: list[int], model: str, *, final: bool) -> str:
-        params = {"text": [text], "tokenIds": [ids], "final": final, "model": model}
-        for _sid, answer in await self._fire("onResponse", params, ResponseResult):
-            if answer.text:
-                text = answer.text[0]
-                params["text"] = [text]
-        return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -341,20 +341,26 @@ class ScriptHost:
         self, name: str, params: Any = None, skip: Collection[str] = ()
     ) -> list[tuple[str, Any]]:
         """Call ``name`` in every script that registered it (but those in ``skip``), in load
-        order; a hook that raises or times out is reported and skipped. Returns ``(script
-        id, result)``."""
-        results: list[tuple[str, Any]] = []
+        order; ``(script id, result)`` of each that answered (``hook_answers``)."""
+        return [answer async for answer in self.hook_answers(name, params, skip)]
+
+    async def hook_answers(
+        self, name: str, params: Any = None, skip: Collection[str] = ()
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """``(script id, result)`` of each script that registered ``name`` (but those in
+        ``skip``), called one at a time in load order, each before the next is asked: the
+        caller may stop asking (NovelAI's ``stopFurtherScripts``). A hook that raises or times
+        out is reported and skipped."""
+        args = [] if params is None else [params]
         for script in self.scripts:
             handle = script.hooks.get(name)
             if handle is None or script.id in skip:
                 continue
-            args = [] if params is None else [params]
             value = await self.call_script(
                 script, handle, args, what=f"hook {name}", limit_s=self.hook_timeout
             )
             if value is not _FAILED:
-                results.append((script.id, value))
-        return results
+                yield script.id, value
 
     # -- limits events and diagnostics -------------------------------------------------------
 

@@ -96,7 +96,10 @@ async def test_active_lorebook_entries_reach_the_context(tmp_path: Path) -> None
 
 async def test_document_converted_to_text_hook_rewrites_the_story(tmp_path: Path) -> None:
     hooks = (
-        "api.v1.hooks.register('onDocumentConvertedToText', lambda p: {'text': p.text.upper()})\n"
+        "def upper(p):\n"
+        "    return {'sections': [{'sectionId': s.sectionId, 'text': s.text.upper()}"
+        " for s in p.sections]}\n"
+        "api.v1.hooks.register('onDocumentConvertedToText', upper)\n"
         "api.v1.hooks.register('onContextBuilt', lambda p: api.v1.log(p.messages[-1].content))\n"
     )
     async with editor_env(tmp_path) as e:
@@ -214,8 +217,9 @@ async def test_gate_survives_a_restart_and_is_shared_by_two_hosts(tmp_path: Path
 async def test_text_adventure_input_hook_rewrites_or_stops(tmp_path: Path) -> None:
     hook = (
         "def adventure(p):\n"
-        "    if p.text == 'quit':\n        return {'stopGeneration': True}\n"
-        "    return {'text': 'You ' + p.text + '.'}\n"
+        "    if p.inputText == 'quit':\n"
+        "        return {'inputText': 'You rest.', 'stopGeneration': True}\n"
+        "    return {'inputText': 'You ' + p.inputText + '.'}\n"
         "api.v1.hooks.register('onTextAdventureInput', adventure)\n"
     )
     async with editor_env(tmp_path) as e:
@@ -228,7 +232,9 @@ async def test_text_adventure_input_hook_rewrites_or_stops(tmp_path: Path) -> No
         stopped = await e.editor.send("quit", adventure=True)
         assert stopped.stopped
         assert stopped.stoppedBy == script.id
-        assert await e.editor.text() == before
+        assert not stopped.text
+        # NovelAI's: the (changed) input still goes in; only the generation is stopped
+        assert await e.editor.text() == before + "\n> You rest."
 
 
 async def test_navigation_and_story_switch_wait_for_the_generation(tmp_path: Path) -> None:

@@ -41,8 +41,9 @@ async def test_hooks_fire_in_order_and_can_rewrite(tmp_path: Path) -> None:
         "def requested(p):\n"
         "    api.v1.log('requested', p.scriptInitiated)\n"
         "def before(p):\n"
-        "    api.v1.log('before', p.memory, p.dryRun)\n"
-        "    return {'memory': 'MEM', 'addEntries': [{'text': 'TEMP ENTRY'}]}\n"
+        "    api.v1.log('before', p.memory.content, p.dryRun)\n"
+        "    return {'memory': {'content': 'MEM'},\n"
+        "            'temporaryLorebookEntries': [{'name': 't', 'content': 'TEMP ENTRY'}]}\n"
         "def built(p):\n"
         "    api.v1.log('built', p.messages[0].content, p.dryRun)\n"
         "def response(p):\n"
@@ -92,13 +93,13 @@ async def test_a_raising_hook_is_reported_and_skipped(tmp_path: Path) -> None:
 async def test_bad_hook_result_names_the_field(tmp_path: Path) -> None:
     async with editor_env(tmp_path) as e:
         await e.env.run(
-            "api.v1.hooks.register('onBeforeContextBuild', lambda p: {'contextLimit': 0})\n"
+            "api.v1.hooks.register('onBeforeContextBuild', lambda p: {'contextLimitReduction': -1})\n"
         )
         await e.editor.update_settings({"params": {"max_tokens": 5}})
         result = await e.editor.send("x")
         assert result.text
         errors = e.env.lines(level="error")
-        assert any("result.contextLimit" in line for line in errors), errors
+        assert any("result.contextLimitReduction" in line for line in errors), errors
 
 
 async def test_second_send_while_generating_is_refused(tmp_path: Path) -> None:

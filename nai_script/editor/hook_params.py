@@ -1,0 +1,272 @@
+"""The generation hooks' params in NovelAI's shapes, and how each answer changes them
+(``Editor._fire`` asks the scripts one at a time; hook_results.py validates the answers).
+
+``onBeforeContextBuild`` (``ContextBuild``) params, besides ``continuityId``, ``model``,
+``dryRun``:
+
+- ``systemPrompt``, ``prefill``, ``memory``, ``authorsNote``, ``storyText``: ``{active,
+  content}`` (all active to begin with; ``storyText`` is the document as
+  ``onDocumentConvertedToText`` left it);
+- ``lorebookEntries``: ``[[entryId, {active, content}]]``, every entry of the story in its
+  order, ``active`` saying whether it activates for this build (see lorebook.py), ``content``
+  its text (its category's ``entryHeader`` still goes on a line before it);
+- ``lorebookEntryOrder``: the entry ids in the order they go into the context.
+
+A piece or entry that is not active is left out of the context. ``lorebookEntryOrder`` in an
+answer may place temporary entries (added by that answer or an earlier one) by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from nai_script.editor.context import ChatMessage, ContextEntry, ContextInputs
+from nai_script.editor.hook_results import (
+    AdventureMode,
+    AdventureResult,
+    Apply,
+    BadResult,
+    BeforeBuildResult,
+    ContextBuiltResult,
+    ResponseResult,
+    SectionsResult,
+    checked_sections,
+    one_line,
+)
+from nai_script.editor.lorebook import active_entries
+from nai_script.editor.models import LorebookCategory, LorebookEntry, StorySettings
+
+PIECES = ("systemPrompt", "prefill", "memory", "authorsNote", "storyText")
+
+
+class Fire(Protocol):
+    """``Editor._fire``: ask the scripts ``hook`` with ``params``, each answer through
+    ``apply`` (``hook_results.fire_chain``)."""
+
+    def __call__(
+        self,
+        hook: str,
+        params: dict[str, Any],
+        model: type[Any],
+        apply: Apply[Any] | None = None,
+        quiet: Collection[str] = (),
+    ) -> Awaitable[None]: ...
+
+
+async def adventure_input(
+    fire: Fire, raw: str, mode: AdventureMode, continuity: str
+) -> tuple[str, str | None]:
+    """``onTextAdventureInput``: the paragraph to append (empty: none) and the script that
+    stopped the generation, if one did (its text still goes in, as NovelAI's does)."""
+    params: dict[str, Any] = {
+        "continuityId": continuity,
+        "inputText": one_line(raw),
+        "rawInputText": raw,
+        "mode": mode,
+    }
+    state = {"inputText": params["inputText"], "mode": mode}
+    stopped_by: list[str] = []
+
+    def apply(sid: str, answer: AdventureResult) -> bool:
+        if answer.inputText is not None:
+            state["inputText"] = answer.inputText
+        if answer.mode is not None:
+            state["mode"] = answer.mode
+        if answer.stopGeneration:
+            stopped_by.append(sid)
+        return answer.stopGeneration
+
+    await fire("onTextAdventureInput", params, AdventureResult, apply)
+    text, final_mode = state["inputText"], cast(AdventureMode, state["mode"])
+    line = adventure_paragraph(text, final_mode) if text else ""
+    return line, stopped_by[0] if stopped_by else None
+
+
+async def converted_text(fire: Fire, sections: list[tuple[str, str]], continuity: str) -> str:
+    """The document (``(section id, text)``) as text, through ``onDocumentConvertedToText``
+    (reason ``context``: the only conversion this project makes)."""
+    given = [{"sectionId": sid, "text": text} for sid, text in sections]
+    params: dict[str, Any] = {"continuityId": continuity, "reason": "context", "sections": given}
+    converted = given
+
+    def convert(_sid: str, answer: SectionsResult) -> bool:
+        nonlocal converted
+        if answer.sections is not None:
+            converted = checked_sections(given, answer.sections)
+        return False
+
+    await fire("onDocumentConvertedToText", params, SectionsResult, convert)
+    return "\n".join(section["text"] for section in converted)
+
+
+def adventure_paragraph(text: str, mode: AdventureMode) -> str:
+    """The paragraph a text adventure input becomes: ``> text`` (action), ``> "text"``
+    (dialogue), the text itself (story)."""
+    if mode == "action":
+        return f"> {text}"
+    if mode == "dialogue":
+        return f'> "{text}"'
+    return text
+
+
+@dataclass
+class _Piece:
+    active: bool
+    content: str
+
+
+@dataclass
+class _Entry:
+    id: str
+    name: str
+    content: str
+    active: bool
+    header: str = ""
+    temporary: bool = False
+
+
+class ContextBuild:
+    """One build's pieces, changed by each ``onBeforeContextBuild`` answer in turn."""
+
+    def __init__(self, pieces: dict[str, str], entries: Iterable[_Entry]) -> None:
+        self.pieces = {name: _Piece(True, pieces.get(name, "")) for name in PIECES}
+        self.entries = list(entries)
+        self.reduction = 0
+
+    @classmethod
+    def from_story(
+        cls,
+        settings: StorySettings,
+        story_text: str,
+        entries: list[LorebookEntry],
+        categories: list[LorebookCategory],
+    ) -> ContextBuild:
+        active = {e.id for e in active_entries(entries, story_text, categories=categories)}
+        headers = {c.id: c.settings.entryHeader for c in categories if c.settings.entryHeader}
+        pieces = {name: getattr(settings, name) for name in PIECES if name != "storyText"}
+        return cls(
+            {**pieces, "storyText": story_text},
+            (
+                _Entry(
+                    e.id, e.displayName, e.text, e.id in active, headers.get(e.category or "", "")
+                )
+                for e in entries
+            ),
+        )
+
+    async def ask(self, fire: Fire, params: dict[str, Any]) -> None:
+        """``onBeforeContextBuild`` with ``params`` (``continuityId``, ``model``, ``dryRun``)
+        and the pieces as gathered; each answer changes them in turn."""
+        params.update(self.params())
+
+        def apply(_sid: str, answer: BeforeBuildResult) -> bool:
+            self.apply(answer)
+            return False
+
+        await fire("onBeforeContextBuild", params, BeforeBuildResult, apply)
+
+    def params(self) -> dict[str, Any]:
+        story = [e for e in self.entries if not e.temporary]
+        return {
+            "lorebookEntries": [[e.id, {"active": e.active, "content": e.content}] for e in story],
+            "lorebookEntryOrder": [e.id for e in story],
+            **{name: {"active": p.active, "content": p.content} for name, p in self.pieces.items()},
+        }
+
+    def apply(self, answer: BeforeBuildResult) -> None:
+        """One script's answer (``BadResult`` for an entry id the story does not have;
+        nothing is changed then)."""
+        story = {e.id: e for e in self.entries if not e.temporary}
+        changes = answer.lorebookEntries or []
+        for index, (entry_id, _change) in enumerate(changes):
+            if entry_id not in story:
+                raise BadResult(f"result.lorebookEntries.{index}.0: no lorebook entry {entry_id!r}")
+        for name in PIECES:
+            piece_change = getattr(answer, name)
+            if piece_change is not None:
+                piece = self.pieces[name]
+                piece.content = piece_change.content
+                if piece_change.active is not None:
+                    piece.active = piece_change.active
+        for entry_id, change in changes:
+            entry = story[entry_id]
+            if change.active is not None:
+                entry.active = change.active
+            if change.content is not None:
+                entry.content = change.content
+        for temp in answer.temporaryLorebookEntries:
+            self.entries.append(
+                _Entry(temp.id or "", temp.name, temp.content, temp.active, "", True)
+            )
+        if answer.lorebookEntryOrder is not None:
+            self._order(answer.lorebookEntryOrder)
+        self.reduction += answer.contextLimitReduction
+
+    def _order(self, ids: list[str]) -> None:
+        """The entries named (ids that name none are skipped) in that order, then the rest."""
+        rank = {entry_id: index for index, entry_id in reversed(list(enumerate(ids)))}
+        named = sorted((e for e in self.entries if e.id in rank), key=lambda e: rank[e.id])
+        self.entries = [*named, *(e for e in self.entries if e.id not in rank)]
+
+    def limit(self, limit: int | None, ceiling: int) -> int | None:
+        """``limit`` (None: the model's ``ceiling``) less the summed ``contextLimitReduction``."""
+        if not self.reduction:
+            return limit
+        return (ceiling if limit is None else min(limit, ceiling)) - self.reduction
+
+    def inputs(self) -> ContextInputs:
+        """What assembly takes: the active pieces and entries."""
+        text = {name: p.content if p.active else "" for name, p in self.pieces.items()}
+        return ContextInputs(
+            **text,
+            lorebookEntries=[
+                ContextEntry(
+                    id=e.id,
+                    displayName=e.name,
+                    text=f"{e.header}\n{e.content}" if e.header else e.content,
+                )
+                for e in self.entries
+                if e.active
+            ],
+        )
+
+
+async def context_built(
+    fire: Fire, params: dict[str, Any], quiet: Collection[str]
+) -> tuple[list[ChatMessage] | None, str | None]:
+    """``onContextBuilt``: the messages as the scripts changed them (None: unchanged) and the
+    script that stopped the generation (not in a dry run, where ``stopGeneration`` is
+    ignored)."""
+    messages: list[ChatMessage] | None = None
+    stopped_by: list[str] = []
+
+    def apply(sid: str, answer: ContextBuiltResult) -> bool:
+        nonlocal messages
+        if answer.messages is not None:
+            messages = answer.messages
+        if answer.stopGeneration and not params["dryRun"]:
+            stopped_by.append(sid)
+            return True
+        return False
+
+    await fire("onContextBuilt", params, ContextBuiltResult, apply, quiet)
+    return messages, stopped_by[0] if stopped_by else None
+
+
+async def response_text(
+    fire: Fire, text: str, ids: list[int], model: str, continuity: str, final: bool
+) -> str:
+    """``onResponse`` for one streamed batch: its text as the scripts changed it."""
+    params: dict[str, Any] = {"text": [text], "tokenIds": [ids], "final": final, "model": model}
+    params["continuityId"] = continuity
+
+    def apply(_sid: str, answer: ResponseResult) -> bool:
+        nonlocal text
+        if answer.text:
+            text = answer.text[0]
+        return False
+
+    await fire("onResponse", params, ResponseResult, apply)
+    return text
