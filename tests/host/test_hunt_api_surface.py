@@ -107,6 +107,7 @@ async def test_logging_what_is_not_data_prints_its_text(tmp_path: Path) -> None:
         "api.v1.log({1, 2} == {2, 1}, {3}, Point(2), Broken(), api.v1.storage)\n"
         "api.v1.log({'a': {4}}, [1, Point(5)])\n"
         "loop = [1]\nloop.append(loop)\napi.v1.log('cycle', loop)\n"
+        "deep = []\nfor _ in range(100000):\n    deep = [deep]\napi.v1.log('deep', deep)\n"
         "api.v1.error(ValueError('bad input'))\n"
     )
     async with hosted(tmp_path) as env:
@@ -117,6 +118,7 @@ async def test_logging_what_is_not_data_prints_its_text(tmp_path: Path) -> None:
             # data stays data (JSON), with what is not data as its text inside it
             '{"a": "{4}"} [1, "Point(5)"]',
             "cycle [1, [...]]",
+            "deep <list object>",  # too deep for data, and its str hits the recursion limit
         ]
         assert env.lines(level="error") == ["ValueError: bad input"]
         assert script.failures == 0
