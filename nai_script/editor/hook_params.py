@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from nai_script.client import models as wire
 from nai_script.editor.context import ChatMessage, ContextEntry, ContextInputs
 from nai_script.editor.hook_results import (
     AdventureMode,
@@ -37,6 +38,7 @@ from nai_script.editor.hook_results import (
 )
 from nai_script.editor.lorebook import active_entries
 from nai_script.editor.models import LorebookCategory, LorebookEntry, StorySettings
+from nai_script.editor.streaming import merge_chunks
 
 PIECES = ("systemPrompt", "prefill", "memory", "authorsNote", "storyText")
 
@@ -255,18 +257,73 @@ async def context_built(
     return messages, stopped_by[0] if stopped_by else None
 
 
-async def response_text(
-    fire: Fire, text: str, ids: list[int], model: str, continuity: str, final: bool
-) -> str:
-    """``onResponse`` for one streamed batch: its text as the scripts changed it."""
-    params: dict[str, Any] = {"text": [text], "tokenIds": [ids], "final": final, "model": model}
-    params["continuityId"] = continuity
+class ResponseCalls:
+    """``onResponse`` for each streamed batch of one generation, in NovelAI's shape:
+    ``{continuityId, text, logprobs: [], tokenIds, final, model}``, the arrays holding one
+    entry per batch (``text[i]`` a string, ``tokenIds[i]`` its token ids; no logprobs here).
 
-    def apply(_sid: str, answer: ResponseResult) -> bool:
-        nonlocal text
-        if answer.text:
-            text = answer.text[0]
-        return False
+    ``ask`` returns what to write now; ``stopped_by`` is the id of the script whose
+    ``stopGeneration`` took effect (the generation stops after that batch). The answers apply
+    in load order, per field the last given wins: ``text`` replaces the entries (``tokenIds``
+    with it; an entry without ids keeps the ids it had by position, or ``[]``); ``seenData``
+    (``true`` = every entry, ``false`` = none, ``n`` = the first n) says which entries are
+    seen. Seen entries are written (their texts concatenated); the rest are held: not written,
+    and carried first in the next call, for every script, before the new batch's entry. On the
+    final call, and when ``stopGeneration`` took effect, everything is written. Returned
+    ``tokenIds`` and ``logprobs`` write nothing: the document holds text (held ``tokenIds`` are
+    carried; logprobs stay ``[]``)."""
 
-    await fire("onResponse", params, ResponseResult, apply)
-    return text
+    def __init__(self, fire: Fire, model: str, continuity: str) -> None:
+        self._fire = fire
+        self._base = {"continuityId": continuity, "model": model}
+        self._held: list[tuple[str, list[int]]] = []
+        self.stopped_by: str | None = None
+
+    async def ask(self, chunks: list[wire.ChatCompletionChunk], final: bool) -> str:
+        """One batch (``chunks`` merged into one entry); ``final``: the stream has ended."""
+        entries = [*self._held, merge_chunks(chunks)]
+        texts = [t for t, _ in entries]
+        token_ids = [list(i) for _, i in entries]
+        params: dict[str, Any] = {
+            **self._base,
+            "text": list(texts),
+            "logprobs": [],
+            "tokenIds": token_ids,
+        }
+        params["final"] = final
+        seen: int | None = None
+
+        def apply(sid: str, answer: ResponseResult) -> bool:
+            nonlocal texts, token_ids, seen
+            new = texts if answer.text is None else answer.text
+            count = len(new)
+            if answer.tokenIds is not None and len(answer.tokenIds) != count:
+                raise _per_entry("tokenIds", count, len(answer.tokenIds))
+            if answer.logprobs and len(answer.logprobs) != count:  # []: logprobs not enabled
+                raise _per_entry("logprobs", count, len(answer.logprobs))
+            mark = answer.seenData
+            if isinstance(mark, int) and not isinstance(mark, bool) and not 0 <= mark <= count:
+                raise BadResult(
+                    f"result.seenData: must be true, false or a number from 0 to {count} "
+                    f"(the entries of text), got {mark}"
+                )
+            if answer.tokenIds is not None:
+                token_ids = answer.tokenIds
+            elif answer.text is not None:
+                token_ids = [token_ids[i] if i < len(token_ids) else [] for i in range(count)]
+            texts = new
+            if mark is not None:
+                seen = count if mark is True else int(mark)
+            if answer.stopGeneration:
+                self.stopped_by = sid
+            return answer.stopGeneration
+
+        await self._fire("onResponse", params, ResponseResult, apply)
+        everything = final or self.stopped_by is not None
+        keep = len(texts) if everything or seen is None else min(seen, len(texts))
+        self._held = list(zip(texts[keep:], token_ids[keep:], strict=True))
+        return "".join(texts[:keep])
+
+
+def _per_entry(field: str, entries: int, got: int) -> BadResult:
+    return BadResult(f"result.{field}: must have one list per entry of text ({entries}), got {got}")

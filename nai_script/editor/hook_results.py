@@ -18,7 +18,15 @@ import contextlib
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from nai_script.editor.context import ChatMessage
 from nai_script.host.dispatch import first_validation_problem
@@ -58,14 +66,19 @@ class ContextBuiltResult(_HookResult):
 
 
 class ResponseResult(_HookResult):
-    """``onResponse`` -> ``{stopFurtherScripts?, text?}``: the chunk's text per choice (a
-    string for one)."""
+    """``onResponse`` -> ``{stopFurtherScripts?, stopGeneration?, text?, tokenIds?,
+    logprobs?, seenData?}``: ``text`` replaces the call's entries (a string is one entry);
+    ``hook_params.ResponseCalls`` checks the lengths against the entries and applies it."""
 
     text: list[str] | None = None
+    tokenIds: list[list[int]] | None = None
+    logprobs: list[list[dict[str, Any]]] | None = None
+    seenData: StrictBool | StrictInt | None = None
+    stopGeneration: bool = False
 
     @field_validator("text", mode="before")
     @classmethod
-    def _one_string_is_one_choice(cls, value: Any) -> Any:
+    def _one_string_is_one_entry(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
 

@@ -11,10 +11,8 @@ generation, ``onTextAdventureInput`` included:
    pieces and lorebook entries through ``onBeforeContextBuild`` (hook_params.py); the context
    is assembled (context.py)
 3. ``onContextBuilt({messages, model, dryRun, continuityId})`` -> ``{messages?, stopGeneration?}``
-4. the backend streams; chunks that arrive while hooks run are coalesced, and each batch goes
-   through ``onResponse({text: [..], tokenIds: [[..]], final, model, continuityId})`` ->
-   ``{text?}`` before it is published as ``doc.stream``; the text is committed as one
-   ``generation`` node
+4. the backend streams; chunks coalesced while hooks run go through ``onResponse``
+   (hook_params.py), are published as ``doc.stream``, committed as one ``generation`` node
 5. ``onGenerationEnd({text, model, stopped, continuityId})``
 
 A blocking script generation (``api.v1.generate`` with ``behaviour="blocking"``) blocks Send;
@@ -44,10 +42,10 @@ from nai_script.editor.events import EventBus
 from nai_script.editor.gate import EditorGenerateGate
 from nai_script.editor.hook_params import (
     ContextBuild,
+    ResponseCalls,
     adventure_input,
     context_built,
     converted_text,
-    response_text,
 )
 from nai_script.editor.hook_results import (
     ADVENTURE_MODES,
@@ -62,7 +60,7 @@ from nai_script.editor.models import StorySettings
 from nai_script.editor.stop import StopPressed, StopSwitch
 from nai_script.editor.store import StoryError, StoryStore
 from nai_script.editor.story_ops import StoryOps
-from nai_script.editor.streaming import StreamedText, merge_chunks
+from nai_script.editor.streaming import StreamedText
 from nai_script.tokenizers import TokenizerRegistry, context_size
 
 if TYPE_CHECKING:
@@ -370,21 +368,20 @@ class Editor(StoryOps):
                 queue.put_nowait(None)
 
         written = StreamedText(self, self.events)
+        responses = ResponseCalls(self._fire, params.model, continuity)
         await written.start()
         self._stop.check()
         stream = self._stream_task = asyncio.ensure_future(read())
-        stopped = False
+        stopped = done = False
         try:
-            done = False
-            while not done:
+            while not done and responses.stopped_by is None:
                 batch = [await queue.get()]
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 done = batch[-1] is None
-                text, ids = merge_chunks([c for c in batch if c is not None])
-                await written.add(
-                    await response_text(self._fire, text, ids, params.model, continuity, done)
-                )
+                await written.add(await responses.ask([c for c in batch if c is not None], done))
+            if responses.stopped_by is not None:  # a script's stopGeneration: as Stop would
+                stream.cancel()
             await stream
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -396,4 +393,7 @@ class Editor(StoryOps):
         if written.node is not None:
             await self._publish_history()
         node_id = written.node.id if written.node else None
-        return GenerationResult(text=written.text, stopped=stopped, nodeId=node_id)
+        stopped = stopped or responses.stopped_by is not None
+        return GenerationResult(
+            text=written.text, stopped=stopped, stoppedBy=responses.stopped_by, nodeId=node_id
+        )
