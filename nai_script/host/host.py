@@ -96,10 +96,10 @@ class ScriptHost:
         # Told when a script's ``api.v1.generate`` starts or ends (``script.generation`` set or
         # cleared): a blocking one blocks the editor, and the page must show it.
         self.generation_listeners: list[Callable[[LoadedScript], None]] = []
-        # The story editor behind the editor/document/story api namespaces, when there is one
-        # (``serve``); set by whoever composes the host with an editor.
+        # Set when composed with the editor page (serve): story editor, script UI, page requests.
         self.editor: Any = None
-        self.ui: Any = None  # the script UI state behind api.v1.ui (editor.ui_state.UiState)
+        self.ui: Any = None
+        self.page_requests: Any = None
         self._pool = WarmPool(warm_workers) if warm_workers > 0 else None
 
     async def __aenter__(self) -> ScriptHost:

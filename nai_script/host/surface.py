@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nai_script.host.api import document_api, editor_api, story_api
+from nai_script.host.api import document_api, editor_api, page_io, story_api
 from nai_script.host.api.storages import METHODS as STORAGE_METHODS
 from nai_script.host.api.storages import NAMESPACES as STORAGE_NAMESPACES
 from nai_script.host.api.ui import FUNCTIONS as UI_FUNCTIONS
@@ -42,6 +42,7 @@ FUNCTIONS: dict[str, Any] = {
     "image": {"generate": ASYNC},  # extension: NovelAI has no image api for scripts
     "messaging": {"send": ASYNC, "broadcast": ASYNC, "onMessage": ASYNC, "unsubscribe": ASYNC},
     "ui": UI_FUNCTIONS,
+    **page_io.FUNCTIONS,
     **editor_api.FUNCTIONS,
     **document_api.FUNCTIONS,
     **story_api.FUNCTIONS,

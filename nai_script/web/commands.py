@@ -1,9 +1,9 @@
 """Page commands: JSON ``{"type": ..., ...}`` messages a page sends over its WebSocket.
 
 Each command has a pydantic model for its payload (so a bad message is answered with the
-field that was wrong) and a handler that calls the editor, the script roster, the script UI
-or the permission prompts. Effects reach every page through the event bus; a handler's return
-value, when not None, is a reply to the asking page only.
+field that was wrong) and a handler that calls the editor, the script roster, the script UI,
+the permission prompts or the page requests. Effects reach every page through the event bus;
+a handler's return value, when not None, is a reply to the asking page only.
 """
 
 from __future__ import annotations
@@ -76,6 +76,15 @@ class PermissionAnswerCommand(Command):
     id: str
     #: True grants all that was asked, False none, a list some of them.
     granted: bool | list[str]
+
+
+class PageAnswerCommand(Command):
+    id: str
+    #: False: the page could not do it (``error`` says why).
+    ok: bool
+    #: What the request asked for (``file.prompt``: the text read, a list of them, or null).
+    value: Any = None
+    error: str | None = None
 
 
 class StoryCreateCommand(Command):
@@ -270,6 +279,12 @@ async def _permission_answer(s: WebServices, c: PermissionAnswerCommand) -> Repl
     return None
 
 
+async def _page_answer(s: WebServices, c: PageAnswerCommand) -> Reply:
+    if not s.need("page_requests").answer(c.id, c.ok, c.value, c.error):
+        raise CommandError(f"page.answer: request {c.id!r} is not waiting for an answer")
+    return None
+
+
 async def _diagnostics(s: WebServices, c: Command) -> Reply:
     return {"type": "diagnostics", "scripts": s.diagnostics()}
 
@@ -305,6 +320,7 @@ COMMANDS: dict[str, tuple[type[Command], Handler]] = {
     "ui.event": (UiEventCommand, _ui_event),
     "ui.window.close": (WindowCloseCommand, _window_close),
     "permission.answer": (PermissionAnswerCommand, _permission_answer),
+    "page.answer": (PageAnswerCommand, _page_answer),
     "diagnostics.get": (Command, _diagnostics),
     "state.get": (Command, _state),
 }

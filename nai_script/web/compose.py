@@ -19,6 +19,7 @@ from aiohttp import web
 
 from nai_script.backend import Backend
 from nai_script.editor.events import EventBus
+from nai_script.editor.page_requests import PageRequests
 from nai_script.editor.permissions import PagePermissions
 from nai_script.editor.pipeline import Editor
 from nai_script.editor.store import StoryStore
@@ -105,12 +106,15 @@ class EditorServer:
         )
         self.host = host
         await self._stack.enter_async_context(host)
+        page_requests = PageRequests(bus, clock=options.clock)  # its timeout on the test clock
+        host.page_requests = page_requests
         roster = ScriptRoster(host, bus.publish)
         services = WebServices(
             host=host,
             bus=bus,
             roster=roster,
             permissions=permissions,
+            page_requests=page_requests,
             backend_label=self.backend.label,
         )
         self.services = services

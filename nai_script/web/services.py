@@ -1,6 +1,6 @@
 """Everything a page session talks to, gathered in one object the app is built with.
 
-The editor, the script UI state and the permission prompts are optional so the app can be
+The editor, the script UI state, the permission prompts and the page requests are optional so the app can be
 served (and tested) with the host alone; a page command that needs a missing one is answered
 with an error naming it.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nai_script.editor.events import EventBus
+from nai_script.editor.page_requests import PageRequests
 from nai_script.editor.permissions import PagePermissions
 from nai_script.editor.pipeline import Editor
 from nai_script.editor.ui_state import UiState
@@ -30,6 +31,8 @@ class WebServices:
     editor: Editor | None = None
     ui: UiState | None = None
     permissions: PagePermissions | None = None
+    #: clipboard.writeText, file.save and file.prompt, done by the page.
+    page_requests: PageRequests | None = None
     # Shown in the page's top bar, so a simulated backend is always labelled as such.
     backend_label: str = ""
 

@@ -11,6 +11,7 @@ from nai_script.web.services import WebServices
 async def build_state(services: WebServices) -> dict[str, Any]:
     permissions = services.permissions
     editor = services.editor
+    pages = services.page_requests
     return {
         "type": "state",
         "backend": services.backend_label,
@@ -21,5 +22,6 @@ async def build_state(services: WebServices) -> dict[str, Any]:
         "scripts": [state.model_dump(mode="json") for state in services.roster.states()],
         "ui": None if services.ui is None else services.ui.snapshot(),
         "permissions": [] if permissions is None else permissions.pending(),
+        "pageRequests": [] if pages is None else pages.pending(),
         "diagnostics": services.diagnostics(),
     }

@@ -48,6 +48,8 @@ DTS_KINDS: dict[str, str] = {
     **_kinds("hooks", "sync", "register unregister isRegistered"),
     **_kinds("messaging", "async", "send broadcast onMessage unsubscribe"),
     **_kinds("image", "async", "generate"),
+    **_kinds("clipboard", "async", "writeText"),
+    **_kinds("file", "async", "prompt save"),
     **_kinds(
         "ui",
         "async",

@@ -7,6 +7,7 @@ import { renderStoryPanels } from "./panels.js";
 import { renderDiagnostics } from "./diagnostics.js";
 import { renderUi, applyUiEvent, showToast, showContextMenu, hideContextMenu } from "./script_ui.js";
 import { showPermissionRequest, renderPermissions } from "./prompts.js";
+import { showPageRequest, dropPageRequest, renderPageRequests } from "./page_requests.js";
 
 const token = new URLSearchParams(location.search).get("token") || "";
 const status = document.getElementById("status");
@@ -35,6 +36,7 @@ function onState(state) {
   renderScripts(app.scripts, send);
   renderUi(app.ui, send);
   renderPermissions(state.permissions, send);
+  renderPageRequests(state.pageRequests, send);
   renderDiagnostics(app.diagnostics);
   renderBlocked(!!state.blocked, state.blocked);
   showGenerating(state.generating);
@@ -71,6 +73,8 @@ const handlers = {
   "diagnostics": (e) => { app.diagnostics = e.scripts; renderDiagnostics(app.diagnostics); },
   "permission.request": (e) => showPermissionRequest(e, send),
   "permission.resolved": (e) => document.querySelector(`.permission-prompt[data-request-id="${CSS.escape(e.id)}"]`)?.remove(),
+  "page.request": (e) => showPageRequest(e, send),
+  "page.resolved": (e) => dropPageRequest(e.id),
   "toast": (e) => showToast(e),
   "ui.toast": (e) => showToast({ ...e, type: e.toastType }),
   "error": (e) => showToast({ message: e.message, type: "error" }),

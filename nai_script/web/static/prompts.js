@@ -21,7 +21,7 @@ export function showPermissionRequest(request, send) {
 }
 
 export function renderPermissions(snapshot, send) {
-  document.getElementById("prompts").replaceChildren();
+  for (const box of document.querySelectorAll("#prompts .permission-prompt")) box.remove();
   const pending = Array.isArray(snapshot) ? snapshot : (snapshot?.pending || []);
   for (const request of pending) showPermissionRequest(request, send);
 }

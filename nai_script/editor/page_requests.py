@@ -1,0 +1,154 @@
+"""Things only the editor page can do for a script (``clipboard.writeText``, ``file.save``,
+``file.prompt``): ``PageRequests.ask`` publishes the request and waits for the page's answer.
+
+A request is published as ``{"type": "page.request", id, scriptId, scriptName, kind, ...}``
+(the kind's own fields beside) and resolved by the page's ``answer(id, ok, value, error)``
+(the ``page.answer`` command); every resolution is published as ``{"type": "page.resolved",
+id, scriptId, ok, error, timedOut}`` so every open page drops the prompt.
+
+With no page open the call fails at once; a page that does not answer within ``timeout_s``
+fails it too. The page is less trusted than the host: ``ask``'s ``check`` validates the
+value it sends (its size, its shape) before the script sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nai_script.editor.events import EventBus
+from nai_script.limits import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from nai_script.host.script import LoadedScript
+
+#: Most requests wait for the person to act (choose a file, click Copy).
+DEFAULT_TIMEOUT_S = 120.0
+#: Requests of one script waiting at once (a loop of un-awaited calls must not flood the page).
+MAX_PENDING_PER_SCRIPT = 8
+#: The page's error text is cut to this many characters before the script sees it.
+MAX_ERROR_CHARS = 500
+
+
+class PageRequestFailed(Exception):
+    """No page, no answer in time, the page could not do it, or its answer was refused."""
+
+
+@dataclass
+class _Pending:
+    request: dict[str, Any]
+    check: Callable[[Any], Any]
+    answer: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class PageRequests:
+    """Asks whichever editor page is open; ``pages_open`` tells whether one is."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Clock | None = None,
+        pages_open: Callable[[], bool] | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        self.bus = bus
+        self.timeout_s = timeout_s
+        self.clock: Clock = clock or SystemClock()
+        # Every subscriber of the bus is a page's session (``web.session.PageSession``).
+        self.pages_open = pages_open or (lambda: bus.subscriber_count > 0)
+        self._pending: dict[str, _Pending] = {}
+        self._ids = itertools.count(1)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Open requests, for the ``state`` snapshot of a page that connects mid-request."""
+        return [entry.request for entry in self._pending.values()]
+
+    async def ask(
+        self,
+        script: LoadedScript,
+        kind: str,
+        fields: dict[str, Any],
+        *,
+        check: Callable[[Any], Any] = lambda value: None,
+    ) -> Any:
+        """The page's value for the request, through ``check`` (which raises ``ValueError``
+        to refuse it); ``PageRequestFailed`` says why there is none."""
+        if not self.pages_open():
+            raise PageRequestFailed("no editor page is open")
+        waiting = sum(1 for e in self._pending.values() if e.request["scriptId"] == script.id)
+        if waiting >= MAX_PENDING_PER_SCRIPT:
+            raise PageRequestFailed(
+                f"{waiting} requests to the page are already waiting "
+                f"(at most {MAX_PENDING_PER_SCRIPT}); await them first"
+            )
+        request: dict[str, Any] = {
+            **fields,
+            "type": "page.request",
+            "id": f"page-{next(self._ids)}",
+            "scriptId": script.id,
+            "scriptName": script.name,
+            "kind": kind,
+        }
+        entry = _Pending(request, check)
+        self._pending[request["id"]] = entry
+        self.bus.publish(request)
+        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
+        try:
+            await asyncio.wait({entry.answer, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timed_out = timer.done() and not timer.cancelled()
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            if self._pending.pop(request["id"], None) is not None and not entry.answer.done():
+                # Timed out, or the call was cancelled (the script stopped): drop the prompt.
+                entry.answer.cancel()
+                why = "no answer in time" if timed_out else "the script stopped waiting"
+                self._resolved(entry, False, why, timed_out=timed_out)
+        if entry.answer.cancelled():
+            raise PageRequestFailed(f"the page did not answer within {self.timeout_s:g} s")
+        return entry.answer.result()
+
+    def answer(self, request_id: str, ok: bool, value: Any = None, error: Any = None) -> bool:
+        """The page's reply. False when the request is unknown or already resolved (another
+        page answered, or the time ran out)."""
+        entry = self._pending.pop(request_id, None)
+        if entry is None or entry.answer.done():
+            return False
+        if not ok:
+            text = error if isinstance(error, str) and error else "it failed"
+            failure = PageRequestFailed(f"the page could not do it: {text[:MAX_ERROR_CHARS]}")
+            entry.answer.set_exception(failure)
+            self._resolved(entry, False, str(failure), timed_out=False)
+            return True
+        try:
+            checked = entry.check(value)
+        except ValueError as refusal:
+            failure = PageRequestFailed(f"the page's answer was refused: {refusal}")
+            entry.answer.set_exception(failure)
+            self._resolved(entry, False, str(failure), timed_out=False)
+            return True
+        entry.answer.set_result(checked)
+        self._resolved(entry, True, None, timed_out=False)
+        return True
+
+    def _resolved(self, entry: _Pending, ok: bool, error: str | None, *, timed_out: bool) -> None:
+        self.bus.publish(
+            {
+                "type": "page.resolved",
+                "id": entry.request["id"],
+                "scriptId": entry.request["scriptId"],
+                "ok": ok,
+                "error": error,
+                "timedOut": timed_out,
+            }
+        )
