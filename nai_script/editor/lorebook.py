@@ -79,16 +79,6 @@ def matching_key(entry: LorebookEntry, text: str) -> str | None:
     return None
 
 
-def with_headers(
-    active: list[LorebookEntry], categories: Iterable[LorebookCategory]
-) -> list[tuple[LorebookEntry, str]]:
-    """Each entry with its context text: its category's ``entryHeader`` on a line before it."""
-    headers = {c.id: c.settings.entryHeader for c in categories if c.settings.entryHeader}
-    return [
-        (e, f"{headers[e.category]}\n{e.text}" if e.category in headers else e.text) for e in active
-    ]
-
-
 def active_entries(
     entries: Iterable[LorebookEntry],
     recent_text: str,
