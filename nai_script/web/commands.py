@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nai_script.editor.hook_results import AdventureMode
 from nai_script.editor.models import LorebookCategory, LorebookEntry
 from nai_script.editor.store_file import StoryError
 from nai_script.web.services import WebServices
@@ -29,6 +30,9 @@ class Command(BaseModel):
 
 class SendCommand(Command):
     text: str | None = None
+    #: Text adventure input in this mode (``onTextAdventureInput`` runs; the text goes in as
+    #: its own paragraph); None: the plain Send.
+    mode: AdventureMode | None = None
 
 
 class JumpCommand(Command):
@@ -121,7 +125,11 @@ class CommandError(ValueError):
 
 
 async def _send(s: WebServices, c: SendCommand) -> Reply:
-    await s.need("editor").send(c.text)
+    editor = s.need("editor")
+    if c.mode is None:
+        await editor.send(c.text)
+    else:
+        await editor.send(c.text, adventure=True, mode=c.mode)
     return None
 
 

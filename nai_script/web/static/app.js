@@ -95,9 +95,29 @@ function connect() {
   socket.onclose = () => { setStatus("closed", "disconnected — retrying"); setTimeout(connect, 1000); };
 }
 
+// The input mode next to Send, in NovelAI's words: Normal (plain Send), Do (action), Say
+// (dialogue), Story (story). Kept for this tab's session only (sessionStorage), never on the server.
+function wireInputMode() {
+  const select = document.getElementById("input-mode");
+  const key = "nai-script.inputMode";
+  try {
+    const saved = sessionStorage.getItem(key);
+    if (saved !== null && [...select.options].some((o) => o.value === saved)) select.value = saved;
+  } catch { /* storage unavailable: start at Normal */ }
+  select.addEventListener("change", () => {
+    try { sessionStorage.setItem(key, select.value); } catch { /* not kept */ }
+  });
+  return select;
+}
+
 function wireControls() {
   const input = document.getElementById("input");
-  const sendInput = () => { send({ type: "send", text: input.value || null }); input.value = ""; };
+  const inputMode = wireInputMode();
+  const sendInput = () => {
+    const mode = inputMode.value; // "" (Normal): the plain Send
+    send({ type: "send", text: input.value || null, ...(mode ? { mode } : {}) });
+    input.value = "";
+  };
   document.getElementById("send").onclick = sendInput;
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.ctrlKey) sendInput(); });
   document.getElementById("stop").onclick = () => send({ type: "stop" });
