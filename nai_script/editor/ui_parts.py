@@ -8,6 +8,8 @@ Unknown fields are refused: a typo (``onchange``) would otherwise silently never
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
@@ -22,6 +24,30 @@ def _must_be_function(value: Any) -> CallbackHandle:
 
 
 Callback = Annotated[CallbackHandle, PlainValidator(_must_be_function)]
+_CSS_LENGTH = re.compile(r"(\d+(\.\d*)?|\.\d+)(px|%|em|rem|vh|vw|vmin|vmax|ch|ex|pt|cm|mm|in|pc)")
+
+
+def _positive_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"must be a positive number, got {value!r}")
+    return value
+
+
+def _css_size(value: Any) -> int | float | str:
+    """Pixels as a number, or a CSS length string (``"300px"``, ``"50%"``, ``"20em"``)."""
+    if isinstance(value, str) and _CSS_LENGTH.fullmatch(value.strip()):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _positive_number(value)
+    raise ValueError(
+        f"must be a number of pixels or a CSS length like '300px' or '50%', got {value!r}"
+    )
+
+
+CssSize = Annotated[int | float | str, PlainValidator(_css_size)]
+CodeLanguage = Literal["typescript", "javascript", "json", "markdown", "html", "css", "plaintext"]
 Size = int | float | str
 Spacing = Literal["center", "end", "space-around", "space-between", "start"]
 Alignment = Literal["center", "end", "start"]
@@ -86,6 +112,24 @@ class NumberInputPart(_TextLikeInput):
 
     type: Literal["numberInput"]
     initialValue: int | float | None = None  # type: ignore[assignment]
+
+
+class CodeEditorPart(_Part):
+    """NovelAI's Monaco editor; the page draws a monospace textarea (no highlighting, no
+    diagnostics: ``diagnosticCodesToIgnore`` is accepted and has nothing to act on)."""
+
+    type: Literal["codeEditor"]
+    id: str = Field(min_length=1, max_length=200)  # required, as in NovelAI's d.ts
+    initialValue: str | None = None
+    storageKey: str | None = Field(default=None, min_length=1)
+    onChange: Callback | None = None
+    language: CodeLanguage = "typescript"
+    height: CssSize = 300
+    readOnly: bool = False
+    lineNumbers: bool = True
+    wordWrap: bool = True
+    fontSize: Annotated[int | float, PlainValidator(_positive_number)] = 14
+    diagnosticCodesToIgnore: list[int] = Field(default_factory=list)
 
 
 class CheckboxInputPart(_Part):
@@ -156,6 +200,7 @@ UIPart = Annotated[
     | ButtonPart
     | TextInputPart
     | MultilineTextInputPart
+    | CodeEditorPart
     | NumberInputPart
     | CheckboxInputPart
     | SliderInputPart
@@ -172,6 +217,7 @@ PART_TYPES = (
     "button",
     "textInput",
     "multilineTextInput",
+    "codeEditor",
     "numberInput",
     "checkboxInput",
     "sliderInput",
@@ -181,7 +227,14 @@ PART_TYPES = (
     "container",
     "collapsibleSection",
 )
-INPUT_TYPES = ("textInput", "multilineTextInput", "numberInput", "checkboxInput", "sliderInput")
+INPUT_TYPES = (
+    "textInput",
+    "multilineTextInput",
+    "codeEditor",
+    "numberInput",
+    "checkboxInput",
+    "sliderInput",
+)
 
 
 class _Extension(_Strict):

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nai_script.editor.ui_parts import CALLBACK_FIELDS, UiValidationError
+from nai_script.editor.ui_parts import CALLBACK_FIELDS, INPUT_TYPES, UiValidationError
 from sandbox.protocol import CallbackHandle
 
 StorageReader = Callable[[str], Awaitable[Any]]
@@ -181,7 +181,7 @@ async def _fill_value(
         part["value"] = value
 
 
-_VALUE_TYPES = ("textInput", "multilineTextInput", "numberInput", "checkboxInput", "sliderInput")
+_VALUE_TYPES = INPUT_TYPES
 
 
 async def _expand_template(text: str, read_storage: StorageReader) -> str:

@@ -20,6 +20,7 @@ _EVENTS: dict[str, tuple[str, ...]] = {
     "contextMenuButton": ("callback",),
     "textInput": ("onChange", "onSubmit"),
     "multilineTextInput": ("onChange", "onSubmit"),
+    "codeEditor": ("onChange",),
     "numberInput": ("onChange", "onSubmit"),
     "checkboxInput": ("onChange",),
     "sliderInput": ("onChange",),
@@ -45,6 +46,8 @@ def page_value(node: dict[str, Any], event: str, value: Any) -> PageValue:
         raise PageValueError(f"ui event: a {kind} part has no {event!r} event (events: {events})")
     if node.get("disabled"):
         raise PageValueError(f"ui event: {kind} {node.get('id')!r} is disabled")
+    if node.get("readOnly"):
+        raise PageValueError(f"ui event: {kind} {node.get('id')!r} is read-only")
     if kind in ("button", "toolbarButton"):
         return PageValue()
     if kind == "contextMenuButton":

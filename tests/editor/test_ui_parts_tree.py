@@ -42,6 +42,7 @@ EVERY_PART: list[dict[str, Any]] = [
     {"type": "button", "text": "b", "callback": CB, "disabledWhileCallbackRunning": True},
     {"type": "textInput", "placeholder": "p", "onChange": CB, "onSubmit": CB},
     {"type": "multilineTextInput", "initialValue": "x"},
+    {"type": "codeEditor", "id": "ed", "language": "css", "height": "20em", "fontSize": 12.5},
     {"type": "numberInput", "initialValue": 3},
     {"type": "checkboxInput", "label": "c", "initialValue": True},
     {"type": "sliderInput", "min": 0, "max": 1, "step": 0.1},
@@ -62,7 +63,7 @@ def test_every_part_type_validates_and_dumps_what_was_set() -> None:
     parts = validate_parts(copy.deepcopy(EVERY_PART), "content")
     dumped = [dump(p) for p in parts]
     assert dumped[2]["callback"] == CB  # handles survive the dump as handles
-    assert dumped[8]["content"] == [None, {"type": "text"}]
+    assert dumped[9]["content"] == [None, {"type": "text"}]
     assert "markdown" not in dumped[1]  # unset fields stay out of what the page sees
 
 
@@ -78,6 +79,18 @@ def test_every_part_type_validates_and_dumps_what_was_set() -> None:
         ([{"text": "no type"}], "content[0]: unknown type None"),
         ([{"type": "jsx"}], "content[0]: unknown type 'jsx'; expected one of text, image"),
         ([{"type": "text", "id": ""}], "content[0].id: String should have at least 1"),
+        ([{"type": "codeEditor"}], "content[0].id: Field required"),
+        ([{"type": "codeEditor", "id": "c", "language": "py"}], "content[0].language: Input"),
+        ([{"type": "codeEditor", "id": "c", "height": "tall"}], "content[0].height: must be a"),
+        ([{"type": "codeEditor", "id": "c", "height": 0}], "height: must be a positive number"),
+        ([{"type": "codeEditor", "id": "c", "height": True}], "content[0].height: must be a"),
+        ([{"type": "codeEditor", "id": "c", "fontSize": "big"}], "fontSize: must be a number"),
+        ([{"type": "codeEditor", "id": "c", "readOnly": 1}], "content[0].readOnly: Input"),
+        ([{"type": "codeEditor", "id": "c", "onSubmit": CB}], "onSubmit: Extra inputs"),
+        (
+            [{"type": "codeEditor", "id": "c", "diagnosticCodesToIgnore": [1, "2"]}],
+            "content[0].diagnosticCodesToIgnore[1]: Input should be a valid integer",
+        ),
         (
             [{"type": "box", "content": [{"type": "box", "content": [{"type": "text", "x": 1}]}]}],
             "content[0].content[0].content[0].x: Extra inputs are not permitted",
@@ -195,6 +208,7 @@ def test_storage_slots() -> None:
         ({"type": "contextMenuButton"}, "callback", "junk", [{"selection": {}}], None),
         ({"type": "textInput"}, "onSubmit", "hi", ["hi"], "hi"),
         ({"type": "multilineTextInput"}, "onChange", "a\nb", ["a\nb"], "a\nb"),
+        ({"type": "codeEditor"}, "onChange", "a\n\tb", ["a\n\tb"], "a\n\tb"),
         ({"type": "numberInput"}, "onChange", "42", ["42"], 42),
         ({"type": "numberInput"}, "onChange", "4.5", ["4.5"], 4.5),
         ({"type": "numberInput"}, "onChange", "", [""], ""),
@@ -227,6 +241,9 @@ def test_page_values_accepted(
         ({"type": "button"}, "onChange", None, "events: callback"),
         ({"type": "button", "disabled": True}, "callback", None, "is disabled"),
         ({"type": "textInput"}, "onChange", 5, "must be a string, got int"),
+        ({"type": "codeEditor"}, "onChange", None, "must be a string, got NoneType"),
+        ({"type": "codeEditor"}, "onSubmit", "x", "events: onChange"),
+        ({"type": "codeEditor", "readOnly": True}, "onChange", "x", "'p' is read-only"),
         ({"type": "textInput"}, "onChange", "x" * (MAX_TEXT_CHARS + 1), "limit 1000000"),
         ({"type": "checkboxInput"}, "onChange", 1, "must be true or false"),
         ({"type": "sliderInput", "min": 0, "max": 1}, "onChange", True, "finite number"),

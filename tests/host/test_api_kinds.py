@@ -22,8 +22,8 @@ def _kinds(namespace: str, kind: str, names: str) -> dict[str, str]:
 
 _STORAGE = "get set remove list has getOrDefault setIfAbsent"
 _PARTS = (
-    "text image button textInput multilineTextInput numberInput checkboxInput sliderInput "
-    "row column box container collapsibleSection"
+    "text image button textInput multilineTextInput codeEditor numberInput checkboxInput "
+    "sliderInput row column box container collapsibleSection"
 )
 #: Every api.v1 function and its kind in NovelAI's d.ts (``image`` is our extension).
 DTS_KINDS: dict[str, str] = {

@@ -177,8 +177,23 @@ async def test_window_events_are_published_in_order(tmp_path: Path) -> None:
         ),
         ("api.v1.ui.register([{'type': 'menuBar'}])", "unknown type 'menuBar'"),
         (
-            "api.v1.ui.window.open({'content': [{'type': 'codeEditor', 'id': 'x'}]})",
-            "ui.window.open options.content[0]: unknown type 'codeEditor'",
+            "api.v1.ui.window.open({'content': [{'type': 'dropdown', 'id': 'x'}]})",
+            "ui.window.open options.content[0]: unknown type 'dropdown'",
+        ),
+        (
+            "api.v1.ui.window.open({'content': [{'type': 'codeEditor', 'initialValue': 'x'}]})",
+            "ui.window.open options.content[0].id: Field required",
+        ),
+        (
+            "api.v1.ui.window.open({'content': [{'type': 'codeEditor', 'id': 'c',"
+            " 'language': 'python'}]})",
+            "ui.window.open options.content[0].language: Input should be 'typescript'",
+        ),
+        (
+            "api.v1.ui.register([{'type': 'scriptPanel', 'name': 'P', 'content': ["
+            "{'type': 'codeEditor', 'id': 'c', 'height': 'tall'}]}])",
+            "ui.register extensions[0].content[0].height: must be a number of pixels or a CSS"
+            " length like '300px' or '50%', got 'tall'",
         ),
         (
             "api.v1.ui.window.open({'content': [{'type': 'button', 'text': 'b', 'onclick': 1,"
@@ -325,3 +340,32 @@ async def test_helpers_work_without_a_page(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         await env.run(script("api.v1.log(api.v1.ui.part.box(content=[])['type'])\n"))
         assert env.lines() == ["box"]
+
+
+async def test_code_editor_binds_to_storage_and_passes_edits_to_on_change(tmp_path: Path) -> None:
+    body = (
+        "def changed(v):\n    api.v1.log('code=' + v)\n"
+        "await api.v1.storyStorage.set('src', 'let a = 1')\n"
+        "editor = api.v1.ui.part.codeEditor({'id': 'code', 'language': 'json', 'height': '50%',"
+        " 'storageKey': 'story:src', 'onChange': changed, 'diagnosticCodesToIgnore': [2304]})\n"
+        "api.v1.log(editor['type'])\n"
+        "await api.v1.ui.window.open({'id': 'w', 'content': [editor,"
+        " api.v1.ui.part.codeEditor(id='ro', readOnly=True, initialValue='fixed', fontSize=12)]})\n"
+    )
+    async with with_page(tmp_path) as (env, state, _sub):
+        loaded = await env.run(script(body))
+        [window] = state.snapshot()["windows"]
+        code, read_only = window["content"]
+        assert code["value"] == "let a = 1"  # the stored value wins over initialValue
+        assert code["language"] == "json"
+        assert code["height"] == "50%"
+        assert read_only["value"] == "fixed"
+        assert await run_ui_event(state, "uitest", "w", "code", "onChange", "x\n\ty") is True
+        assert env.lines("uitest") == ["codeEditor", "code=x\n\ty"]
+        assert env.host.storage_for(loaded, "storyStorage").get("src") == "x\n\ty"
+        with pytest.raises(UiEventError, match="'ro' is read-only"):
+            await state.handle_ui_event("uitest", "w", "ro", "onChange", "changed")
+        with pytest.raises(UiEventError, match="no 'onSubmit' event"):
+            await state.handle_ui_event("uitest", "w", "code", "onSubmit", "x")
+        [window] = state.snapshot()["windows"]
+        assert window["content"][0]["value"] == "x\n\ty"

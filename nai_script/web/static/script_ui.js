@@ -3,6 +3,7 @@
 // goes back as `ui.event` with the target (extension/window id), the part id and the event
 // name (callback / onChange / onSubmit); the server calls the script function.
 import { renderMarkdown } from "./markdown.js";
+import { renderCodeEditor } from "./code_editor.js";
 
 const scripts = new Map(); // scriptId -> { extensions: [], windows: Map(id -> element) }
 // Callbacks running now ("scriptId|targetId|partId"): a `disabledWhileCallbackRunning` button
@@ -71,6 +72,9 @@ export function renderPart(part, ctx) {
       node = labelled(part, input);
       break;
     }
+    case "codeEditor":
+      node = renderCodeEditor(part, fire);
+      break;
     case "checkboxInput": {
       const input = el("input", "part-checkbox");
       input.type = "checkbox";
