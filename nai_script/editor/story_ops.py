@@ -241,9 +241,16 @@ class StoryOps:
         await self.store.run(lambda: self.store.delete_category(sid, category_id))
         await self._publish_lorebook()
 
-    async def select_lorebook_entry(self, entry_id: str | None) -> None:
-        """The page selected an entry in the lorebook panel (``onLorebookEntrySelected``)."""
-        await self.host.fire_hook("onLorebookEntrySelected", {"entryId": entry_id})
+    async def select_lorebook_entry(
+        self, entry_id: str | None, category_id: str | None = None
+    ) -> None:
+        """The page selected an entry (or a category) in the lorebook panel
+        (``onLorebookEntrySelected({entryId?, categoryId?})``: only the selected one's key;
+        nothing selected asks no script)."""
+        params = {"entryId": entry_id, "categoryId": category_id}
+        selected = {k: v for k, v in params.items() if v is not None}
+        if selected:
+            await self.host.fire_hook("onLorebookEntrySelected", selected)
 
     async def _publish_lorebook(self) -> None:
         entries, categories = await self.lorebook()

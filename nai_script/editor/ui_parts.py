@@ -270,10 +270,24 @@ class SidebarPanel(_Extension):
     content: list[UIPart | None] = Field(default_factory=list)
 
 
-UIExtension = Annotated[
-    ToolbarButton | ContextMenuButton | ScriptPanel | SidebarPanel, Field(discriminator="type")
-]
-EXTENSION_TYPES = ("toolbarButton", "contextMenuButton", "scriptPanel", "sidebarPanel")
+class LorebookPanel(_Extension):
+    """A tab in the lorebook's "Script" area, shown while an entry or category is selected."""
+
+    type: Literal["lorebookPanel"]
+    name: str
+    iconId: str | None = None
+    content: list[UIPart | None]  # required, as in NovelAI's d.ts
+
+
+Extension = ToolbarButton | ContextMenuButton | ScriptPanel | SidebarPanel | LorebookPanel
+UIExtension = Annotated[Extension, Field(discriminator="type")]
+EXTENSION_TYPES = (
+    "toolbarButton",
+    "contextMenuButton",
+    "scriptPanel",
+    "sidebarPanel",
+    "lorebookPanel",
+)
 
 
 class WindowOptions(_Strict):
@@ -316,7 +330,6 @@ class _PartList(BaseModel):
     items: list[UIPart | None]
 
 
-Extension = ToolbarButton | ContextMenuButton | ScriptPanel | SidebarPanel
 _TAGS = frozenset(PART_TYPES) | frozenset(EXTENSION_TYPES)
 
 

@@ -54,6 +54,13 @@ class LorebookCommand(Command):
     id: str | None = None
 
 
+class LorebookSelectCommand(Command):
+    """The page selected a lorebook entry or category (both None: nothing selected)."""
+
+    entryId: str | None = None
+    categoryId: str | None = None
+
+
 class ScriptCommand(Command):
     id: str
 
@@ -180,6 +187,12 @@ async def _lorebook_op(s: WebServices, c: LorebookCommand) -> Reply:
         if c.category is None:
             raise CommandError(f"{c.type}: category is required")
         await editor.put_category(LorebookCategory.model_validate(c.category))
+    return None
+
+
+async def _lorebook_select(s: WebServices, c: LorebookSelectCommand) -> Reply:
+    """Fires the scripts' ``onLorebookEntrySelected`` (they fill their lorebook panels)."""
+    await s.need("editor").select_lorebook_entry(c.entryId, c.categoryId)
     return None
 
 
@@ -321,6 +334,7 @@ COMMANDS: dict[str, tuple[type[Command], Handler]] = {
     "edit": (EditCommand, _edit),
     "settings.update": (SettingsCommand, _settings),
     **{name: (LorebookCommand, _lorebook_op) for name in _LOREBOOK_OPS},
+    "lorebook.select": (LorebookSelectCommand, _lorebook_select),
     "script.enable": (ScriptCommand, _script_enable),
     "script.disable": (ScriptCommand, _script_disable),
     "script.reload": (ScriptCommand, _script_reload),

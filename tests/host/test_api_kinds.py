@@ -58,7 +58,11 @@ DTS_KINDS: dict[str, str] = {
     **_kinds("ui.window", "async", "open"),
     **_kinds("ui.modal", "async", "open"),
     **_kinds("ui.part", "sync", _PARTS),
-    **_kinds("ui.extension", "sync", "toolbarButton contextMenuButton scriptPanel sidebarPanel"),
+    **_kinds(
+        "ui.extension",
+        "sync",
+        "toolbarButton contextMenuButton scriptPanel sidebarPanel lorebookPanel",
+    ),
     **_kinds("editor", "async", "generate isBlocked"),
     **_kinds("editor.selection", "async", "get"),
     **_kinds(

@@ -1,10 +1,13 @@
 // Story settings (title, memory, author's note, system prompt, prefill, model and parameters)
-// and the lorebook (categories and entries).
+// and the lorebook (categories and entries; clicking one selects it for the scripts'
+// lorebook panels, lorebook_panel.js).
 //
 // The panels are redrawn whenever the story changes (another tab saved, a script set the
 // memory or added an entry, an undo): a field the user has changed but not saved keeps what
 // they typed (and the focus), and a save sends only the fields they changed, so it never
 // reverts what changed meanwhile under the fields they did not touch.
+import { lorebookSelection, selectLorebook, markSelected } from "./lorebook_panel.js";
+
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
@@ -107,6 +110,10 @@ function entryForm(entry, storyId, send) {
     displayName: name.value, keys: keys.value.split(",").map((k) => k.trim()).filter(Boolean),
     text: text.value, enabled: enabled.checked, forceActivation: force.checked });
   form.dataset.key = entry.id ? `entry:${storyId}:${entry.id}` : `new-entry:${storyId}`;
+  if (entry.id) {
+    form.dataset.entryId = entry.id;
+    form.onfocusin = form.onclick = () => selectLorebook({ entryId: entry.id }, send);
+  }
   form.append(el("button", { type: "submit", textContent: entry.id ? "Save" : "Add entry" }));
   form.onsubmit = (e) => {
     e.preventDefault();
@@ -122,7 +129,7 @@ function entryForm(entry, storyId, send) {
 
 export function renderStoryPanels(story, send) {
   const storyTab = document.getElementById("tab-story");
-  const loreTab = document.getElementById("tab-lorebook");
+  const loreTab = document.getElementById("lorebook-list");
   if (!story) {
     storyTab.replaceChildren(el("p", { textContent: "The story editor is not running." }));
     loreTab.replaceChildren();
@@ -134,11 +141,22 @@ export function renderStoryPanels(story, send) {
   // A snapshot carries `entries`/`categories`; a `lorebook.changed` event sets `lorebook`.
   const lorebook = story.lorebook || { entries: story.entries, categories: story.categories };
   const categories = lorebook.categories || [];
+  const categoryButtons = categories.map((c) => {
+    const button = el("button", { type: "button", className: "lore-category", textContent: c.name || c.id,
+      onclick: () => selectLorebook({ categoryId: c.id }, send) });
+    button.dataset.categoryId = c.id;
+    return button;
+  });
   loreTab.replaceChildren(
-    el("div", { textContent: `categories: ${categories.map((c) => c.name).join(", ") || "none"}` }),
+    el("div", {}, "categories: ", ...(categoryButtons.length ? categoryButtons : ["none"])),
     ...(lorebook.entries || []).map((entry) => entryForm(entry, storyId, send)),
     entryForm({}, storyId, send),
   );
   restore(storyTab, kept[0]);
   restore(loreTab, kept[1]);
+  // A selected entry or category that is gone (deleted, another story) is no longer selected.
+  const selected = lorebookSelection();
+  const ids = selected?.entryId ? (lorebook.entries || []).map((e) => e.id) : categories.map((c) => c.id);
+  if (selected && !ids.includes(selected.entryId ?? selected.categoryId)) selectLorebook(null, send);
+  else markSelected();
 }

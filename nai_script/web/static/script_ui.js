@@ -1,9 +1,11 @@
-// Script UI: extensions (toolbar buttons, context-menu buttons, script and sidebar panels),
+// Script UI: extensions (toolbar buttons, context-menu buttons, script, sidebar and lorebook
+// panels; lorebook panels are placed by lorebook_panel.js),
 // windows and modals (movable, resizable, closable) and every part type. A click or an input
 // goes back as `ui.event` with the target (extension/window id), the part id and the event
 // name (callback / onChange / onSubmit); the server calls the script function.
 import { renderMarkdown } from "./markdown.js";
 import { renderCodeEditor } from "./code_editor.js";
+import { setLorebookPanels } from "./lorebook_panel.js";
 
 const scripts = new Map(); // scriptId -> { extensions: [], windows: Map(id -> element) }
 // Callbacks running now ("scriptId|targetId|partId"): a `disabledWhileCallbackRunning` button
@@ -222,7 +224,8 @@ function panel(scriptId, ext) {
   return node;
 }
 
-// Toolbar buttons in the top bar; sidebar panels in the Scripts tab; script panels in the
+// Toolbar buttons in the top bar; sidebar panels in the Scripts tab; lorebook panels in the
+// lorebook tab's Script area (while an entry or category is selected); script panels in the
 // script-panel area under the document (all listed, the one `ui.openPanel` chose shown
 // first and marked); context-menu buttons wait for a right-click on the document.
 function renderExtensions() {
@@ -232,6 +235,7 @@ function renderExtensions() {
   toolbar.replaceChildren();
   panels.replaceChildren();
   scriptPanel.replaceChildren();
+  const lorebookPanels = [];
   for (const [scriptId, state] of scripts) {
     for (const ext of state.extensions) {
       if (ext.type === "toolbarButton") {
@@ -242,9 +246,12 @@ function renderExtensions() {
         scriptPanel.append(panel(scriptId, ext));
       } else if (ext.type === "sidebarPanel") {
         panels.append(panel(scriptId, ext));
+      } else if (ext.type === "lorebookPanel") {
+        lorebookPanels.push({ scriptId, ext });
       }
     }
   }
+  setLorebookPanels(lorebookPanels, renderContent);
   markOpenPanel();
 }
 

@@ -1,0 +1,40 @@
+"""``lorebook.select`` from the page fires the scripts' ``onLorebookEntrySelected`` with only
+the selected key (NovelAI's ``{entryId?, categoryId?}``); before, nothing on the page could
+select an entry, so the hook never fired. Nothing selected asks no script; a bad id is
+refused naming the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from web_helpers import page_socket, served
+
+SEEN = "api.v1.hooks.register('onLorebookEntrySelected', lambda p: api.v1.log(p))\n"
+
+
+def _selections(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        json.loads(e["text"]) for e in events if e["type"] == "script.log" and e["id"] == "seen"
+    ]
+
+
+async def test_selecting_fires_the_hook_with_the_selected_key(tmp_path: Path) -> None:
+    async with served(tmp_path, {"seen.py": SEEN}) as server, page_socket(server) as page:
+        await page.next()
+        await page.send({"type": "lorebook.select", "entryId": "entry-1"})
+        await page.wait_type("script.log")
+        await page.send({"type": "lorebook.select"})  # nothing selected: no script is asked
+        await page.send({"type": "lorebook.select", "categoryId": "cat-1"})
+        await page.wait_for(lambda e: e["type"] == "script.log" and "cat-1" in e["text"])
+        assert _selections(page.seen) == [{"entryId": "entry-1"}, {"categoryId": "cat-1"}]
+
+
+async def test_a_bad_id_is_refused_naming_the_field(tmp_path: Path) -> None:
+    async with served(tmp_path, {"seen.py": SEEN}) as server, page_socket(server) as page:
+        await page.next()
+        await page.send({"type": "lorebook.select", "entryId": 3})
+        error = await page.wait_type("error")
+        assert error["message"].startswith("lorebook.select: entryId: "), error
+        assert _selections(page.seen) == []
