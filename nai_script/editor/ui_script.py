@@ -36,6 +36,8 @@ class OpenWindow:
     raw: dict[str, Any]
     rendered: dict[str, Any] = field(default_factory=dict)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # ui.larry.help: clicking any of its buttons closes it (after starting the callback).
+    close_on_click: bool = False
 
 
 @dataclass

@@ -35,6 +35,7 @@ from nai_script.editor.ui_tree import dump, merge_part, parts_with_id, remove_pa
 if TYPE_CHECKING:
     from nai_script.host.host import ScriptHost
     from nai_script.host.script import LoadedScript
+    from sandbox.protocol import CallbackHandle
 
 __all__ = ["OpenWindow", "UiEventError", "UiState", "UiValidationError", "WindowKind"]
 
@@ -185,6 +186,35 @@ class UiState:
                 previous.closed.set()
         return window
 
+    async def open_larry(
+        self,
+        script: LoadedScript,
+        question: str,
+        buttons: list[tuple[str, CallbackHandle | None]],
+    ) -> OpenWindow:
+        """``ui.larry.help``: a small modal titled "Larry" with the question and a row of
+        buttons (``(text, callback or None)``, already checked by the route); a click on any
+        of them starts its callback, if it has one, and closes the modal."""
+        ui = self._ui_for(script)
+        async with ui.lock:
+            window_id = f"larry-{uuid.uuid4().hex[:12]}"
+            row = [
+                {"type": "button", "text": text, **({"callback": cb} if cb is not None else {})}
+                for text, cb in buttons
+            ]
+            raw: dict[str, Any] = {
+                "title": "Larry",
+                "size": "small",
+                "content": [
+                    {"type": "text", "text": question, "noTemplate": True},
+                    {"type": "row", "content": row},
+                ],
+                "id": window_id,
+            }
+            window = OpenWindow(window_id, "modal", raw, close_on_click=True)
+            await ui.commit(self.host, self.bus, windows={window_id: raw}, opened=window)
+        return window
+
     async def update_window(self, script: LoadedScript, window_id: str, raw: Any) -> None:
         ui = self._ui_for(script)
         async with ui.lock:
@@ -252,7 +282,12 @@ class UiState:
             raise UiEventError(
                 f"ui event: script {script_id!r} has no window or extension {target_id!r}"
             )
-        return await run_page_event(self.host, self.bus, ui, target, part_id, event, value)
+        task = await run_page_event(self.host, self.bus, ui, target, part_id, event, value)
+        # a larry.help modal closes on any click (unless it was closed meanwhile)
+        larry = window is not None and window.close_on_click and event == "callback"
+        if larry and window is not None and ui.windows.get(target_id) is window:
+            ui.close(self.bus, window)
+        return task
 
     async def close_window_from_page(self, script_id: str, window_id: str) -> bool:
         """The page closed a window: resolves the script's ``closed``; counts as interaction."""

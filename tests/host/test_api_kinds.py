@@ -57,6 +57,7 @@ DTS_KINDS: dict[str, str] = {
     ),
     **_kinds("ui.window", "async", "open"),
     **_kinds("ui.modal", "async", "open"),
+    **_kinds("ui.larry", "sync", "help"),
     **_kinds("ui.part", "sync", _PARTS),
     **_kinds(
         "ui.extension",

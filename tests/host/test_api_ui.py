@@ -369,3 +369,94 @@ async def test_code_editor_binds_to_storage_and_passes_edits_to_on_change(tmp_pa
             await state.handle_ui_event("uitest", "w", "code", "onSubmit", "x")
         [window] = state.snapshot()["windows"]
         assert window["content"][0]["value"] == "x\n\ty"
+
+
+async def test_larry_help_opens_a_modal_whose_buttons_run_their_callback_and_close_it(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "def yes():\n    api.v1.log('chose yes')\n"
+        "def later():\n    api.v1.log('chose later')\n"
+        "result = api.v1.ui.larry.help({'question': 'Continue {{x}}?', 'mood': 'any key is fine',"
+        " 'options': [{'text': 'Sure', 'callback': yes}, {'text': 'Later', 'callback': later}]})\n"
+        "api.v1.log('returned', result)\n"
+    )
+    async with with_page(tmp_path) as (env, state, sub):
+        await env.run(script(body))
+        assert env.lines("uitest") == ["returned None"]  # sync: the modal is already open
+        [opened] = [e["window"] for e in drain(sub, "ui.window.open")]
+        assert opened["kind"] == "modal"
+        assert opened["title"] == "Larry"
+        assert opened["id"].startswith("larry-")
+        text, row = opened["content"]
+        assert (text["type"], text["text"]) == ("text", "Continue {{x}}?")
+        assert row["type"] == "row"
+        buttons = row["content"]
+        assert [(b["type"], b["text"]) for b in buttons] == [
+            ("button", "Sure"),
+            ("button", "Later"),
+        ]
+        assert all(b["callback"].startswith("cb:") for b in buttons)
+
+        assert await run_ui_event(state, "uitest", opened["id"], buttons[1]["id"], "callback")
+        assert env.lines("uitest") == ["returned None", "chose later"]
+        [closed] = drain(sub, "ui.window.close")
+        assert closed["windowId"] == opened["id"]
+        assert state.windows_of("uitest") == []
+        with pytest.raises(UiEventError, match="no window or extension"):
+            await state.handle_ui_event("uitest", opened["id"], buttons[0]["id"], "callback")
+
+
+async def test_larry_help_without_options_shows_yes_and_no_that_just_close(
+    tmp_path: Path,
+) -> None:
+    body = "api.v1.ui.larry.help(question='Need help?')\napi.v1.ui.larry.help({'question': 'Q2'})\n"
+    async with with_page(tmp_path) as (env, state, sub):
+        await env.run(script(body))
+        first, second = [e["window"] for e in drain(sub, "ui.window.open")]
+        for window, clicked in ((first, 0), (second, 1)):
+            buttons = window["content"][1]["content"]
+            assert [b["text"] for b in buttons] == ["Yes", "No"]
+            assert all("callback" not in b for b in buttons)
+            part = buttons[clicked]["id"]
+            assert await state.handle_ui_event("uitest", window["id"], part, "callback") is None
+        assert [e["windowId"] for e in drain(sub, "ui.window.close")] == [first["id"], second["id"]]
+        assert state.windows_of("uitest") == []
+        assert env.lines("uitest") == []
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("api.v1.ui.larry.help('hi')", "ui.larry.help config: must be a dict, got str"),
+        ("api.v1.ui.larry.help({})", "ui.larry.help question: must be a string, got NoneType"),
+        ("api.v1.ui.larry.help({'question': 3})", "ui.larry.help question: must be a string"),
+        (
+            "api.v1.ui.larry.help({'question': 'q', 'options': 'Yes'})",
+            "ui.larry.help options: must be a list, got str",
+        ),
+        (
+            "api.v1.ui.larry.help({'question': 'q', 'options': ["
+            "{'text': 'a', 'callback': print}, {'text': 2, 'callback': print}]})",
+            "ui.larry.help options[1].text: must be a string, got int",
+        ),
+        (
+            "api.v1.ui.larry.help({'question': 'q', 'options': [{'text': 'a'}]})",
+            "ui.larry.help options[0].callback: must be a function, got NoneType",
+        ),
+        (
+            "api.v1.ui.larry.help({'question': 'q', 'options': ['a']})",
+            "ui.larry.help options[0]: must be a dict, got str",
+        ),
+    ],
+)
+async def test_larry_help_refuses_bad_config_naming_the_field(
+    tmp_path: Path, call: str, expected: str
+) -> None:
+    body = f"try:\n    {call}\nexcept ValueError as e:\n    api.v1.log('error: ' + str(e))\n"
+    async with with_page(tmp_path) as (env, state, sub):
+        await env.run(script(body))
+        [line] = env.lines("uitest")
+        assert expected in line
+        assert drain(sub, "ui.window.open") == []
+        assert state.windows_of("uitest") == []

@@ -24,7 +24,7 @@ from nai_script.host.dispatch import (
     HostObject,
     Route,
 )
-from sandbox.protocol import RemoteObject
+from sandbox.protocol import CallbackHandle, RemoteObject
 
 if TYPE_CHECKING:
     from nai_script.editor.ui_state import OpenWindow, UiState, WindowKind
@@ -36,6 +36,7 @@ FUNCTIONS: dict[str, Any] = {
     **dict.fromkeys((*_CALLS, "openPanel", "closePanel"), "async"),
     "window": {"open": "async"},
     "modal": {"open": "async"},
+    "larry": {"help": "sync"},
     "part": dict.fromkeys(PART_TYPES, "sync"),
     "extension": dict.fromkeys(EXTENSION_TYPES, "sync"),
 }
@@ -158,6 +159,39 @@ async def _close_panel(ctx: CallContext, state: UiState) -> None:
     state.panel(ctx.script, None)
 
 
+@_usage("larry.help")
+async def _larry_help(ctx: CallContext, state: UiState) -> None:
+    """``ui.larry.help({question, options?})``: a small "Larry" modal with the question and one
+    button per option (a click runs the option's callback and closes the modal). With no
+    options, Yes and No buttons that only close it: there is no Larry generation here. Keys
+    other than ``question``/``options`` (the d.ts allows any) are ignored. Sync in NovelAI;
+    the modal is open when the call returns."""
+    name = "ui.larry.help"
+    config = ctx.options("config")
+    if not isinstance(config, dict):
+        raise ApiUsageError(f"{name} config: must be a dict, got {type(config).__name__}")
+    question = config.get("question")
+    if not isinstance(question, str):
+        raise ApiUsageError(f"{name} question: must be a string, got {type(question).__name__}")
+    options = config.get("options")
+    if options is not None and not isinstance(options, list):
+        raise ApiUsageError(f"{name} options: must be a list, got {type(options).__name__}")
+    buttons: list[tuple[str, CallbackHandle | None]] = []
+    for index, option in enumerate(options or []):
+        where = f"{name} options[{index}]"
+        if not isinstance(option, dict):
+            raise ApiUsageError(f"{where}: must be a dict, got {type(option).__name__}")
+        text, callback = option.get("text"), option.get("callback")
+        if not isinstance(text, str):
+            raise ApiUsageError(f"{where}.text: must be a string, got {type(text).__name__}")
+        if not isinstance(callback, CallbackHandle):
+            raise ApiUsageError(
+                f"{where}.callback: must be a function, got {type(callback).__name__}"
+            )
+        buttons.append((text, callback))
+    await state.open_larry(ctx.script, question, buttons or [("Yes", None), ("No", None)])
+
+
 def _maker(kind: str, type_name: str) -> Route:
     """``ui.part.<type>(config)`` / ``ui.extension.<type>(config)``: the config with its
     ``type`` filled in (NovelAI's helpers), checked now so a mistake is reported where made.
@@ -192,4 +226,5 @@ ROUTES: dict[str, Route] = {
     "v1.ui.closePanel": _close_panel,
     "v1.ui.window.open": _opener("window"),
     "v1.ui.modal.open": _opener("modal"),
+    "v1.ui.larry.help": _larry_help,
 }
