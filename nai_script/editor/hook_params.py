@@ -289,8 +289,8 @@ class ResponseCalls:
             "text": list(texts),
             "logprobs": [],
             "tokenIds": token_ids,
+            "final": final,
         }
-        params["final"] = final
         seen: int | None = None
 
         def apply(sid: str, answer: ResponseResult) -> bool:

@@ -284,8 +284,12 @@ class UiState:
             )
         task = await run_page_event(self.host, self.bus, ui, target, part_id, event, value)
         # a larry.help modal closes on any click (unless it was closed meanwhile)
-        larry = window is not None and window.close_on_click and event == "callback"
-        if larry and window is not None and ui.windows.get(target_id) is window:
+        if (
+            window is not None
+            and window.close_on_click
+            and event == "callback"
+            and ui.windows.get(target_id) is window
+        ):
             ui.close(self.bus, window)
         return task
 

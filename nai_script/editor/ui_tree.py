@@ -177,11 +177,8 @@ async def _fill_value(
         return
     if value is _MISSING:
         value = part.get("initialValue", part.get("defaultValue"))
-    if value is not None and kind in _VALUE_TYPES:
+    if value is not None and kind in INPUT_TYPES:
         part["value"] = value
-
-
-_VALUE_TYPES = INPUT_TYPES
 
 
 async def _expand_template(text: str, read_storage: StorageReader) -> str:
