@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nai_script.cli.main import main
+from nai_script.cli.tokenize_cmd import RETIRED
 from nai_script.client.codec import pack_token_ids
 from nai_script.sim.catalog import TEXT_MODELS
 from nai_script.tokenizers import sim_tokenizer
@@ -170,13 +171,6 @@ def test_decode_refuses_what_is_not_an_ascii_integer_in_one_line(
 # tokenizer stands in for them as for every model (it is what the simulator itself uses for
 # them), and with ``--backend novelai`` the refusal says that no tokenizer is bundled.
 
-_RETIRED = {
-    "krake-v2": "the Pile (GPT-NeoX-20B) tokenizer",
-    "euterpe-v2": "the GPT-2 tokenizer",
-    "6B-v4": "the GPT-2 tokenizer",
-    "2.7B": "the GPT-2 tokenizer",
-}
-
 
 @pytest.mark.parametrize("model", sorted(TEXT_MODELS))
 def test_every_model_the_simulator_serves_can_be_tokenized_with_it(
@@ -196,7 +190,7 @@ def test_every_model_the_simulator_serves_can_be_tokenized_with_it(
     )
 
 
-@pytest.mark.parametrize("model", sorted(_RETIRED))
+@pytest.mark.parametrize("model", sorted(RETIRED))
 def test_retired_models_use_uint16_ids_on_the_wire(
     model: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -211,7 +205,7 @@ def test_retired_models_use_uint16_ids_on_the_wire(
 
 
 @pytest.mark.parametrize("command", ["tokenize", "decode"])
-@pytest.mark.parametrize(("model", "tokenizer"), sorted(_RETIRED.items()))
+@pytest.mark.parametrize(("model", "tokenizer"), sorted(RETIRED.items()))
 def test_with_novelai_the_refusal_says_no_tokenizer_is_bundled(
     model: str, tokenizer: str, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
