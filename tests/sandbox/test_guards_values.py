@@ -182,6 +182,21 @@ def test_shown_keeps_data_and_prints_the_rest() -> None:
     assert shown(cycle) == "[1, [...]]"  # refused as data, printed as text
 
 
+class _NamelessCallable:
+    """A callable whose ``__name__`` raises, as a script's object may."""
+
+    def __call__(self) -> None:
+        pass
+
+    @property
+    def __name__(self) -> str:
+        raise RuntimeError("no name")
+
+
+def test_a_function_whose_name_fails_is_still_shown() -> None:
+    assert shown([_NamelessCallable()]) == ["[Function]"]
+
+
 def test_text_of_names_exceptions_by_type() -> None:
     assert text_of(ValueError("bad")) == "ValueError: bad"
     assert text_of(StopIteration()) == "StopIteration"
