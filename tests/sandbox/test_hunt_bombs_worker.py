@@ -19,6 +19,9 @@ from sandbox.process import LoadFailed, ScriptFailed, WorkerDied
 from sandbox.protocol import ApiCall
 
 MARGIN = 2.5  # seconds over the limit tolerated on a loaded machine
+# For bombs whose CPU use before the tested end (a crash, a MemoryError) is real work: on a
+# loaded 2-core VM that work can pass FAST's 0.5 s, and the CPU limit would end it first.
+ROOMY = FAST.model_copy(update={"cpu_seconds": 5.0, "load_wall_seconds": 8.0})
 
 
 def nai_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +102,9 @@ async def test_c_level_cpu_bombs_are_killed_for_cpu(source: str) -> None:
     ],
 )
 async def test_allocation_bombs_are_stopped_for_memory(source: str) -> None:
-    failed = await load_failure(source, FAST.cpu_seconds)
+    """Filling memory is CPU work too (dict_growth inserts millions of keys first), so these
+    get ROOMY's CPU limit: the memory limit is what is tested."""
+    failed = await load_failure(source, ROOMY.cpu_seconds, limits=ROOMY)
     assert failed.reason is not None, str(failed)
     assert failed.reason.kind == "memory"
     assert "bomb.py" in str(failed)
@@ -154,11 +159,9 @@ async def test_c_stack_overflow_is_reported_as_a_crash_and_others_keep_running(
     prevents it; the process wall contains it, and faulthandler's dump lets the host name the
     script's line instead of quoting its own frames."""
     healthy, _ = await start("def ok(): return 'fine'\n", name="healthy.py")
-    # Building 300,000 levels takes CPU before the crash: on a loaded 2-core VM more than
-    # FAST's 0.5 s (the CPU limit then ended it first, as "cpu"). The crash is what is tested.
-    roomy = FAST.model_copy(update={"cpu_seconds": 5.0, "load_wall_seconds": 8.0})
+    # Building 300,000 levels takes CPU before the crash; the crash is what is tested.
     try:
-        failed = await load_failure(source, roomy.load_wall_seconds, limits=roomy)
+        failed = await load_failure(source, ROOMY.load_wall_seconds, limits=ROOMY)
         assert failed.reason is not None, str(failed)
         assert failed.reason.kind == "crashed"
         assert failed.reason.script_name == "bomb.py"
