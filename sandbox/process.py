@@ -96,7 +96,7 @@ class ScriptWorker:
         self._handler = handler
         self._limits = limits
         self._on_exit = on_exit
-        self._remotes = RemoteRegistry()
+        self._remotes = RemoteRegistry(limits.max_remote_objects)
         self._watchdog = ActivationWatchdog(
             cpu_limit=limits.cpu_seconds, wall_limit=limits.wall_seconds
         )

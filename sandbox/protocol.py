@@ -252,6 +252,10 @@ class ApiCall:
         return self.path or f"<remote>.{self.method}"
 
 
+class TooManyRemoteObjects(Exception):
+    """A reply would hand the worker one host object more than its limit allows."""
+
+
 class RemoteRegistry:
     """Host objects handed to one worker, by id (ids are never reused within a worker).
 
@@ -262,16 +266,25 @@ class RemoteRegistry:
     script ever made stayed in the host's memory until the script unloaded.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_live: int | None = None) -> None:
         self._objects: dict[int, RemoteObject] = {}
         self._ids: dict[int, int] = {}
         self._sent: dict[int, int] = {}
         self._last_id = 0
+        self.max_live = max_live
 
     def register(self, remote: RemoteObject) -> int:
-        """The object's id, counting one more proxy on its way to the worker."""
+        """The object's id, counting one more proxy on its way to the worker. A new object
+        past ``max_live`` is refused (``TooManyRemoteObjects``): each costs the host memory
+        for as long as the script keeps its proxy."""
         remote_id = self._ids.get(id(remote))
         if remote_id is None:
+            if self.max_live is not None and len(self._objects) >= self.max_live:
+                raise TooManyRemoteObjects(
+                    f"the script holds {len(self._objects)} host objects (signals, windows, "
+                    f"helpers: at most {self.max_live} at once); drop the ones it no longer "
+                    "needs before making more"
+                )
             self._last_id += 1
             remote_id = self._last_id
             self._objects[remote_id] = remote

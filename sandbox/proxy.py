@@ -207,18 +207,22 @@ def build_api(tree: dict[str, Any], transport: Transport, path: str = "") -> Api
 
 
 class RemoteMethod:
-    __slots__ = ("_method", "_remote", "_sync", "_transport")
+    """A host object's method, made on each access: it holds its proxy, so a script that
+    keeps only the method (``add = helper.add``, or ``make().read()``) keeps the host object
+    too (the host drops an object once its last proxy is gone)."""
 
-    def __init__(self, remote: int, method: str, sync: bool, transport: Transport) -> None:
-        self._remote = remote
+    __slots__ = ("_method", "_proxy", "_sync")
+
+    def __init__(self, proxy: RemoteProxy, method: str, sync: bool) -> None:
+        self._proxy = proxy
         self._method = method
         self._sync = sync
-        self._transport = transport
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._transport.call_api(
+        proxy = self._proxy
+        return proxy._transport.call_api(
             path="",
-            remote=self._remote,
+            remote=proxy._remote,
             method=self._method,
             sync=self._sync,
             args=args,
@@ -234,7 +238,15 @@ class RemoteProxy:
     attributes resolved by the host (``await win.closed``), live properties (each read asks
     the host, ``signal.cancelled``) and constant values."""
 
-    __slots__ = ("__weakref__", "_awaitables", "_members", "_properties", "_remote", "_transport")
+    __slots__ = (
+        "__weakref__",
+        "_awaitables",
+        "_members",
+        "_methods",
+        "_properties",
+        "_remote",
+        "_transport",
+    )
     # Passing the proxy back in an api call sends ``{"$remote": id}`` (e.g. a cancellation
     # signal given to ``generate``); the host turns it into its own object again.
     passes_by_reference = True
@@ -246,16 +258,18 @@ class RemoteProxy:
         members: dict[str, Any] = {}
         for name, value in dict(wire.get("values") or {}).items():
             members[str(name)] = decode(value)
-        for name, kind in dict(wire.get("methods") or {}).items():
-            members[str(name)] = RemoteMethod(remote, str(name), kind == "sync", transport)
+        methods = {str(name): kind == "sync" for name, kind in (wire.get("methods") or {}).items()}
         object.__setattr__(self, "_remote", remote)
         object.__setattr__(self, "_members", members)
+        object.__setattr__(self, "_methods", methods)
         object.__setattr__(self, "_awaitables", {str(n) for n in wire.get("awaitables") or ()})
         object.__setattr__(self, "_properties", {str(n) for n in wire.get("properties") or ()})
         object.__setattr__(self, "_transport", transport)
         transport.adopt_remote(self, remote)
 
     def __getattr__(self, name: str) -> Any:
+        if name in self._methods:
+            return RemoteMethod(self, name, self._methods[name])
         if name in self._members:
             return self._members[name]
         if name in self._properties:
@@ -275,7 +289,7 @@ class RemoteProxy:
         raise AttributeError("remote objects are read-only")
 
     def __dir__(self) -> list[str]:
-        return sorted({*self._members, *self._awaitables, *self._properties})
+        return sorted({*self._methods, *self._members, *self._awaitables, *self._properties})
 
     def __repr__(self) -> str:
         return f"<remote object {self._remote}>"
@@ -307,7 +321,9 @@ class RemoteRefs:
 
     def take_released(self) -> list[list[int]]:
         """``[id, proxies made]`` of each object no proxy is left for, since the last take."""
-        released, self._released = self._released, []
+        released = self._released
+        if released:  # once per api call and loop iteration: no new list when none
+            self._released = []
         return released
 
 

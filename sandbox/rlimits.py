@@ -53,6 +53,9 @@ class WorkerLimits(BaseModel):
     # Api calls the host serves at once for one worker (each holds a host task): past it a
     # call fails at once, so a loop firing calls without awaiting cannot exhaust the host.
     max_pending_calls: int = Field(1000, ge=1)
+    # Host objects (signals, windows, helpers) one worker may hold proxies for at once: each
+    # lives in the host's memory while held, so past it a call that would make one fails.
+    max_remote_objects: int = Field(10_000, ge=1)
     # Log bounding on the host: long lines are cut, a token bucket drops floods.
     log_line_bytes: int = Field(4096, ge=64)
     log_lines_per_second: float = Field(100.0, gt=0)

@@ -102,16 +102,21 @@ class Worker:
         """Once per loop iteration: if the loop is about to block, send what is queued and,
         after being woken, the status frame that pauses the host's watchdog; if it is not,
         send what is queued only once it has waited ``HOLD_S``."""
-        released = self._remote_refs.take_released()
-        if released:
-            for start in range(0, len(released), _RELEASES_PER_FRAME):
-                ids = released[start : start + _RELEASES_PER_FRAME]
-                self._pipe.queue(encode_frame({"t": "release_remote", "ids": ids}))
+        self._queue_releases()
         if blocking and self._woken:
             self._woken = False
             busy = bool(self._tasks) or bool(self._calls)
             self._pipe.queue(encode_frame({"t": "wait" if busy else "idle", "seen": self._seen}))
         self._pipe.flush_held(blocking)
+
+    def _queue_releases(self) -> None:
+        """Queue the ids of host objects the script holds no proxy for any more (in frames of
+        bounded size). Also done before each api call: the host then counts them gone before
+        it serves the call, which may make a new one (``max_remote_objects``)."""
+        released = self._remote_refs.take_released()
+        for start in range(0, len(released), _RELEASES_PER_FRAME):
+            ids = released[start : start + _RELEASES_PER_FRAME]
+            self._pipe.queue(encode_frame({"t": "release_remote", "ids": ids}))
 
     # --- host -> worker -------------------------------------------------------------------
 
@@ -379,6 +384,7 @@ class Worker:
             frame = self._pipe.frame(message)
         except FrameTooLarge as exc:
             raise ValueError(f"{what}: {exc}") from None
+        self._queue_releases()
         if sync:
             return self._call_sync(call_id, frame)
         future: asyncio.Future[Any] = self.loop.create_future()

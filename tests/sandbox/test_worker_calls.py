@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_worker_harness import FakeHost, running, start
+from test_worker_harness import FAST, FakeHost, running, start
 
 from sandbox.process import LoadFailed, ScriptFailed, ScriptWorker, WarmPool
 
@@ -338,6 +338,64 @@ async def test_host_objects_are_dropped_once_the_script_drops_its_proxies() -> N
         assert host.lines() == ["crossing kept"]
         assert await worker.invoke("use") == [False, False]
         assert worker.remote_objects == 2  # 'kept' and 'crossing'
+
+
+def test_the_registry_refuses_a_new_object_past_its_limit() -> None:
+    from sandbox.protocol import RemoteObject, RemoteRegistry, TooManyRemoteObjects
+
+    registry = RemoteRegistry(max_live=2)
+    first, second = RemoteObject(target=1), RemoteObject(target=2)
+    first_id = registry.register(first)
+    registry.register(second)
+    assert registry.register(first) == first_id  # sending a held object again is no new one
+    with pytest.raises(TooManyRemoteObjects, match=r"holds 2 host objects .*at most 2 at once"):
+        registry.register(RemoteObject(target=3))
+    assert len(registry) == 2
+    registry.release(first_id, 2)
+    registry.register(RemoteObject(target=3))  # room again once one is released
+    assert len(registry) == 2
+
+
+async def test_a_script_holding_too_many_host_objects_is_refused_more() -> None:
+    """Each host object a script holds lives in the host's memory (a signal: ~1.6 KB), so
+    a script keeping every one it makes is refused past ``max_remote_objects``, with an
+    ApiError it can catch; one that drops them as it goes never reaches the limit."""
+    source = (
+        "kept = []\n"
+        "try:\n"
+        "    for i in range(40):\n"
+        "        kept.append(await api.v1.window.open('w'))\n"
+        "except ApiError as error:\n"
+        "    api.v1.log(str(len(kept)) + ': ' + str(error))\n"
+        "kept = None\n"
+        "for i in range(100):\n"
+        "    w = await api.v1.window.open('dropped')\n"
+        "api.v1.log('dropped ' + w.title)\n"
+    )
+    limits = FAST.model_copy(update={"max_remote_objects": 25})
+    async with running(source, limits=limits) as (worker, host):
+        await worker.wait_idle()
+        assert host.lines() == [
+            "25: the script holds 25 host objects (signals, windows, helpers: at most 25 at "
+            "once); drop the ones it no longer needs before making more",
+            "dropped dropped",
+        ]
+        assert worker.remote_objects <= 25
+
+
+async def test_a_method_kept_without_its_object_keeps_the_host_object() -> None:
+    """``make().read()`` and ``m = make().read`` drop the proxy and keep only its method: the
+    worker reported the object gone, so the host had dropped it and the call failed with
+    'unknown remote object'. A method holds its proxy now."""
+    source = (
+        "closed = (await api.v1.window.open('m')).isClosed\n"
+        "await api.v1.sleep(0)\n"  # a loop iteration: what is released is reported
+        "api.v1.log(str(closed()), str((await api.v1.window.open('n')).isClosed()))\n"
+    )
+    async with running(source) as (worker, host):
+        await worker.wait_idle()
+        assert host.lines() == ["False False"]
+        assert worker.remote_objects == 1  # 'm', held through ``closed``; 'n' was dropped
 
 
 F_SETPIPE_SZ = 1031  # Linux's fcntl to resize a pipe (not in Python 3.11's fcntl module)
