@@ -81,7 +81,13 @@ def create_app(services: WebServices, policy: AccessPolicy) -> web.Application:
         await PageSession(request.app[SERVICES_KEY], ws).run()
         return ws
 
+    async def favicon(request: web.Request) -> web.Response:
+        # Browsers ask for it on every page, the 403 page too: answer, do not log a 404.
+        body, kind = static["favicon.svg"]
+        return web.Response(body=body, content_type=kind)
+
     app.router.add_get("/", page)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/static/{name}", asset)
     app.router.add_get("/ws", websocket)
     return app

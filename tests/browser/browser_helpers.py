@@ -38,9 +38,18 @@ def require_browser() -> None:
         pytest.skip("the playwright Python package is not installed")
 
 
+#: Console errors no test needs to hear about: a page whose server a test stops on purpose
+#: logs its WebSocket's failure.
+EXPECTED_CONSOLE = ("WebSocket connection to",)
+
+
 @asynccontextmanager
-async def browser_page(name: str) -> AsyncIterator[Any]:
-    """A fresh chromium page; on an exception, a screenshot ``test-artifacts/<name>.png``."""
+async def browser_page(name: str, *, allowed: tuple[str, ...] = ()) -> AsyncIterator[Any]:
+    """A fresh chromium page; on an exception, a screenshot ``test-artifacts/<name>.png``.
+
+    The test also fails if the page threw an uncaught error or logged a console error (a
+    failed request included) not naming one of ``allowed``: a script error in the page, or a
+    404 for one of its files, would otherwise pass every test that does not look there."""
     require_browser()
     from playwright.async_api import async_playwright
 
@@ -51,14 +60,25 @@ async def browser_page(name: str) -> AsyncIterator[Any]:
         try:
             page = await browser.new_page()
             page.set_default_timeout(15_000)
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(f"uncaught {error}"))
+            page.on("console", lambda message: _note_console(message, problems))
             try:
                 yield page
             except BaseException:
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
                 raise
+            unexpected = [text for text in problems if not any(a in text for a in allowed)]
+            assert not unexpected, f"the page reported: {unexpected}"
         finally:
             await browser.close()
+
+
+def _note_console(message: Any, problems: list[str]) -> None:
+    text = message.text
+    if message.type == "error" and not any(known in text for known in EXPECTED_CONSOLE):
+        problems.append(f"console.error {text} ({message.location.get('url')})")
 
 
 def editor_of(server: EditorServer) -> Editor:

@@ -44,7 +44,10 @@ api.v1.hooks.register('onResponse', shout)
 
 
 async def test_a_page_without_the_token_is_refused(tmp_path: Path) -> None:
-    async with served(tmp_path) as server, browser_page("no_token") as page:
+    async with (
+        served(tmp_path) as server,
+        browser_page("no_token", allowed=("403 (Forbidden)",)) as page,
+    ):
         response = await page.goto(f"{base(server)}/")
         assert response is not None
         assert response.status == 403

@@ -159,3 +159,14 @@ async def test_static_files_come_from_the_package_table_only(tmp_path: Path) -> 
         for name in ("style.css", "script_ui.js", "document.js", "diagnostics.js"):
             async with http.get(f"{root}/static/{name}") as response:
                 assert response.status == 200, name
+
+
+async def test_the_icon_is_served_without_a_token(tmp_path: Path) -> None:
+    """Browsers ask for ``/favicon.ico`` on every page (the 403 page too): it was a 404,
+    logged as an error in the page's console."""
+    async with served(tmp_path) as server, aiohttp.ClientSession() as http:
+        for path in ("/favicon.ico", "/static/favicon.svg"):
+            async with http.get(f"{base(server)}{path}") as response:
+                assert response.status == 200, path
+                assert response.content_type == "image/svg+xml"
+                assert (await response.text()).startswith("<svg")
