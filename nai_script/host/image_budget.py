@@ -8,12 +8,15 @@ from the limits (``Limits.last_interaction``, one source of truth for "the user 
 
 Every check-and-charge is one ``BEGIN IMMEDIATE`` transaction, so concurrent calls (or two
 processes on the file) never take more than the capacity. Writes run on a worker thread so
-the event loop never waits for an fsync.
+the event loop never waits for an fsync. Each entry records its owner (``limits.owners``): on
+opening, the reservations left in flight by an owner that is gone are charged in full (a crash
+never refills), while those of another live process on the same data folder are left to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import sqlite3
 import threading
@@ -25,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nai_script.limits import Clock, SystemClock
 from nai_script.limits.buckets import is_returned
+from nai_script.limits.owners import OwnerLock, live_owners
 from nai_script.limits.store import connect, immediate
 
 T = TypeVar("T")
@@ -36,10 +40,17 @@ CREATE TABLE IF NOT EXISTS image_entries (
     script_id TEXT NOT NULL,
     images INTEGER NOT NULL,
     spent_at REAL NOT NULL,
-    settled INTEGER NOT NULL
+    settled INTEGER NOT NULL,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS image_entries_script ON image_entries (script_id);
 """
+
+
+def _add_owner_column(db: sqlite3.Connection) -> None:
+    """Files made before entries had owners: theirs count as ownerless (a dead owner's)."""
+    if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(image_entries)")}:
+        db.execute("ALTER TABLE image_entries ADD COLUMN owner TEXT")
 
 
 class ImageBudgetConfig(BaseModel):
@@ -127,12 +138,25 @@ class ImageBudget:
         self._lock = threading.Lock()
         self._db = connect(path, self.config.synchronous)
         self._db.executescript(_SCHEMA)
-        # Reservations a crashed host left in flight are charged in full: a crash never refills.
-        self._transaction(lambda db: db.execute("UPDATE image_entries SET settled=1"))
+        self._transaction(_add_owner_column)
+        self._owner = OwnerLock(Path(path))
+        self._transaction(lambda db: self._charge_orphans(db, Path(path)))
+
+    @staticmethod
+    def _charge_orphans(db: sqlite3.Connection, path: Path) -> None:
+        """Reservations a crashed host left in flight are charged in full (never a refill);
+        those of owners still running are theirs to settle. Owners are asked holding the write
+        lock, so one that starts meanwhile has no entry yet."""
+        db.execute(
+            "UPDATE image_entries SET settled=1 WHERE settled=0 AND (owner IS NULL"
+            " OR owner NOT IN (SELECT value FROM json_each(?)))",
+            (json.dumps(sorted(live_owners(path))),),
+        )
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._owner.close()
 
     def _transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
@@ -198,9 +222,9 @@ class ImageBudget:
                     capacity=capacity,
                 )
             cursor = db.execute(
-                "INSERT INTO image_entries (script_id, images, spent_at, settled) "
-                "VALUES (?, ?, ?, 0)",
-                (script_id, images, now),
+                "INSERT INTO image_entries (script_id, images, spent_at, settled, owner) "
+                "VALUES (?, ?, ?, 0, ?)",
+                (script_id, images, now, self._owner.id),
             )
             return int(cursor.lastrowid or 0)
 
@@ -221,16 +245,21 @@ class ImageBudget:
             # Rare path (cancelled mid-commit): one blocking delete beats a stray task.
             entry_id = commit.result()
             self._transaction(
-                lambda db: db.execute("DELETE FROM image_entries WHERE id=?", (entry_id,))
+                lambda db: db.execute(
+                    "DELETE FROM image_entries WHERE id=? AND settled=0", (entry_id,)
+                )
             )
 
     async def _settle(self, entry_id: int, used: int) -> None:
+        # Only while in flight: an entry another process's recovery has charged in full stays
+        # charged (it took this one for dead; a settle must never refund after a recovery).
         def settle(db: sqlite3.Connection) -> None:
             if used <= 0:
-                db.execute("DELETE FROM image_entries WHERE id=?", (entry_id,))
+                db.execute("DELETE FROM image_entries WHERE id=? AND settled=0", (entry_id,))
             else:
                 db.execute(
-                    "UPDATE image_entries SET images=?, settled=1 WHERE id=?", (used, entry_id)
+                    "UPDATE image_entries SET images=?, settled=1 WHERE id=? AND settled=0",
+                    (used, entry_id),
                 )
 
         # Shielded: a settle that was started always lands, even if the caller is cancelled.

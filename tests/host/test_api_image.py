@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -267,6 +268,66 @@ async def test_in_flight_never_returns_and_a_crash_charges_it(tmp_path: Path) ->
         assert not reservation.closed
     finally:
         reopened.close()
+
+
+async def test_opening_leaves_another_live_owners_reservations_alone(tmp_path: Path) -> None:
+    """``run`` and ``serve`` on one data folder: opening the budget charged every entry in
+    flight in full, the other process's too, whose later settle then changed nothing. Only
+    a dead owner's entries are charged now; a live one settles its own."""
+    path, clock = tmp_path / "b.sqlite3", FakeClock()
+    serving = ImageBudget(path, clock=clock)
+    running = None
+    try:
+        reservation = await serving.reserve("s", 3)
+        running = ImageBudget(path, clock=clock)  # opened while ``serving`` has one in flight
+        assert [(e.images, e.settled) for e in running.entries("s")] == [(3, False)]
+        await reservation.settle(1)
+        assert [(e.images, e.settled) for e in running.entries("s")] == [(1, True)]
+        await serving.reserve("s", 2)  # in flight when ``serving`` goes away
+    finally:
+        serving.close()
+        if running is not None:
+            running.close()
+    reopened = ImageBudget(path, clock=clock)
+    try:
+        assert [(e.images, e.settled) for e in reopened.entries("s")] == [(1, True), (2, True)]
+    finally:
+        reopened.close()
+
+
+async def test_a_settle_never_refunds_what_a_recovery_charged(tmp_path: Path) -> None:
+    """An owner taken for dead (its lock gone) is charged in full; its late settle or release
+    must not take that back."""
+    path, clock = tmp_path / "b.sqlite3", FakeClock()
+    first = ImageBudget(path, clock=clock)
+    try:
+        settled, released = await first.reserve("s", 3), await first.reserve("s", 2)
+        first._owner.close()  # as if its process had died
+        ImageBudget(path, clock=clock).close()  # a new owner recovers: both charged in full
+        await settled.settle(1)
+        await released.release()
+        assert [(e.images, e.settled) for e in first.entries("s")] == [(3, True), (2, True)]
+    finally:
+        first.close()
+
+
+async def test_a_budget_file_without_owners_is_upgraded(tmp_path: Path) -> None:
+    """A file from before entries had owners: its in-flight entries are a dead host's."""
+    path = tmp_path / "b.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE image_entries (id INTEGER PRIMARY KEY AUTOINCREMENT, script_id TEXT"
+            " NOT NULL, images INTEGER NOT NULL, spent_at REAL NOT NULL, settled INTEGER NOT NULL)"
+        )
+        db.execute("INSERT INTO image_entries VALUES (1, 's', 4, 0.0, 0)")
+    db.close()
+    budget = ImageBudget(path, clock=FakeClock())
+    try:
+        assert [(e.images, e.settled) for e in budget.entries("s")] == [(4, True)]
+        await (await budget.reserve("s", 1)).settle()
+        assert budget.available("s") == 3
+    finally:
+        budget.close()
 
 
 async def test_settle_partial_and_release(tmp_path: Path) -> None:
