@@ -10,6 +10,7 @@ from test_api_editor import ran_with_all_edits
 
 from nai_script.host.api.basics import PERMISSIONS
 from nai_script.host.permissions import grant_permissions
+from sandbox.rlimits import WorkerLimits
 
 
 async def test_a_function_or_api_object_in_a_bad_argument_reads_as_such(tmp_path: Path) -> None:
@@ -263,6 +264,35 @@ async def test_a_dropped_helpers_items_no_longer_count(tmp_path: Path) -> None:
     async with hosted(tmp_path) as env:
         await env.run(source)
         assert env.lines() == ["five chats 1"], env.lines(level="error")
+
+
+async def test_held_host_objects_are_capped_per_script(tmp_path: Path) -> None:
+    """Signals and helpers live in the host's memory while a script holds them, beyond its
+    own memory limit: past ``max_remote_objects`` the call that would make one more fails
+    with an ApiError the script can catch; one dropped for the next never counts."""
+    source = (
+        "kept = []\n"
+        "try:\n"
+        "    while True:\n"
+        "        kept.append(await api.v1.createCancellationSignal())\n"
+        "except ApiError as error:\n"
+        "    api.v1.log(len(kept), str(error).split(';')[0])\n"
+        "try:\n"
+        "    api.v1.createRolloverHelper({'maxTokens': 9, 'model': 'glm-4-6'})\n"
+        "except ApiError:\n"
+        "    api.v1.log('helper refused too')\n"
+        "kept = None\n"
+        "for i in range(60):\n"
+        "    signal = await api.v1.createCancellationSignal()\n"
+        "api.v1.log('then', signal.cancelled)\n"
+    )
+    async with hosted(tmp_path, worker_limits=WorkerLimits(max_remote_objects=20)) as env:
+        await env.run(source)
+        assert env.lines() == [
+            "20 the script holds 20 host objects (signals, windows, helpers: at most 20 at once)",
+            "helper refused too",
+            "then False",
+        ], env.lines(level="error")
 
 
 async def test_an_unknown_model_or_foreign_token_ids_are_value_errors(tmp_path: Path) -> None:
