@@ -306,6 +306,10 @@ class ScriptWorker:
         """Host objects the script may still hold a proxy for (``RemoteRegistry``)."""
         return len(self._remotes)
 
+    def check_remote_room(self) -> None:
+        """Raise ``TooManyRemoteObjects`` if the script may not be handed one more."""
+        self._remotes.check_room()
+
     @property
     def rss_bytes(self) -> int | None:
         return read_rss_bytes(self.pid)

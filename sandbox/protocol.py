@@ -279,18 +279,23 @@ class RemoteRegistry:
         for as long as the script keeps its proxy."""
         remote_id = self._ids.get(id(remote))
         if remote_id is None:
-            if self.max_live is not None and len(self._objects) >= self.max_live:
-                raise TooManyRemoteObjects(
-                    f"the script holds {len(self._objects)} host objects (signals, windows, "
-                    f"helpers: at most {self.max_live} at once); drop the ones it no longer "
-                    "needs before making more"
-                )
+            self.check_room()
             self._last_id += 1
             remote_id = self._last_id
             self._objects[remote_id] = remote
             self._ids[id(remote)] = remote_id
         self._sent[remote_id] = self._sent.get(remote_id, 0) + 1
         return remote_id
+
+    def check_room(self) -> None:
+        """Raise ``TooManyRemoteObjects`` if one more object would pass ``max_live``: also
+        asked before making an object whose making shows (a window), not only on sending."""
+        if self.max_live is not None and len(self._objects) >= self.max_live:
+            raise TooManyRemoteObjects(
+                f"the script holds {len(self._objects)} host objects (signals, windows, "
+                f"helpers: at most {self.max_live} at once); drop the ones it no longer "
+                "needs before making more"
+            )
 
     def get(self, remote_id: int) -> RemoteObject | None:
         return self._objects.get(remote_id)

@@ -14,6 +14,7 @@ from host_helpers import Env, drain, hosted, run_ui_event
 from nai_script.editor.events import EventBus, Subscription
 from nai_script.editor.ui_page import UiEventError
 from nai_script.editor.ui_state import UiState
+from sandbox.rlimits import WorkerLimits
 
 HEADER = '"""\n---\nid: {id}\nname: UI test\n---\n"""\n'
 
@@ -460,3 +461,27 @@ async def test_larry_help_refuses_bad_config_naming_the_field(
         assert expected in line
         assert drain(sub, "ui.window.open") == []
         assert state.windows_of("uitest") == []
+
+
+async def test_a_window_past_the_host_object_cap_is_refused_before_it_opens(
+    tmp_path: Path,
+) -> None:
+    """A window refused only when its handle was sent had already opened, and stayed open
+    with no handle for the script to close it."""
+    source = script(
+        "held = [await api.v1.createCancellationSignal() for i in range(3)]\n"
+        "try:\n"
+        "    await api.v1.ui.window.open({'title': 'W'})\n"
+        "except ApiError as error:\n"
+        "    api.v1.log('refused', 'at most 3' in str(error))\n"
+        "held = None\n"
+        "win = await api.v1.ui.window.open({'title': 'W2'})\n"
+        "api.v1.log('opened', win.isClosed())\n"
+    )
+    limits = WorkerLimits(max_remote_objects=3)
+    async with hosted(tmp_path, worker_limits=limits) as env:
+        state = UiState(env.host, EventBus())
+        env.host.ui = state
+        await env.run(source)
+        assert env.lines() == ["refused True", "opened False"], env.lines(level="error")
+        assert [window["title"] for window in state.windows_of("uitest")] == ["W2"]

@@ -137,6 +137,9 @@ def _opener(kind: WindowKind) -> Route:
     @_usage(f"{kind}.open")
     async def open_window(ctx: CallContext, state: UiState) -> RemoteObject:
         options = ctx.options("options")
+        if ctx.script.worker is not None:
+            # Refused before it shows: a window made and then refused would stay open.
+            ctx.script.worker.check_remote_room()
         window = await state.open_window(ctx.script, kind, options)
         return RemoteObject(
             target=WindowHandle(state, window),
