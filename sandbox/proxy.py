@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sandbox.api_kinds import DISPLAY, KINDS, blocks
 from sandbox.values import JSObject, from_script_value, shown, to_script_value
-from sandbox.wire import escape_dict, unpack_ints
+from sandbox.wire import escape_dict, escaped_levels, unpack_ints
 
 #: Wire types a script sees as they are (a list holding only these needs no conversion).
 _SCALARS = frozenset({int, str, float, bool, type(None)})
@@ -359,7 +359,9 @@ def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
             return {"$remote": fn._remote}
         return {"$callback": callbacks.register(fn)}
 
-    return from_script_value(value, on_callable=encode, on_dict=escape_dict, path=path)
+    return from_script_value(
+        value, on_callable=encode, on_dict=escape_dict, dict_levels=escaped_levels, path=path
+    )
 
 
 def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:

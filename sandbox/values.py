@@ -16,10 +16,12 @@ PlainValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 CallableHook = Callable[[Callable[..., Any], str], Any]
 DictHook = Callable[[dict[str, Any]], dict[str, Any]]
 OtherHook = Callable[[Any], Any]
+LevelsHook = Callable[[dict[Any, Any]], int]
 
 _PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
 #: Containers inside containers a value may have; deeper data is refused with its path rather
-#: than hitting Python's recursion limit somewhere between the script and the host.
+#: than hitting a recursion limit somewhere between the script and the host (the host's JSON
+#: parser takes frames 201 levels deep: a call's arguments list, then the value).
 MAX_NESTING = 200
 
 
@@ -69,6 +71,7 @@ def from_script_value(
     on_callable: CallableHook | None = None,
     on_dict: DictHook | None = None,
     on_other: OtherHook | None = None,
+    dict_levels: LevelsHook | None = None,
     path: str = "value",
 ) -> Any:
     """Turn what a script returned into plain data the host can serialise.
@@ -78,21 +81,24 @@ def from_script_value(
     when given (the worker turns them into callback handles), and are refused otherwise.
     ``on_dict`` sees every plain dict built and returns what to use instead (the wire escapes
     dicts holding its marker keys). ``on_other``, when given, turns any other value into
-    plain data instead of the refusal.
+    plain data instead of the refusal. ``dict_levels`` says how many levels of nesting a dict
+    takes once ``on_dict`` has had it (an escaped dict travels inside another: two), so the
+    depth limit holds for what is sent.
     """
-    return _to_plain(value, (on_callable, on_dict, on_other), path, set())
+    return _to_plain(value, (on_callable, on_dict, on_other, dict_levels), path, set(), 0)
 
 
-_Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None]
+_Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None, LevelsHook | None]
 
 
-def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int]) -> Any:
+def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int) -> Any:
+    """``depth``: the levels the enclosing containers take (``len(active)`` of them)."""
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
-    if len(active) >= MAX_NESTING and isinstance(value, dict | list | tuple):
-        raise TypeError(f"{path[:80]}...: nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
+        inside = depth + (1 if hooks[3] is None else hooks[3](value))
+        _check_depth(inside, len(active) + 1, path)
         marker = id(value)
         if marker in active:
             raise TypeError(f"{path}: refers to itself (a cycle cannot be passed)")
@@ -103,23 +109,24 @@ def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int]) -> Any:
                 name = _key(key, path)
                 if name in plain:  # only when both 3 and "3" are keys
                     raise TypeError(f"{path}: key {name!r} is given twice, as an int and a str")
-                plain[name] = _to_plain(item, hooks, f"{path}[{key!r}]", active)
+                plain[name] = _to_plain(item, hooks, f"{path}[{key!r}]", active, inside)
             return plain if hooks[1] is None else hooks[1](plain)
         finally:
             active.discard(marker)
     if kind is list or kind is tuple:
+        _check_depth(depth + 1, len(active) + 1, path)
         marker = id(value)
         if marker in active:
             raise TypeError(f"{path}: refers to itself (a cycle cannot be passed)")
         active.add(marker)
         try:
             return [
-                _to_plain(item, hooks, f"{path}[{index}]", active)
+                _to_plain(item, hooks, f"{path}[{index}]", active, depth + 1)
                 for index, item in enumerate(value)
             ]
         finally:
             active.discard(marker)
-    on_callable, _, on_other = hooks
+    on_callable, _, on_other, _ = hooks
     if on_callable is not None and getattr(kind, "passes_by_reference", False):
         return on_callable(value, path)  # a host object (remote proxy) handed back to the host
     if callable(value) and not isinstance(value, type):
@@ -131,6 +138,14 @@ def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int]) -> Any:
     raise TypeError(
         f"{path}: cannot pass a {kind.__name__}; use dicts, lists, str, int, float, bool or None"
     )
+
+
+def _check_depth(levels: int, containers: int, path: str) -> None:
+    if levels > MAX_NESTING:
+        doubled = (
+            " (a dict with a key such as '$remote' counts twice)" if levels > containers else ""
+        )
+        raise TypeError(f"{path[:80]}...: nested more than {MAX_NESTING} levels deep{doubled}")
 
 
 def _key(key: Any, path: str) -> str:

@@ -106,6 +106,11 @@ def escape_dict(plain: dict[str, Any]) -> dict[str, Any]:
     return plain if MARKER_KEYS.isdisjoint(plain) else {"$dict": plain}
 
 
+def escaped_levels(value: dict[Any, Any]) -> int:
+    """The levels of nesting ``value`` takes on the wire: two once ``escape_dict`` wraps it."""
+    return 1 if MARKER_KEYS.isdisjoint(value) else 2
+
+
 def pack_ints(items: list[int] | tuple[int, ...]) -> dict[str, str] | None:
     """``{"$ints": base64}`` for ints that fit a C int (both ends share the machine, so native
     byte order); ``None`` when one does not. The caller checked every item is a plain int."""

@@ -7,9 +7,15 @@ import json
 
 import pytest
 
-from sandbox.protocol import CallbackHandle, RemoteRegistry, from_wire, to_wire
+from sandbox.protocol import (
+    CallbackHandle,
+    RemoteRegistry,
+    from_wire,
+    parse_worker_message,
+    to_wire,
+)
 from sandbox.proxy import CallbackRegistry, decode_from_host, encode_for_host
-from sandbox.values import JSObject
+from sandbox.values import MAX_NESTING, JSObject
 from sandbox.wire import PACK_MIN_INTS, ProtocolError, unpack_ints
 
 
@@ -103,7 +109,6 @@ def test_a_malformed_packed_list_is_a_protocol_error(text: object, problem: str)
 
 def test_data_nested_past_the_limit_is_refused_with_its_path() -> None:
     """5,000 nested lists raised a bare 'maximum recursion depth exceeded' in the worker."""
-    from sandbox.values import MAX_NESTING
 
     deep: list[object] = []
     for _ in range(5000):
@@ -116,3 +121,31 @@ def test_data_nested_past_the_limit_is_refused_with_its_path() -> None:
     assert script_to_host(fits) == fits  # MAX_NESTING lists, one in the other
     with pytest.raises(TypeError, match="nested more than"):
         encode_for_host([fits], CallbackRegistry(), "value")
+
+
+def test_escaped_dicts_count_twice_so_what_passes_also_parses_on_the_host() -> None:
+    """A dict holding a marker key travels wrapped (``{"$dict": ...}``), a level deeper: 190
+    nested ones passed the worker's check, then the host's parser refused the frame and
+    stopped the worker as a protocol violation. The check counts what is sent now."""
+
+    def nest(n: int) -> dict[str, object]:
+        value: dict[str, object] = {}
+        for _ in range(n):
+            value = {"$remote": 1, "v": value}
+        return value
+
+    # The arguments list, 99 wrapped dicts (two levels each) and the innermost {}: 200.
+    args = encode_for_host(["k", nest(99)], CallbackRegistry(), "arguments")
+    frame = {"t": "api_call", "id": 1, "sync": False, "path": "v1.storage.set", "args": args}
+    parse_worker_message(json.dumps(frame).encode())  # the host takes it
+    with pytest.raises(TypeError) as refused:
+        encode_for_host(["k", nest(100)], CallbackRegistry(), "arguments")
+    assert str(refused.value).endswith(
+        f"nested more than {MAX_NESTING} levels deep (a dict with a key such as '$remote'"
+        " counts twice)"
+    )
+    plain: list[object] = []  # plain data keeps the whole 200 levels, without the note
+    for _ in range(MAX_NESTING):
+        plain = [plain]
+    with pytest.raises(TypeError, match=r"levels deep$"):
+        encode_for_host(plain, CallbackRegistry(), "arguments")
