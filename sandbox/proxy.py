@@ -153,8 +153,8 @@ class ApiFunction:
         self._display = display
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._display:
-            args = tuple(map(shown, args))
+        if self._display:  # each argument as sent: one level inside the arguments list
+            args = tuple(shown(arg, dict_levels=escaped_levels, depth=1) for arg in args)
         return self._transport.call_api(
             path=self._path, remote=None, method="", sync=self._sync, args=args, kwargs=kwargs
         )

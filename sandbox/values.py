@@ -72,6 +72,7 @@ def from_script_value(
     on_dict: DictHook | None = None,
     on_other: OtherHook | None = None,
     dict_levels: LevelsHook | None = None,
+    depth: int = 0,
     path: str = "value",
 ) -> Any:
     """Turn what a script returned into plain data the host can serialise.
@@ -83,9 +84,9 @@ def from_script_value(
     dicts holding its marker keys). ``on_other``, when given, turns any other value into
     plain data instead of the refusal. ``dict_levels`` says how many levels of nesting a dict
     takes once ``on_dict`` has had it (an escaped dict travels inside another: two), so the
-    depth limit holds for what is sent.
+    depth limit holds for what is sent; ``depth``, the levels the value will sit inside.
     """
-    return _to_plain(value, (on_callable, on_dict, on_other, dict_levels), path, set(), 0)
+    return _to_plain(value, (on_callable, on_dict, on_other, dict_levels), path, set(), depth)
 
 
 _Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None, LevelsHook | None]
@@ -158,12 +159,16 @@ def _key(key: Any, path: str) -> str:
     raise TypeError(f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str or int")
 
 
-def shown(value: Any) -> Any:
+def shown(value: Any, *, dict_levels: LevelsHook | None = None, depth: int = 0) -> Any:
     """``value`` as a person is shown it (a ``console.log`` argument): plain data as it is,
     functions and host objects as stand-ins, anything else (an exception, a set, an object)
-    as its text rather than a refusal, since a log line must not fail on what it prints."""
+    as its text rather than a refusal, since a log line must not fail on what it prints.
+    ``dict_levels`` and ``depth`` as for ``from_script_value``: data that would be too deep
+    once sent is shown as text here, where it still can be."""
     try:
-        return from_script_value(value, on_callable=_stand_in, on_other=text_of)
+        return from_script_value(
+            value, on_callable=_stand_in, on_other=text_of, dict_levels=dict_levels, depth=depth
+        )
     except TypeError:  # a cycle, or nested too deep
         return text_of(value)
 

@@ -124,6 +124,26 @@ async def test_logging_what_is_not_data_prints_its_text(tmp_path: Path) -> None:
         assert script.failures == 0
 
 
+async def test_logging_data_at_the_depth_limit_never_fails(tmp_path: Path) -> None:
+    """Two values a log line failed on: 200 nested lists (they fit the limit, then the
+    call's arguments list made 201 levels: TypeError), and 150 nested dicts holding a marker
+    key (each travels wrapped, two levels: the frame stopped the worker). Both print."""
+    source = (
+        "plain = []\nfor _ in range(199):\n    plain = [plain]\n"
+        "marked = {}\nfor _ in range(150):\n    marked = {'$remote': 1, 'v': marked}\n"
+        "api.v1.log('plain', plain)\n"
+        "api.v1.log('marked', marked)\n"
+        "api.v1.log('fits', [[[{'$remote': 1}]]])\n"
+    )
+    async with hosted(tmp_path) as env:
+        script = await env.run(source)
+        lines = env.lines()
+        assert lines[0] == "plain " + "[" * 200 + "]" * 200
+        assert lines[1].startswith("marked {'$remote': 1, 'v': {'$remote': 1, 'v': {")  # text
+        assert lines[2] == 'fits [[[{"$remote": 1}]]]'  # data: its marker key is only a key
+        assert script.failures == 0
+
+
 async def test_an_object_that_logs_itself_while_printed_ends(tmp_path: Path) -> None:
     """A ``__str__`` that logs its own object recurses through the host: the worker's
     recursion limit ends it (the deepest one prints by its type), and the script goes on."""
