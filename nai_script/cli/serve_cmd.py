@@ -49,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--scripts",
         type=Path,
-        default=DEFAULT_SCRIPTS_DIR,
-        help=f"folder of scripts to load and watch (default ./{DEFAULT_SCRIPTS_DIR})",
+        default=None,
+        help=f"folder of scripts to load and watch (default ./{DEFAULT_SCRIPTS_DIR}, made "
+        "empty if missing)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
@@ -66,8 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if not args.scripts.is_dir():
-        raise CLIError(f"--scripts {str(args.scripts)!r} is not a folder", EXIT_USAGE)
+    args.scripts = _scripts_folder(args.scripts)
     check_port(args.port)
     config = backend_from_args(args)
     args.data = data_store(args.data or default_data_dir())
@@ -75,6 +75,24 @@ def _serve(args: argparse.Namespace) -> int:
         return asyncio.run(_run(config, args))
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _scripts_folder(given: Path | None) -> Path:
+    """The folder to serve. A given one must exist (a typo must not serve an empty folder);
+    the default is made when missing, so ``serve`` works anywhere with no setup."""
+    folder = given or DEFAULT_SCRIPTS_DIR
+    if given is None and not folder.exists():
+        try:
+            folder.mkdir()
+        except OSError as error:
+            raise CLIError(f"cannot make ./{folder}: {error.strerror}", EXIT_USAGE) from None
+        print(
+            f"nai-script: made ./{folder} (empty): a script saved there loads at once",
+            file=sys.stderr,
+        )
+    if not folder.is_dir():
+        raise CLIError(f"--scripts {str(folder)!r} is not a folder", EXIT_USAGE)
+    return folder
 
 
 async def _run(config: BackendConfig, args: argparse.Namespace) -> int:

@@ -82,3 +82,36 @@ def test_serve_refuses_a_missing_scripts_folder(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "is not a folder" in result.stderr
+
+
+def test_serve_makes_the_default_scripts_folder_where_it_is_missing(tmp_path: Path) -> None:
+    """``serve`` from a folder without ``./scripts`` (any folder but a checkout of this
+    project) refused to start; the default is now made, empty. A given folder must exist."""
+    process = subprocess.Popen(
+        [*_cli("serve", "--data", str(tmp_path / "data")), "--port", "0", "--no-browser"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NAI_SCRIPT_BACKEND": "sim"},
+    )
+    try:
+        assert process.stdout is not None
+        assert "editor at" in process.stdout.readline()
+        assert (tmp_path / "scripts").is_dir()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "nai-script: made ./scripts (empty): a script saved there loads at once" in stderr
+    (tmp_path / "other").write_text("a file, not a folder")
+    result = subprocess.run(
+        [*_cli("serve", "--scripts", "other", "--no-browser")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--scripts 'other' is not a folder" in result.stderr
