@@ -93,7 +93,8 @@ _Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None, LevelsHoo
 
 
 def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int) -> Any:
-    """``depth``: the levels the enclosing containers take (``len(active)`` of them)."""
+    """``depth``: the levels ``value`` sits inside (its ``len(active)`` enclosing containers,
+    a wrapped dict counting two, and those the caller started from)."""
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
