@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
@@ -194,7 +194,7 @@ class CollapsibleSectionPart(_Layout):
     iconId: str | None = None
 
 
-UIPart = Annotated[
+Part = (
     TextPart
     | ImagePart
     | ButtonPart
@@ -208,33 +208,19 @@ UIPart = Annotated[
     | ColumnPart
     | BoxPart
     | ContainerPart
-    | CollapsibleSectionPart,
-    Field(discriminator="type"),
-]
-PART_TYPES = (
-    "text",
-    "image",
-    "button",
-    "textInput",
-    "multilineTextInput",
-    "codeEditor",
-    "numberInput",
-    "checkboxInput",
-    "sliderInput",
-    "row",
-    "column",
-    "box",
-    "container",
-    "collapsibleSection",
+    | CollapsibleSectionPart
 )
-INPUT_TYPES = (
-    "textInput",
-    "multilineTextInput",
-    "codeEditor",
-    "numberInput",
-    "checkboxInput",
-    "sliderInput",
-)
+UIPart = Annotated[Part, Field(discriminator="type")]
+
+
+def _type_names(models: tuple[type[BaseModel], ...]) -> tuple[str, ...]:
+    """The ``type`` of each model, from its ``Literal``: one list to keep, the union."""
+    return tuple(get_args(model.model_fields["type"].annotation)[0] for model in models)
+
+
+PART_TYPES = _type_names(get_args(Part))
+#: The parts with a value of their own (``initialValue``, written back as the user edits).
+INPUT_TYPES = _type_names(tuple(m for m in get_args(Part) if "initialValue" in m.model_fields))
 
 
 class _Extension(_Strict):
@@ -281,13 +267,7 @@ class LorebookPanel(_Extension):
 
 Extension = ToolbarButton | ContextMenuButton | ScriptPanel | SidebarPanel | LorebookPanel
 UIExtension = Annotated[Extension, Field(discriminator="type")]
-EXTENSION_TYPES = (
-    "toolbarButton",
-    "contextMenuButton",
-    "scriptPanel",
-    "sidebarPanel",
-    "lorebookPanel",
-)
+EXTENSION_TYPES = _type_names(get_args(Extension))
 
 
 class WindowOptions(_Strict):
