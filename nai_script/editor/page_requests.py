@@ -14,20 +14,17 @@ value it sends (its size, its shape) before the script sees it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nai_script.editor.events import EventBus
-from nai_script.limits import Clock, SystemClock
+from nai_script.editor.page_prompts import DEFAULT_TIMEOUT_S, PagePrompts
+from nai_script.limits import Clock
 
 if TYPE_CHECKING:
     from nai_script.host.script import LoadedScript
 
-#: Most requests wait for the person to act (choose a file, click Copy).
-DEFAULT_TIMEOUT_S = 120.0
 #: Requests of one script waiting at once (a loop of un-awaited calls must not flood the page).
 MAX_PENDING_PER_SCRIPT = 8
 #: The page's error text is cut to this many characters before the script sees it.
@@ -47,7 +44,7 @@ class _Pending:
     )
 
 
-class PageRequests:
+class PageRequests(PagePrompts[_Pending]):
     """Asks whichever editor page is open; ``pages_open`` tells whether one is."""
 
     def __init__(
@@ -58,19 +55,9 @@ class PageRequests:
         clock: Clock | None = None,
         pages_open: Callable[[], bool] | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self.bus = bus
-        self.timeout_s = timeout_s
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(bus, timeout_s=timeout_s, clock=clock)
         # Every subscriber of the bus is a page's session (``web.session.PageSession``).
         self.pages_open = pages_open or (lambda: bus.subscriber_count > 0)
-        self._pending: dict[str, _Pending] = {}
-        self._ids = itertools.count(1)
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Open requests, for the ``state`` snapshot of a page that connects mid-request."""
-        return [entry.request for entry in self._pending.values()]
 
     async def ask(
         self,
@@ -101,14 +88,10 @@ class PageRequests:
         entry = _Pending(request, check)
         self._pending[request["id"]] = entry
         self.bus.publish(request)
-        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
+        timed_out = False  # stays so if the call is cancelled (the script stopped)
         try:
-            await asyncio.wait({entry.answer, timer}, return_when=asyncio.FIRST_COMPLETED)
+            timed_out = not await self._answered_in_time(entry.answer)
         finally:
-            timed_out = timer.done() and not timer.cancelled()
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
             if self._pending.pop(request["id"], None) is not None and not entry.answer.done():
                 # Timed out, or the call was cancelled (the script stopped): drop the prompt.
                 entry.answer.cancel()

@@ -18,18 +18,15 @@ Two kinds of asking:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nai_script.editor.events import EventBus
-from nai_script.limits import Clock, SystemClock
+from nai_script.editor.page_prompts import DEFAULT_TIMEOUT_S, PagePrompts
+from nai_script.limits import Clock
 
 if TYPE_CHECKING:
     from nai_script.host.script import LoadedScript
-
-DEFAULT_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -43,24 +40,14 @@ class _Pending:
     )
 
 
-class PagePermissions:
+class PagePermissions(PagePrompts[_Pending]):
     """Asks the person at the page; default-deny when nobody answers a script's request."""
 
     def __init__(
         self, bus: EventBus, *, timeout_s: float = DEFAULT_TIMEOUT_S, clock: Clock | None = None
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self.bus = bus
-        self.timeout_s = timeout_s
-        self.clock: Clock = clock or SystemClock()
-        self._pending: dict[str, _Pending] = {}
+        super().__init__(bus, timeout_s=timeout_s, clock=clock)
         self._granted: dict[str, set[str]] = {}
-        self._ids = itertools.count(1)
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Open requests, for the ``state`` snapshot of a page that connects mid-question."""
-        return [entry.request for entry in self._pending.values()]
 
     def granted_to(self, script_id: str) -> set[str]:
         return set(self._granted.get(script_id, ()))
@@ -78,14 +65,9 @@ class PagePermissions:
             self._ask_at_load(script, missing)
             return [name for name in wanted if name in known]
         entry = self._open(script, missing, reason, at_load=False)
-        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
-        waiters: set[asyncio.Future[Any]] = {entry.answer, timer}
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            await self._answered_in_time(entry.answer)
         finally:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
             self._pending.pop(entry.request["id"], None)
         if not entry.answer.done():
             entry.answer.cancel()
