@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from nai_script.host.host import ScriptHost
 
 AdventureMode = Literal["action", "dialogue", "story"]
-ADVENTURE_MODES: tuple[AdventureMode, ...] = ("action", "dialogue", "story")
+ADVENTURE_MODES: tuple[AdventureMode, ...] = get_args(AdventureMode)
 
 
 class BadResult(ValueError):

@@ -18,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nai_script.editor.events import EventBus
-from nai_script.editor.page_prompts import DEFAULT_TIMEOUT_S, PagePrompts
-from nai_script.limits import Clock
+from nai_script.editor.page_prompts import PagePrompts
 
 if TYPE_CHECKING:
     from nai_script.host.script import LoadedScript
@@ -38,26 +36,15 @@ class PageRequestFailed(Exception):
 @dataclass
 class _Pending:
     request: dict[str, Any]
-    check: Callable[[Any], Any]
+    check: Callable[[Any], Any] | None
     answer: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
 class PageRequests(PagePrompts[_Pending]):
-    """Asks whichever editor page is open; ``pages_open`` tells whether one is."""
-
-    def __init__(
-        self,
-        bus: EventBus,
-        *,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        clock: Clock | None = None,
-        pages_open: Callable[[], bool] | None = None,
-    ) -> None:
-        super().__init__(bus, timeout_s=timeout_s, clock=clock)
-        # Every subscriber of the bus is a page's session (``web.session.PageSession``).
-        self.pages_open = pages_open or (lambda: bus.subscriber_count > 0)
+    """Asks whichever editor page is open (each subscriber of the bus is a page's session,
+    ``web.session.PageSession``)."""
 
     async def ask(
         self,
@@ -65,11 +52,12 @@ class PageRequests(PagePrompts[_Pending]):
         kind: str,
         fields: dict[str, Any],
         *,
-        check: Callable[[Any], Any] = lambda value: None,
+        check: Callable[[Any], Any] | None = None,
     ) -> Any:
         """The page's value for the request, through ``check`` (which raises ``ValueError``
-        to refuse it); ``PageRequestFailed`` says why there is none."""
-        if not self.pages_open():
+        to refuse it; without one, what the page sends along is dropped and the answer is
+        None); ``PageRequestFailed`` says why there is none."""
+        if self.bus.subscriber_count == 0:
             raise PageRequestFailed("no editor page is open")
         waiting = sum(1 for e in self._pending.values() if e.request["scriptId"] == script.id)
         if waiting >= MAX_PENDING_PER_SCRIPT:
@@ -92,8 +80,9 @@ class PageRequests(PagePrompts[_Pending]):
         try:
             timed_out = not await self._answered_in_time(entry.answer)
         finally:
-            if self._pending.pop(request["id"], None) is not None and not entry.answer.done():
-                # Timed out, or the call was cancelled (the script stopped): drop the prompt.
+            # Still open (``answer`` takes an entry out before it resolves it): timed out, or
+            # the call was cancelled (the script stopped). Drop the prompt.
+            if self._pending.pop(request["id"], None) is not None:
                 entry.answer.cancel()
                 why = "no answer in time" if timed_out else "the script stopped waiting"
                 self._resolved(entry, False, why, timed_out=timed_out)
@@ -105,18 +94,17 @@ class PageRequests(PagePrompts[_Pending]):
         """The page's reply. False when the request is unknown or already resolved (another
         page answered, or the time ran out)."""
         entry = self._pending.pop(request_id, None)
-        if entry is None or entry.answer.done():
+        if entry is None:
             return False
-        if not ok:
-            text = error if isinstance(error, str) and error else "it failed"
-            failure = PageRequestFailed(f"the page could not do it: {text[:MAX_ERROR_CHARS]}")
-            entry.answer.set_exception(failure)
-            self._resolved(entry, False, str(failure), timed_out=False)
-            return True
         try:
-            checked = entry.check(value)
-        except ValueError as refusal:
-            failure = PageRequestFailed(f"the page's answer was refused: {refusal}")
+            if not ok:
+                text = error if isinstance(error, str) and error else "it failed"
+                raise PageRequestFailed(f"the page could not do it: {text[:MAX_ERROR_CHARS]}")
+            try:
+                checked = entry.check(value) if entry.check is not None else None
+            except ValueError as refusal:
+                raise PageRequestFailed(f"the page's answer was refused: {refusal}") from None
+        except PageRequestFailed as failure:
             entry.answer.set_exception(failure)
             self._resolved(entry, False, str(failure), timed_out=False)
             return True

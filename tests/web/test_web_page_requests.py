@@ -11,7 +11,7 @@ from typing import Any
 
 from web_helpers import PageSocket, page_socket, served
 
-from nai_script.editor.page_requests import DEFAULT_TIMEOUT_S
+from nai_script.editor.page_prompts import DEFAULT_TIMEOUT_S
 from nai_script.host.api.page_io import MAX_READ_BYTES
 from nai_script.limits import FakeClock
 

@@ -70,14 +70,11 @@ def _filename(ctx: CallContext, value: Any) -> str:
     return name
 
 
-def _nothing(value: Any) -> None:
-    """Writes answer with no value; whatever the page sent along is dropped."""
-
-
 async def _ask(
-    ctx: CallContext, fields: dict[str, Any], check: Callable[[Any], Any] = _nothing
+    ctx: CallContext, fields: dict[str, Any], check: Callable[[Any], Any] | None = None
 ) -> Any:
-    page = getattr(ctx.host, "page_requests", None)
+    """The page's answer; writes pass no ``check``: whatever the page sent along is dropped."""
+    page = ctx.host.page_requests
     if page is None:
         raise ApiFailure(f"{ctx.label}: no editor page is open (this call needs nai-script serve)")
     try:

@@ -23,6 +23,7 @@ from nai_script.host.dispatch import (
     CallContext,
     HostObject,
     Route,
+    as_list,
 )
 from sandbox.protocol import CallbackHandle, RemoteObject
 
@@ -177,10 +178,9 @@ async def _larry_help(ctx: CallContext, state: UiState) -> None:
     if not isinstance(question, str):
         raise ApiUsageError(f"{name} question: must be a string, got {type(question).__name__}")
     options = config.get("options")
-    if options is not None and not isinstance(options, list):
-        raise ApiUsageError(f"{name} options: must be a list, got {type(options).__name__}")
     buttons: list[tuple[str, CallbackHandle | None]] = []
-    for index, option in enumerate(options or []):
+    listed = [] if options is None else as_list(options, f"{name} options")
+    for index, option in enumerate(listed):
         where = f"{name} options[{index}]"
         if not isinstance(option, dict):
             raise ApiUsageError(f"{where}: must be a dict, got {type(option).__name__}")

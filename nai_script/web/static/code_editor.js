@@ -5,7 +5,8 @@
 // lines do not wrap (with `wordWrap` a wrapped line would put the numbers out of step).
 // Tab inserts a tab character; Escape then Tab leaves the field.
 
-function cssSize(value) { return typeof value === "number" ? `${value}px` : value; }
+// A size as CSS: a number is pixels, a string a CSS length already (script windows too).
+export function cssSize(value) { return typeof value === "number" ? `${value}px` : value; }
 
 // `fire(event, value)` sends a ui.event for this part, as for the other inputs.
 export function renderCodeEditor(part, fire) {

@@ -4,7 +4,7 @@
 // goes back as `ui.event` with the target (extension/window id), the part id and the event
 // name (callback / onChange / onSubmit); the server calls the script function.
 import { renderMarkdown } from "./markdown.js";
-import { renderCodeEditor } from "./code_editor.js";
+import { cssSize, renderCodeEditor } from "./code_editor.js";
 import { setLorebookPanels } from "./lorebook_panel.js";
 
 const scripts = new Map(); // scriptId -> { extensions: [], windows: Map(id -> element) }
@@ -166,8 +166,6 @@ function makeDraggable(win, handle) {
   };
 }
 
-function size(value) { return typeof value === "number" ? `${value}px` : value; }
-
 function openWindow(scriptId, spec) {
   const state = entry(scriptId);
   let win = state.windows.get(spec.id);
@@ -184,10 +182,10 @@ function openWindow(scriptId, spec) {
     title.append(close);
     win.append(title, el("div", "window-body"));
     const offset = 40 + 20 * state.windows.size;
-    win.style.left = size(spec.defaultX) || `${offset + 200}px`;
-    win.style.top = size(spec.defaultY) || `${offset}px`;
-    win.style.width = size(spec.defaultWidth) || "360px";
-    if (spec.defaultHeight) win.style.height = size(spec.defaultHeight);
+    win.style.left = cssSize(spec.defaultX) || `${offset + 200}px`;
+    win.style.top = cssSize(spec.defaultY) || `${offset}px`;
+    win.style.width = cssSize(spec.defaultWidth) || "360px";
+    if (spec.defaultHeight) win.style.height = cssSize(spec.defaultHeight);
     if (spec.resizable === false) win.style.resize = "none";
     makeDraggable(win, title);
     document.getElementById("windows").append(win);
