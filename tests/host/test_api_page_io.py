@@ -6,6 +6,7 @@ fails the call, and the page's answer is checked (shape, size) before the script
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,6 +107,11 @@ async def test_bad_arguments_are_named_and_reach_no_page(tmp_path: Path) -> None
         "await ta('k', lambda: api.v1.file.prompt(multiple='yes'))\n"
         "await ta('l', lambda: api.v1.file.prompt({'encoding': 'no such; thing'}))\n"
         "await ta('m', lambda: api.v1.file.save('a\\\\b.txt', 'x'))\n"
+        f"await ta('n', lambda: api.v1.file.save('a.txt', 'x' * {big}))\n"
+        "await ta('o', lambda: api.v1.file.save('a' * 256, 'x'))\n"
+        "await ta('p', lambda: api.v1.file.prompt({'accept': 5}))\n"
+        "await ta('q', lambda: api.v1.file.prompt({'readAs': 'binary'}))\n"
+        "await ta('r', lambda: api.v1.file.prompt('x'))\n"
     )
     async with (
         hosted(tmp_path, permission_policy=grant_permissions) as env,
@@ -132,6 +138,12 @@ async def test_bad_arguments_are_named_and_reach_no_page(tmp_path: Path) -> None
             "got 'no such; thing'",
             "m ValueError file.save filename: must be a file name, without '/' or '\\' "
             "('a\\\\b.txt')",
+            f"n ValueError file.save content: is {big} bytes; at most 1 MiB",
+            "o ValueError file.save filename: at most 255 characters, got 256",
+            "p ValueError file.prompt options.accept: must be a string of at most 1000 "
+            "characters (like '.txt,text/plain'), got 5",
+            "q ValueError file.prompt options.readAs: must be 'text' or 'dataURL', got 'binary'",
+            "r ValueError file.prompt options: must be a dict, got str",
         ], lines
         assert seen == []  # nothing reached the page
 
@@ -168,12 +180,15 @@ async def test_the_page_gets_the_request_and_its_answer_is_the_value(tmp_path: P
         if request["kind"] == "file.prompt":
             return True, (["one", "two"] if request["multiple"] else None), None
         if request["kind"] == "file.save":
-            return False, None, "the disk is full"
+            errors = {"notes.txt": "the disk is full", "long.txt": "x" * 2000, "none.txt": ""}
+            return False, None, errors[request["filename"]]
         return True, "ignored", None
 
     source = HEADER + (
         "await ta('copy', lambda: api.v1.clipboard.writeText('héllo'))\n"
         "await ta('save', lambda: api.v1.file.save('notes.txt', 'body'))\n"
+        "await ta('long', lambda: api.v1.file.save('long.txt', 'body'))\n"
+        "await ta('blank', lambda: api.v1.file.save('none.txt', 'body'))\n"
         "await ta('none', lambda: api.v1.file.prompt())\n"
         "await ta('many', lambda: api.v1.file.prompt(multiple=True, accept='.txt',"
         " readAs='dataURL', encoding='latin1'))\n"
@@ -186,10 +201,13 @@ async def test_the_page_gets_the_request_and_its_answer_is_the_value(tmp_path: P
         assert env.lines() == [
             "copy -> None",
             "save ApiError file.save: the page could not do it: the disk is full",
+            "long ApiError file.save: the page could not do it: " + "x" * 500,  # cut
+            "blank ApiError file.save: the page could not do it: it failed",
             "none -> None",
             'many -> ["one", "two"]',
         ]
         requests = [e for e in seen if e["type"] == "page.request"]
+        del requests[2:4]  # 'long' and 'blank' are 'save' again
         assert [{k: v for k, v in r.items() if k != "id"} for r in requests] == [
             {
                 "type": "page.request",
@@ -222,8 +240,7 @@ async def test_the_page_gets_the_request_and_its_answer_is_the_value(tmp_path: P
             ),
         ]
         resolved = [e for e in seen if e["type"] == "page.resolved"]
-        assert [e["id"] for e in resolved] == [r["id"] for r in requests]
-        assert [e["ok"] for e in resolved] == [True, False, True, True]
+        assert [e["ok"] for e in resolved] == [True, False, False, False, True, True]
         assert pages.pending() == []
         assert not pages.answer(requests[0]["id"], True)  # already resolved
 
@@ -248,6 +265,7 @@ async def test_an_answer_of_the_wrong_shape_or_size_is_refused(tmp_path: Path) -
             "x" * (MAX_READ_BYTES + 1),
             ["a", "b"],  # a list for a single file
             ["é" * (MAX_READ_BYTES // 4), "é" * (MAX_READ_BYTES // 4 + 1)],  # 2 bytes each
+            "one",  # a string for several files
             "fits",
         ]
     )
@@ -255,6 +273,7 @@ async def test_an_answer_of_the_wrong_shape_or_size_is_refused(tmp_path: Path) -
         "await ta('big', lambda: api.v1.file.prompt())\n"
         "await ta('shape', lambda: api.v1.file.prompt())\n"
         "await ta('many', lambda: api.v1.file.prompt({'multiple': True}))\n"
+        "await ta('one', lambda: api.v1.file.prompt({'multiple': True}))\n"
         "await ta('fits', lambda: api.v1.file.prompt())\n"
     )
     async with (
@@ -267,6 +286,7 @@ async def test_an_answer_of_the_wrong_shape_or_size_is_refused(tmp_path: Path) -
             f"big {refused} the files read are {MAX_READ_BYTES + 1} bytes; at most 3 MiB",
             f"shape {refused} the files must come as a string, got list",
             f"many {refused} the files read are {MAX_READ_BYTES + 2} bytes; at most 3 MiB",
+            f"one {refused} the files must come as a list of strings, got str",
             "fits -> fits",
         ]
 
@@ -288,3 +308,34 @@ async def test_a_script_cannot_flood_the_page_with_waiting_requests(tmp_path: Pa
             + [f"v1.file.save failed (not awaited): {timeout}"] * 8
         ), errors
         assert len([e for e in seen if e["type"] == "page.request"]) == 8
+
+
+async def test_a_script_that_stops_waiting_drops_its_prompt_from_every_page(
+    tmp_path: Path,
+) -> None:
+    """Unloading a script that waits on the page cancels its call: the request is resolved
+    for every page (or the prompt would stay on screen for ever), not as a timeout."""
+    source = HEADER + "await api.v1.file.save('a.txt', 'x')\n"
+    async with (
+        hosted(tmp_path, permission_policy=grant_permissions) as env,
+        with_page(env, None) as (pages, seen),
+    ):
+        (env.folder / "wait.py").write_text(source)
+        loading = asyncio.create_task(env.host.load_script(env.folder / "wait.py"))
+        for _ in range(200):
+            if pages.pending():
+                break
+            await asyncio.sleep(0.01)
+        assert len(pages.pending()) == 1
+        await env.host.unload_script("pio")
+        with contextlib.suppress(Exception):
+            await loading
+        for _ in range(200):
+            if any(e["type"] == "page.resolved" for e in seen):
+                break
+            await asyncio.sleep(0.01)
+        resolved = [e for e in seen if e["type"] == "page.resolved"]
+        assert [(e["ok"], e["error"], e["timedOut"]) for e in resolved] == [
+            (False, "the script stopped waiting", False)
+        ]
+        assert pages.pending() == []
