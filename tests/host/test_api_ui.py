@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from host_helpers import Env, drain, hosted, run_ui_event
@@ -20,8 +21,10 @@ HEADER = '"""\n---\nid: {id}\nname: UI test\n---\n"""\n'
 
 
 @asynccontextmanager
-async def with_page(tmp_path: Path) -> AsyncIterator[tuple[Env, UiState, Subscription]]:
-    async with hosted(tmp_path) as env:
+async def with_page(
+    tmp_path: Path, **host_kwargs: Any
+) -> AsyncIterator[tuple[Env, UiState, Subscription]]:
+    async with hosted(tmp_path, **host_kwargs) as env:
         bus = EventBus()
         state = UiState(env.host, bus)
         env.host.ui = state
@@ -479,9 +482,7 @@ async def test_a_window_past_the_host_object_cap_is_refused_before_it_opens(
         "api.v1.log('opened', win.isClosed())\n"
     )
     limits = WorkerLimits(max_remote_objects=3)
-    async with hosted(tmp_path, worker_limits=limits) as env:
-        state = UiState(env.host, EventBus())
-        env.host.ui = state
+    async with with_page(tmp_path, worker_limits=limits) as (env, state, _sub):
         await env.run(source)
         assert env.lines() == ["refused True", "opened False"], env.lines(level="error")
         assert [window["title"] for window in state.windows_of("uitest")] == ["W2"]
