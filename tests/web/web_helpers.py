@@ -84,3 +84,10 @@ async def page_socket(server: EditorServer) -> AsyncIterator[PageSocket]:
         session.ws_connect(f"{base(server)}/ws?token={server.policy.token}") as ws,
     ):
         yield PageSocket(ws)
+
+
+def script_logs(events: list[dict[str, Any]], script_id: str) -> list[Any]:
+    """What ``script_id`` logged among ``events``, each line read as JSON (a logged dict)."""
+    return [
+        json.loads(e["text"]) for e in events if e["type"] == "script.log" and e["id"] == script_id
+    ]
