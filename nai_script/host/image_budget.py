@@ -16,7 +16,6 @@ never refills), while those of another live process on the same data folder are 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import sqlite3
 import threading
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from nai_script.limits import Clock, SystemClock
 from nai_script.limits.buckets import is_returned
 from nai_script.limits.owners import OwnerLock, live_owners
+from nai_script.limits.sql import add_owner_column, charge_orphans
 from nai_script.limits.store import connect, immediate
 
 T = TypeVar("T")
@@ -45,12 +45,6 @@ CREATE TABLE IF NOT EXISTS image_entries (
 );
 CREATE INDEX IF NOT EXISTS image_entries_script ON image_entries (script_id);
 """
-
-
-def _add_owner_column(db: sqlite3.Connection) -> None:
-    """Files made before entries had owners: theirs count as ownerless (a dead owner's)."""
-    if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(image_entries)")}:
-        db.execute("ALTER TABLE image_entries ADD COLUMN owner TEXT")
 
 
 class ImageBudgetConfig(BaseModel):
@@ -138,20 +132,14 @@ class ImageBudget:
         self._lock = threading.Lock()
         self._db = connect(path, self.config.synchronous)
         self._db.executescript(_SCHEMA)
-        self._transaction(_add_owner_column)
-        self._owner = OwnerLock(Path(path))
-        self._transaction(lambda db: self._charge_orphans(db, Path(path)))
+        db_path = Path(path)
+        self._owner = OwnerLock(db_path)
 
-    @staticmethod
-    def _charge_orphans(db: sqlite3.Connection, path: Path) -> None:
-        """Reservations a crashed host left in flight are charged in full (never a refill);
-        those of owners still running are theirs to settle. Owners are asked holding the write
-        lock, so one that starts meanwhile has no entry yet."""
-        db.execute(
-            "UPDATE image_entries SET settled=1 WHERE settled=0 AND (owner IS NULL"
-            " OR owner NOT IN (SELECT value FROM json_each(?)))",
-            (json.dumps(sorted(live_owners(path))),),
-        )
+        def upgrade_and_recover(db: sqlite3.Connection) -> None:
+            add_owner_column(db, "image_entries")
+            charge_orphans(db, "image_entries", lambda: live_owners(db_path))
+
+        self._transaction(upgrade_and_recover)
 
     def close(self) -> None:
         with self._lock:

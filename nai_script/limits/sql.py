@@ -68,9 +68,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     write lock, as another process may be opening the file too)."""
 
     def body(conn: sqlite3.Connection) -> None:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(held_entries)")}
-        if "owner" not in columns:
-            conn.execute("ALTER TABLE held_entries ADD COLUMN owner TEXT")
+        add_owner_column(conn, "held_entries")
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -208,26 +206,31 @@ def settle_and_cache_tx(
     return lambda conn: immediate(conn, body)
 
 
+def add_owner_column(conn: sqlite3.Connection, table: str) -> None:
+    """A file from before entries had owners: its entries count as ownerless (a dead owner's)."""
+    if "owner" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT")
+
+
+def charge_orphans(
+    conn: sqlite3.Connection, table: str, live_owners: Callable[[], Collection[str]]
+) -> int:
+    """After a crash: charge in full (never refill) every entry of ``table`` in flight whose
+    owner is gone; those of owners still running (other processes on the file) are theirs to
+    settle. Run it holding the write lock: an owner that starts meanwhile has no entry yet."""
+    cursor = conn.execute(
+        f"UPDATE {table} SET settled = 1 WHERE settled = 0 AND (owner IS NULL"
+        " OR owner NOT IN (SELECT value FROM json_each(?)))",
+        (json.dumps(sorted(live_owners())),),
+    )
+    return cursor.rowcount
+
+
 def settle_orphaned_tx(
     live_owners: Callable[[], Collection[str]],
 ) -> Callable[[sqlite3.Connection], int]:
-    """After a crash: charge in full (never refill) every reservation in flight whose owner is
-    gone; those of owners still running (other processes on the file) are theirs to settle.
-
-    ``live_owners`` is asked holding the write lock: an owner that starts meanwhile has no
-    entry yet.
-    """
-
-    def body(conn: sqlite3.Connection) -> int:
-        live = json.dumps(sorted(live_owners()))
-        cursor = conn.execute(
-            "UPDATE held_entries SET settled = 1 WHERE settled = 0 AND (owner IS NULL"
-            " OR owner NOT IN (SELECT value FROM json_each(?)))",
-            (live,),
-        )
-        return cursor.rowcount
-
-    return lambda conn: immediate(conn, body)
+    """``charge_orphans`` for the held entries, in a transaction of its own."""
+    return lambda conn: immediate(conn, lambda c: charge_orphans(c, "held_entries", live_owners))
 
 
 def interaction_tx(script_id: str | None, at: float) -> Callable[[sqlite3.Connection], None]:
