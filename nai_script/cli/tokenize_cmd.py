@@ -94,7 +94,7 @@ def _run_tokenize(args: argparse.Namespace) -> int:
     if args.count:
         print(len(ids))
     elif args.b64:
-        print(pack_token_ids(ids, _token_width(args.model)))
+        print(pack_token_ids(ids, token_width(args.model)))
     else:
         print(",".join(map(str, ids)))
     return EXIT_OK
@@ -114,7 +114,7 @@ def _run_decode(args: argparse.Namespace) -> int:
         model, encoded = values
         _check_model(model)
         try:
-            ids = unpack_token_ids(encoded, _token_width(model))
+            ids = unpack_token_ids(encoded, token_width(model))
         except ValueError as exc:
             raise CLIError(f"BASE64: {exc}", EXIT_USAGE) from None
     elif args.model is not None:
@@ -158,11 +158,6 @@ def _check_model(model: str) -> None:
         raise CLIError(
             f"--model: unknown model {model!r} (known models: {known})", EXIT_USAGE
         ) from None
-
-
-def _token_width(model: str) -> int:
-    """Bytes per id in /ai/generate base64 (the retired models are not in the table)."""
-    return token_width(model) if model in RETIRED else model_info(model).token_width
 
 
 def _tokenizer_for(args: argparse.Namespace, model: str) -> Tokenizer:
