@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sandbox.api_kinds import DISPLAY, KINDS, blocks
 from sandbox.values import JSObject, from_script_value, shown, to_script_value
-from sandbox.wire import escape_dict, escaped_levels, unpack_ints
+from sandbox.wire import escape_wrapper, unpack_ints
 
 #: Wire types a script sees as they are (a list holding only these needs no conversion).
 _SCALARS = frozenset({int, str, float, bool, type(None)})
@@ -154,7 +154,7 @@ class ApiFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._display:  # each argument as sent: one level inside the arguments list
-            args = tuple(shown(arg, dict_levels=escaped_levels, depth=1) for arg in args)
+            args = tuple(shown(arg, dict_wrapper=escape_wrapper, depth=1) for arg in args)
         return self._transport.call_api(
             path=self._path, remote=None, method="", sync=self._sync, args=args, kwargs=kwargs
         )
@@ -359,9 +359,7 @@ def encode_for_host(value: Any, callbacks: CallbackRegistry, path: str) -> Any:
             return {"$remote": fn._remote}
         return {"$callback": callbacks.register(fn)}
 
-    return from_script_value(
-        value, on_callable=encode, on_dict=escape_dict, dict_levels=escaped_levels, path=path
-    )
+    return from_script_value(value, on_callable=encode, dict_wrapper=escape_wrapper, path=path)
 
 
 def decode_from_host(value: Any, callbacks: CallbackRegistry, transport: Transport) -> Any:

@@ -14,9 +14,9 @@ from typing import Any
 
 PlainValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 CallableHook = Callable[[Callable[..., Any], str], Any]
-DictHook = Callable[[dict[str, Any]], dict[str, Any]]
+#: The wrapper a dict travels in (one level more), or None: decided from the script's dict.
+WrapperHook = Callable[[dict[Any, Any]], Callable[[dict[str, Any]], dict[str, Any]] | None]
 OtherHook = Callable[[Any], Any]
-LevelsHook = Callable[[dict[Any, Any]], int]
 
 _PLAIN_SCALARS: frozenset[type] = frozenset({type(None), bool, int, float, str})
 #: Containers inside containers a value may have; deeper data is refused with its path rather
@@ -69,9 +69,8 @@ def from_script_value(
     value: Any,
     *,
     on_callable: CallableHook | None = None,
-    on_dict: DictHook | None = None,
     on_other: OtherHook | None = None,
-    dict_levels: LevelsHook | None = None,
+    dict_wrapper: WrapperHook | None = None,
     depth: int = 0,
     path: str = "value",
 ) -> Any:
@@ -80,16 +79,15 @@ def from_script_value(
     Raises ``TypeError`` naming the path of the first value that is not JSON-like
     (``value['messages'][2]: cannot pass a set``). Callables go to ``on_callable(fn, path)``
     when given (the worker turns them into callback handles), and are refused otherwise.
-    ``on_dict`` sees every plain dict built and returns what to use instead (the wire escapes
-    dicts holding its marker keys). ``on_other``, when given, turns any other value into
-    plain data instead of the refusal. ``dict_levels`` says how many levels of nesting a dict
-    takes once ``on_dict`` has had it (an escaped dict travels inside another: two), so the
-    depth limit holds for what is sent; ``depth``, the levels the value will sit inside.
+    ``on_other``, when given, turns any other value into plain data instead of the refusal.
+    ``dict_wrapper`` gives the wrapper a dict must travel in, if any (the wire escapes dicts
+    holding its marker keys): the plain dict built goes through it, and counts a level more,
+    so the depth limit holds for what is sent; ``depth``, the levels the value will sit inside.
     """
-    return _to_plain(value, (on_callable, on_dict, on_other, dict_levels), path, set(), depth)
+    return _to_plain(value, (on_callable, on_other, dict_wrapper), path, set(), depth)
 
 
-_Hooks = tuple[CallableHook | None, DictHook | None, OtherHook | None, LevelsHook | None]
+_Hooks = tuple[CallableHook | None, OtherHook | None, WrapperHook | None]
 
 
 def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int) -> Any:
@@ -99,7 +97,8 @@ def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int
     if kind in _PLAIN_SCALARS:
         return value
     if isinstance(value, dict):
-        inside = depth + (1 if hooks[3] is None else hooks[3](value))
+        wrapper = None if hooks[2] is None else hooks[2](value)
+        inside = depth + (1 if wrapper is None else 2)
         _check_depth(inside, len(active) + 1, path)
         marker = id(value)
         if marker in active:
@@ -112,7 +111,7 @@ def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int
                 if name in plain:  # only when both 3 and "3" are keys
                     raise TypeError(f"{path}: key {name!r} is given twice, as an int and a str")
                 plain[name] = _to_plain(item, hooks, f"{path}[{key!r}]", active, inside)
-            return plain if hooks[1] is None else hooks[1](plain)
+            return plain if wrapper is None else wrapper(plain)
         finally:
             active.discard(marker)
     if kind is list or kind is tuple:
@@ -128,7 +127,7 @@ def _to_plain(value: Any, hooks: _Hooks, path: str, active: set[int], depth: int
             ]
         finally:
             active.discard(marker)
-    on_callable, _, on_other, _ = hooks
+    on_callable, on_other, _ = hooks
     if on_callable is not None and getattr(kind, "passes_by_reference", False):
         return on_callable(value, path)  # a host object (remote proxy) handed back to the host
     if callable(value) and not isinstance(value, type):
@@ -160,15 +159,21 @@ def _key(key: Any, path: str) -> str:
     raise TypeError(f"{path}: key {key!r} has type {type(key).__name__!r}; keys must be str or int")
 
 
-def shown(value: Any, *, dict_levels: LevelsHook | None = None, depth: int = 0) -> Any:
+def _unchanged(plain: dict[str, Any]) -> dict[str, Any]:
+    return plain
+
+
+def shown(value: Any, *, dict_wrapper: WrapperHook | None = None, depth: int = 0) -> Any:
     """``value`` as a person is shown it (a ``console.log`` argument): plain data as it is,
     functions and host objects as stand-ins, anything else (an exception, a set, an object)
     as its text rather than a refusal, since a log line must not fail on what it prints.
-    ``dict_levels`` and ``depth`` as for ``from_script_value``: data that would be too deep
+    ``dict_wrapper`` and ``depth`` as for ``from_script_value``: data that would be too deep
     once sent is shown as text here, where it still can be."""
+    # Counted, not applied: what ``shown`` returns is encoded (and wrapped) when it is sent.
+    counted = None if dict_wrapper is None else (lambda d: _unchanged if dict_wrapper(d) else None)
     try:
         return from_script_value(
-            value, on_callable=_stand_in, on_other=text_of, dict_levels=dict_levels, depth=depth
+            value, on_callable=_stand_in, on_other=text_of, dict_wrapper=counted, depth=depth
         )
     except TypeError:  # a cycle, or nested too deep
         return text_of(value)

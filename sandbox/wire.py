@@ -12,6 +12,7 @@ import binascii
 import json
 import struct
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 PROTOCOL_VERSION = 1
@@ -103,12 +104,17 @@ PACK_MIN_INTS = 32
 
 def escape_dict(plain: dict[str, Any]) -> dict[str, Any]:
     """``plain`` as it must travel: wrapped when one of its keys is a marker key."""
-    return plain if MARKER_KEYS.isdisjoint(plain) else {"$dict": plain}
+    return plain if MARKER_KEYS.isdisjoint(plain) else _wrap(plain)
 
 
-def escaped_levels(value: dict[Any, Any]) -> int:
-    """The levels of nesting ``value`` takes on the wire: two once ``escape_dict`` wraps it."""
-    return 1 if MARKER_KEYS.isdisjoint(value) else 2
+def _wrap(plain: dict[str, Any]) -> dict[str, Any]:
+    return {"$dict": plain}
+
+
+def escape_wrapper(value: dict[Any, Any]) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """The wrapper ``escape_dict`` would put ``value`` in, or None (``from_script_value``'s
+    ``dict_wrapper``: the keys are checked once, on the script's own dict)."""
+    return None if MARKER_KEYS.isdisjoint(value) else _wrap
 
 
 def pack_ints(items: list[int] | tuple[int, ...]) -> dict[str, str] | None:
