@@ -272,6 +272,30 @@ class RemoteRegistry:
         self._sent: dict[int, int] = {}
         self._last_id = 0
         self.max_live = max_live
+        self._batch: list[int] | None = None  # what ``wire`` has registered so far
+
+    def wire(self, value: Any) -> Any:
+        """``to_wire(value, self)``, all or nothing: when an object is refused midway, the
+        ones this value registered before it are taken back (never sent, no proxy would ever
+        report them gone, and they would count against the limit for good)."""
+        batch: list[int] = []
+        self._batch = batch
+        try:
+            return to_wire(value, self)
+        except TooManyRemoteObjects:
+            for remote_id in batch:
+                self._unsend(remote_id)
+            raise
+        finally:
+            self._batch = None
+
+    def _unsend(self, remote_id: int) -> None:
+        sent = self._sent[remote_id] - 1
+        if sent:
+            self._sent[remote_id] = sent
+            return
+        remote = self._objects.pop(remote_id)
+        del self._ids[id(remote)], self._sent[remote_id]
 
     def register(self, remote: RemoteObject) -> int:
         """The object's id, counting one more proxy on its way to the worker. A new object
@@ -285,6 +309,8 @@ class RemoteRegistry:
             self._objects[remote_id] = remote
             self._ids[id(remote)] = remote_id
         self._sent[remote_id] = self._sent.get(remote_id, 0) + 1
+        if self._batch is not None:
+            self._batch.append(remote_id)
         return remote_id
 
     def check_room(self) -> None:

@@ -19,7 +19,6 @@ from sandbox.protocol import (
     RemoteRegistry,
     from_wire,
     reply_message,
-    to_wire,
 )
 
 #: Handler exceptions the script sees under their own names; anything else is an ``ApiError``.
@@ -75,7 +74,7 @@ async def answer(
     try:
         if isinstance(call, Exception):
             raise call
-        reply = reply_message(message.id, value=to_wire(await handler(call), remotes))
+        reply = reply_message(message.id, value=remotes.wire(await handler(call)))
     except asyncio.CancelledError:
         raise
     except Exception as error:

@@ -356,6 +356,21 @@ def test_the_registry_refuses_a_new_object_past_its_limit() -> None:
     assert len(registry) == 2
 
 
+def test_a_reply_refused_midway_takes_back_what_it_registered() -> None:
+    """A reply with two new objects and room for one: the first was registered, never sent,
+    and so never released; it held a place against the limit for good."""
+    from sandbox.protocol import RemoteObject, RemoteRegistry, TooManyRemoteObjects
+
+    registry = RemoteRegistry(max_live=2)
+    held = RemoteObject(target="held")
+    registry.wire([held])
+    with pytest.raises(TooManyRemoteObjects):
+        registry.wire({"a": held, "b": RemoteObject(target=1), "c": RemoteObject(target=2)})
+    assert len(registry) == 1
+    registry.release(registry.wire([held])[0]["$remote"], 2)  # ``held`` counts two sent again
+    assert len(registry) == 0
+
+
 async def test_a_script_holding_too_many_host_objects_is_refused_more() -> None:
     """Each host object a script holds lives in the host's memory (a signal: ~1.6 KB), so
     a script keeping every one it makes is refused past ``max_remote_objects``, with an
