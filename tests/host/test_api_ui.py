@@ -217,6 +217,11 @@ async def test_window_events_are_published_in_order(tmp_path: Path) -> None:
     ],
 )
 async def test_bad_ui_data_fails_naming_the_field(tmp_path: Path, call: str, expected: str) -> None:
+    await assert_refused(tmp_path, call, expected)
+
+
+async def assert_refused(tmp_path: Path, call: str, expected: str) -> None:
+    """``await call`` in a script, with a page, raises a ValueError whose text has ``expected``."""
     body = f"try:\n    await {call}\nexcept ValueError as e:\n    api.v1.log('error: ' + str(e))\n"
     async with with_page(tmp_path) as (env, _state, _sub):
         await env.run(script(body))

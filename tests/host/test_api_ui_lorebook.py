@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from host_helpers import drain, run_ui_event
-from test_api_ui import script, with_page
+from test_api_ui import assert_refused, script, with_page
 
 
 @pytest.mark.parametrize(
@@ -39,12 +39,7 @@ from test_api_ui import script, with_page
 async def test_bad_lorebook_panels_fail_naming_the_field(
     tmp_path: Path, call: str, expected: str
 ) -> None:
-    body = f"try:\n    await {call}\nexcept ValueError as e:\n    api.v1.log('error: ' + str(e))\n"
-    async with with_page(tmp_path) as (env, _state, _sub):
-        await env.run(script(body))
-        [line] = env.lines("uitest")
-        assert line.startswith("error: ")
-        assert expected in line
+    await assert_refused(tmp_path, call, expected)
 
 
 LOREBOOK_PANEL = """
