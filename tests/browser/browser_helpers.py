@@ -98,3 +98,21 @@ async def open_tab(page: Any, name: str) -> Any:
     await page.wait_for_selector('#status[data-state="open"]')
     await page.click(f'#tabs button[data-tab="{name}"]')
     return page.locator(f"#tab-{name}")
+
+
+#: Run on an open page: collects the text of every ``script.log`` event in ``window.__logs``.
+COLLECT_LOGS = """() => {
+  window.__logs = [];
+  window.naiScript.onEvent = (e) => { if (e.type === 'script.log') window.__logs.push(e.text); };
+}"""
+
+
+async def wait_log(page: Any, text: str) -> None:
+    """Until a script has logged ``text`` (``COLLECT_LOGS`` must have run); else an error
+    listing what was logged."""
+    try:
+        await page.wait_for_function("(t) => window.__logs.includes(t)", arg=text)
+    except Exception:
+        raise AssertionError(
+            f"no log {text!r}; logs: {await page.evaluate('window.__logs')}"
+        ) from None

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
-from browser_helpers import browser_page
+from browser_helpers import COLLECT_LOGS, browser_page, wait_log
 from web_helpers import served
 
 CODE = """
@@ -29,20 +28,6 @@ await api.v1.ui.window.open({'id': 'code', 'title': 'Code', 'defaultWidth': 480,
   {'type': 'button', 'id': 'show', 'text': 'Show', 'callback': show},
 ]})
 """
-
-COLLECT_LOGS = """() => {
-  window.__logs = [];
-  window.naiScript.onEvent = (e) => { if (e.type === 'script.log') window.__logs.push(e.text); };
-}"""
-
-
-async def _wait_log(page: Any, text: str) -> None:
-    try:
-        await page.wait_for_function("(t) => window.__logs.includes(t)", arg=text)
-    except Exception:
-        raise AssertionError(
-            f"no log {text!r}; logs: {await page.evaluate('window.__logs')}"
-        ) from None
 
 
 async def test_a_code_editor_is_a_monospace_textarea_wired_to_the_script(tmp_path: Path) -> None:
@@ -70,15 +55,15 @@ async def test_a_code_editor_is_a_monospace_textarea_wired_to_the_script(tmp_pat
         await editor.click()
         await page.keyboard.press("Control+End")
         await page.keyboard.type("!")
-        await _wait_log(page, "code:'one\\ntwo!'")
+        await wait_log(page, "code:'one\\ntwo!'")
         await page.keyboard.press("Enter")
         await page.keyboard.press("Tab")  # a tab character, not the next field
         await page.keyboard.type("x")
-        await _wait_log(page, "code:'one\\ntwo!\\n\\tx'")
+        await wait_log(page, "code:'one\\ntwo!\\n\\tx'")
         assert await editor.evaluate("(n) => n === document.activeElement")
         assert await gutter.text_content() == "1\n2\n3"
         await win.locator('[data-part-id="show"]').click()
-        await _wait_log(page, "stored:'one\\ntwo!\\n\\tx'")
+        await wait_log(page, "stored:'one\\ntwo!\\n\\tx'")
 
         read_only = win.locator('[data-part-id="ro"] textarea')
         assert await read_only.evaluate("(n) => n.readOnly") is True
@@ -87,4 +72,7 @@ async def test_a_code_editor_is_a_monospace_textarea_wired_to_the_script(tmp_pat
         await page.keyboard.type("zz")
         await page.keyboard.press("Tab")
         assert await read_only.input_value() == "fixed"
+        logged = len(await page.evaluate("window.__logs"))
+        await win.locator('[data-part-id="show"]').click()  # a later event, waited for:
+        await page.wait_for_function("(n) => window.__logs.length > n", arg=logged)
         assert not [line for line in await page.evaluate("window.__logs") if "zz" in line]

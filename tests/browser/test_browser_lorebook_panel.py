@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
-from browser_helpers import browser_page, editor_of, open_tab
+from browser_helpers import COLLECT_LOGS, browser_page, editor_of, open_tab
 from web_helpers import served
 
 from nai_script.editor.models import LorebookCategory, LorebookEntry
@@ -31,11 +31,6 @@ await api.v1.ui.register([{'type': 'lorebookPanel', 'id': 'second', 'name': 'Sec
     'content': [{'type': 'text', 'text': 'second panel'}]}])
 api.v1.hooks.register('onLorebookEntrySelected', selected)
 """
-
-COLLECT_LOGS = """() => {
-  window.__logs = [];
-  window.naiScript.onEvent = (e) => { if (e.type === 'script.log') window.__logs.push(e.text); };
-}"""
 
 
 async def test_selecting_an_entry_shows_the_script_panel_filled_by_the_hook(

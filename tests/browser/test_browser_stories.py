@@ -12,7 +12,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
-from browser_helpers import browser_page
+from browser_helpers import COLLECT_LOGS, browser_page, wait_log
 from web_helpers import served
 
 from nai_script.sim import SimSettings
@@ -95,25 +95,11 @@ await api.v1.ui.register([
 ])
 """
 
-COLLECT_LOGS = """() => {
-  window.__logs = [];
-  window.naiScript.onEvent = (e) => { if (e.type === 'script.log') window.__logs.push(e.text); };
-}"""
-
 
 async def _open(page: Any, url: str) -> None:
     await page.goto(url)
     await page.wait_for_selector('#status[data-state="open"]')
     await page.evaluate(COLLECT_LOGS)
-
-
-async def _wait_log(page: Any, text: str) -> None:
-    try:
-        await page.wait_for_function("(t) => window.__logs.includes(t)", arg=text)
-    except Exception:
-        raise AssertionError(
-            f"no log {text!r}; logs: {await page.evaluate('window.__logs')}"
-        ) from None
 
 
 async def test_a_window_with_every_part_type_renders_and_reports_each_input(
@@ -134,28 +120,28 @@ async def test_a_window_with_every_part_type_renders_and_reports_each_input(
         for layout in ("row", "col", "box", "cont"):
             assert await win.locator(f'[data-part-id="{layout}"]').count() == 1
         await win.locator('[data-part-id="btn"]').click()
-        await _wait_log(page, "button:clicked")
+        await wait_log(page, "button:clicked")
         text = win.locator('[data-part-id="ti"] input')
         await text.fill("Ada")
-        await _wait_log(page, "ti.change:'Ada'")
+        await wait_log(page, "ti.change:'Ada'")
         await text.press("Enter")
-        await _wait_log(page, "ti.submit:'Ada'")
+        await wait_log(page, "ti.submit:'Ada'")
         multi = win.locator('textarea[data-part-id="ml"]')
         await multi.fill("two\nlines")
-        await _wait_log(page, "ml.change:'two\\nlines'")
+        await wait_log(page, "ml.change:'two\\nlines'")
         await multi.press("Control+Enter")
-        await _wait_log(page, "ml.submit:'two\\nlines'")
+        await wait_log(page, "ml.submit:'two\\nlines'")
         number = win.locator('input[data-part-id="num"]')
         await number.fill("42")
-        await _wait_log(page, "num.change:'42'")
+        await wait_log(page, "num.change:'42'")
         await number.press("Enter")
-        await _wait_log(page, "num.submit:'42'")
+        await wait_log(page, "num.submit:'42'")
         await win.locator('[data-part-id="cb"] input').check()
-        await _wait_log(page, "cb.change:True")
+        await wait_log(page, "cb.change:True")
         slider = win.locator('[data-part-id="sl"] input')
         assert await slider.input_value() == "2"
         await slider.fill("7")
-        await _wait_log(page, "sl.change:7")
+        await wait_log(page, "sl.change:7")
         section = win.locator('details[data-part-id="sec"]')
         assert await section.get_attribute("open") is not None
         await section.locator("summary").click()
@@ -164,7 +150,7 @@ async def test_a_window_with_every_part_type_renders_and_reports_each_input(
         )
         # The collapsed state went to the server, stored under the section's storageKey.
         await win.locator('[data-part-id="show"]').click()
-        await _wait_log(page, "sec:True")
+        await wait_log(page, "sec:True")
 
 
 async def test_story_list_creates_opens_and_deletes_stories(tmp_path: Path) -> None:
@@ -222,7 +208,7 @@ async def test_context_menu_panels_and_a_button_disabled_while_running(tmp_path:
         await page.mouse.click(box["x"], box["y"], button="right")  # inside the selection
         menu = page.locator("#context-menu")
         await menu.locator("button", has_text="Shout it").click()
-        await _wait_log(page, "menu:quick")
+        await wait_log(page, "menu:quick")
         assert await menu.is_hidden()
         # The selection was reported to the server too.
         editor = server.services.editor
@@ -235,9 +221,9 @@ async def test_context_menu_panels_and_a_button_disabled_while_running(tmp_path:
 
         slow = page.locator('#toolbar button[data-extension-id="slow"]')
         await slow.click()
-        await _wait_log(page, "slow:start")
+        await wait_log(page, "slow:start")
         assert await slow.is_disabled()
-        await _wait_log(page, "slow:end")
+        await wait_log(page, "slow:end")
         await page.wait_for_function(
             "document.querySelector('#toolbar button[data-extension-id=\"slow\"]')?.disabled === false"
         )
