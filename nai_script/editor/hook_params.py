@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from nai_script.client import models as wire
 from nai_script.editor.context import ChatMessage, ContextEntry, ContextInputs
@@ -45,7 +45,7 @@ PIECES = ("systemPrompt", "prefill", "memory", "authorsNote", "storyText")
 
 class Fire(Protocol):
     """``Editor._fire``: ask the scripts ``hook`` with ``params``, each answer through
-    ``apply`` (``hook_results.fire_chain``)."""
+    ``apply`` (``hook_results.fire_chain``); the script whose answer was a stop, or None."""
 
     def __call__(
         self,
@@ -54,7 +54,7 @@ class Fire(Protocol):
         model: type[Any],
         apply: Apply[Any] | None = None,
         quiet: Collection[str] = (),
-    ) -> Awaitable[None]: ...
+    ) -> Awaitable[str | None]: ...
 
 
 async def adventure_input(
@@ -68,22 +68,18 @@ async def adventure_input(
         "rawInputText": raw,
         "mode": mode,
     }
-    state = {"inputText": params["inputText"], "mode": mode}
-    stopped_by: list[str] = []
+    text: str = params["inputText"]
 
     def apply(sid: str, answer: AdventureResult) -> bool:
+        nonlocal text, mode
         if answer.inputText is not None:
-            state["inputText"] = answer.inputText
+            text = answer.inputText
         if answer.mode is not None:
-            state["mode"] = answer.mode
-        if answer.stopGeneration:
-            stopped_by.append(sid)
+            mode = answer.mode
         return answer.stopGeneration
 
-    await fire("onTextAdventureInput", params, AdventureResult, apply)
-    text, final_mode = state["inputText"], cast(AdventureMode, state["mode"])
-    line = adventure_paragraph(text, final_mode) if text else ""
-    return line, stopped_by[0] if stopped_by else None
+    stopped_by = await fire("onTextAdventureInput", params, AdventureResult, apply)
+    return (adventure_paragraph(text, mode) if text else ""), stopped_by
 
 
 async def converted_text(fire: Fire, sections: list[tuple[str, str]], continuity: str) -> str:
@@ -242,19 +238,15 @@ async def context_built(
     script that stopped the generation (not in a dry run, where ``stopGeneration`` is
     ignored)."""
     messages: list[ChatMessage] | None = None
-    stopped_by: list[str] = []
 
     def apply(sid: str, answer: ContextBuiltResult) -> bool:
         nonlocal messages
         if answer.messages is not None:
             messages = answer.messages
-        if answer.stopGeneration and not params["dryRun"]:
-            stopped_by.append(sid)
-            return True
-        return False
+        return answer.stopGeneration and not params["dryRun"]
 
-    await fire("onContextBuilt", params, ContextBuiltResult, apply, quiet)
-    return messages, stopped_by[0] if stopped_by else None
+    stopped_by = await fire("onContextBuilt", params, ContextBuiltResult, apply, quiet)
+    return messages, stopped_by
 
 
 class ResponseCalls:
@@ -314,11 +306,10 @@ class ResponseCalls:
             texts = new
             if mark is not None:
                 seen = count if mark is True else int(mark)
-            if answer.stopGeneration:
-                self.stopped_by = sid
             return answer.stopGeneration
 
-        await self._fire("onResponse", params, ResponseResult, apply)
+        stopped = await self._fire("onResponse", params, ResponseResult, apply)
+        self.stopped_by = stopped or self.stopped_by
         everything = final or self.stopped_by is not None
         keep = len(texts) if everything or seen is None else min(seen, len(texts))
         self._held = list(zip(texts[keep:], token_ids[keep:], strict=True))

@@ -209,10 +209,11 @@ async def fire_chain(
     apply: Apply[ResultT],
     report: Reporter,
     quiet: Collection[str] = (),
-) -> None:
+) -> str | None:
     """Ask each script (but those in ``quiet``) that registered ``hook``, one at a time in
     load order, with ``params``, and hand each answer to ``apply``; see the module docstring.
-    A hook that raises or times out is reported by the host and skipped."""
+    A hook that raises or times out is reported by the host and skipped. Returns the script
+    whose answer ``apply`` took as a stop (it returned True), or None."""
     async with contextlib.aclosing(host.hook_answers(hook, params, skip=quiet)) as answers:
         async for script_id, value in answers:
             answer = parse_result(hook, model, script_id, value, report)
@@ -223,5 +224,8 @@ async def fire_chain(
             except BadResult as bad:
                 report(script_id, f"hook {hook} returned a bad value: {bad}")
                 continue
-            if stop or answer.stopFurtherScripts:
-                return
+            if stop:
+                return script_id
+            if answer.stopFurtherScripts:
+                return None
+    return None

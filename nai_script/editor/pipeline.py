@@ -262,14 +262,22 @@ class Editor(StoryOps):
         model = settings.params.model
         until_stop = self._stop.unless_pressed
 
-        def requested(sid: str, answer: RequestedResult) -> bool:
-            if answer.stopGeneration:
-                raise _Stopped(sid)
-            return False
-
-        params = {"scriptInitiated": source == "script", "scriptId": script_id, "model": model}
-        params["continuityId"] = continuity
-        await until_stop(self._fire("onGenerationRequested", params, RequestedResult, requested))
+        params = {
+            "scriptInitiated": source == "script",
+            "scriptId": script_id,
+            "model": model,
+            "continuityId": continuity,
+        }
+        stopped_by = await until_stop(
+            self._fire(
+                "onGenerationRequested",
+                params,
+                RequestedResult,
+                lambda _sid, answer: answer.stopGeneration,
+            )
+        )
+        if stopped_by is not None:
+            raise _Stopped(stopped_by)
         limit = context_size(model, self.tier) - settings.params.max_tokens
         built = await until_stop(
             self.build_context(settings, dry_run=False, limit=limit, continuity_id=continuity)
@@ -330,9 +338,9 @@ class Editor(StoryOps):
         model: type[ResultT],
         apply: Apply[ResultT] | None = None,
         quiet: Collection[str] = (),
-    ) -> None:
+    ) -> str | None:
         """``hook_results.fire_chain`` with this editor's host and error reporting."""
-        await fire_chain(
+        return await fire_chain(
             self.host,
             hook,
             params,
