@@ -7,6 +7,8 @@
 // from the focused page); otherwise, and for anything from a `state` snapshot (a page that
 // reconnects must not save a file twice), the person is asked with a small prompt.
 
+import { promptBox } from "./prompts.js";
+
 const inFlight = new Set(); // ids this page is carrying out: a snapshot must not prompt again
 
 function scriptLabel(request) {
@@ -22,24 +24,12 @@ function answer(send, request, ok, value, error) {
 }
 
 function showPrompt(request, text, actionLabel, action, send) {
-  const box = document.createElement("div");
-  box.className = "prompt page-prompt";
-  box.dataset.requestId = request.id;
-  box.dataset.kind = request.kind;
-  const line = document.createElement("p");
-  line.textContent = text;
-  const go = document.createElement("button");
-  go.textContent = actionLabel;
-  go.className = "allow";
-  go.onclick = () => { inFlight.add(request.id); box.hidden = true; action(); };
-  const cancel = document.createElement("button");
-  cancel.textContent = "Cancel";
-  cancel.className = "deny";
-  cancel.onclick = () => request.kind === "file.prompt"
+  const go = () => { inFlight.add(request.id); box.hidden = true; action(); };
+  const cancel = () => request.kind === "file.prompt"
     ? answer(send, request, true, null) // nothing chosen: the script gets None
     : answer(send, request, false, undefined, "the user cancelled");
-  box.append(line, go, cancel);
-  document.getElementById("prompts").append(box);
+  const box = promptBox("page-prompt", request.id, text, [actionLabel, go], ["Cancel", cancel]);
+  box.dataset.kind = request.kind;
 }
 
 // -- clipboard.writeText -----------------------------------------------------------------
