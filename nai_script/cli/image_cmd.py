@@ -171,10 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     for index, image in enumerate(images):
         try:
             path = _write_new(out, f"{request.parameters.seed}_{index}", image)
-        except _WriteError as exc:
+        except OSError as exc:
             raise CLIError(
-                f"--out {str(out)!r}: cannot write {str(exc.path)!r} "
-                f"({exc.error.strerror or exc.error}); "
+                f"--out {str(out)!r}: cannot write {str(exc.filename)!r} "
+                f"({exc.strerror or exc}); "
                 f"{len(images) - index} generated image(s) were not saved"
             ) from None
         print(f"[{index + 1}/{len(images)}] wrote {path}", file=sys.stderr, flush=True)
@@ -182,34 +182,23 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _WriteError(Exception):
-    """``path`` could not be written (``error`` says why)."""
-
-    def __init__(self, path: Path, error: OSError) -> None:
-        super().__init__(f"{path}: {error}")
-        self.path = path
-        self.error = error
-
-
 def _write_new(folder: Path, stem: str, data: bytes) -> Path:
     """``stem.png``, or ``stem-2.png``, ``-3``... if taken: a run with the same seed (another
-    prompt, say) must not overwrite the pictures of an earlier one. Any other failure is a
-    ``_WriteError`` naming the file (a partly written one is removed)."""
+    prompt, say) must not overwrite the pictures of an earlier one. Any other failure is an
+    ``OSError`` whose ``filename`` is the file (a partly written one is removed)."""
     for attempt in itertools.count(1):
         path = folder / (f"{stem}.png" if attempt == 1 else f"{stem}-{attempt}.png")
         try:
             handle = path.open("xb")
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise _WriteError(path, exc) from exc
         try:
             with handle:
                 handle.write(data)
         except OSError as exc:  # a full disk, say: leave no truncated picture behind
             with contextlib.suppress(OSError):
                 path.unlink()
-            raise _WriteError(path, exc) from exc
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         return path
     raise AssertionError("unreachable")
 

@@ -13,6 +13,7 @@ modes of the files root owns apply to it as to any owner (skipped where that is 
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 import sqlite3
@@ -237,3 +238,43 @@ def test_sqlite_refusing_to_write_is_not_called_damaged(tmp_path: Path) -> None:
         "write a readonly database); make the folder and its files writable or choose "
         "another --data folder"
     )
+
+
+def test_a_picture_cut_short_by_a_full_disk_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write failing midway (ENOSPC) must leave no truncated PNG, and the error names the
+    file; an existing picture of the same seed is not touched."""
+    from nai_script.cli import image_cmd
+
+    (tmp_path / "7_0.png").write_bytes(b"earlier")
+    opened = Path.open
+
+    class Full:
+        """The real file, whose write stops halfway, as on a full disk."""
+
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            self.handle.write(data[:4])
+            self.handle.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def open_full(path: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = opened(path, mode, *args, **kwargs)
+        return Full(handle) if mode == "xb" else handle
+
+    monkeypatch.setattr(Path, "open", open_full)
+    with pytest.raises(OSError) as raised:
+        image_cmd._write_new(tmp_path, "7_0", b"\x89PNG...")
+    assert raised.value.filename == str(tmp_path / "7_0-2.png")
+    assert raised.value.strerror == "No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["7_0.png"]
+    assert (tmp_path / "7_0.png").read_bytes() == b"earlier"
